@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything filmscore needs on a fresh Debian/Ubuntu machine:
+#   system packages (ffmpeg, libchromaprint1) through apt when run as root (or with
+#   passwordless sudo), otherwise it prints the exact command and stops;
+#   a virtual environment in .venv with the pinned requirements (CPU torch pin).
+# Re-running is cheap: nothing is reinstalled unless requirements changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=()
+{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || APT_PKGS+=(ffmpeg)
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libchromaprint\.so\.1' || APT_PKGS+=(libchromaprint1)
+if ! command -v python3 >/dev/null; then APT_PKGS+=(python3 python3-venv); fi
+
+if [ ${#APT_PKGS[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing ${APT_PKGS[*]} with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends "${APT_PKGS[@]}"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    echo "bootstrap: installing ${APT_PKGS[*]} with sudo apt-get" >&2
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PKGS[@]}"
+  else
+    echo "bootstrap: missing system packages: ${APT_PKGS[*]}" >&2
+    echo "run this once, then run the same make command again:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${APT_PKGS[*]}" >&2
+    exit 1
+  fi
+fi
+
+PY=""
+for cand in python3.11 python3.12 python3.10 python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(0 if (3,10) <= sys.version_info[:2] <= (3,12) else 1)'; then
+    PY=$(command -v "$cand"); break
+  fi
+done
+if [ -z "$PY" ]; then
+  echo "bootstrap: needs Python 3.10 to 3.12 (essentia and torch wheels); install one, e.g. sudo apt-get install -y python3.11 python3.11-venv" >&2
+  exit 1
+fi
+
+STAMP=.venv/.filmscore-installed
+WANT=$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x .venv/bin/python ]; then
+  exit 0
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv || {
+    echo "bootstrap: '$PY -m venv' failed; install the venv module: sudo apt-get install -y python3-venv" >&2; exit 1; }
+fi
+echo "bootstrap: installing Python packages into .venv (first time: a few minutes)" >&2
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null || true
+# -c constraints.txt keeps the CPU build of torch==2.13.0
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+.venv/bin/dvc config --global core.analytics false >/dev/null 2>&1 || true
+echo "$WANT" > "$STAMP"
+echo "bootstrap: ready (.venv)" >&2

@@ -1,0 +1,3 @@
+"""The generated demo corpus (being written; see issue 2)."""
+
+DEMO_PATH = "data/demo"

@@ -1,0 +1,232 @@
+"""The one decoder wrapper: every read of audio or media metadata goes through here.
+
+ffprobe tells what a file holds; ffmpeg decodes audio straight to float32 PCM at
+the rate and channel count asked for, either whole or streamed in blocks, so a
+two-hour film never has to sit in memory at once. Video frames are read by
+`filmscore.features.visual` through decord; its metadata still comes from here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import MediaError
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff", ".aif")
+VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv")
+MEDIA_EXTS = AUDIO_EXTS + VIDEO_EXTS
+
+_INSTALL_FIX = "install ffmpeg (Debian/Ubuntu: sudo apt-get install -y ffmpeg)"
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        raise MediaError(name, f"{name} not found on PATH", _INSTALL_FIX)
+    return exe
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    codec: str
+    sample_rate: int
+    channels: int
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    format: str
+    duration: float
+    audio: AudioStream | None
+    video: VideoStream | None
+    n_audio_streams: int = 0
+    n_video_streams: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fps(rate: str | None) -> float:
+    if not rate or rate in ("0/0", "0"):
+        return 0.0
+    num, _, den = rate.partition("/")
+    return float(num) / float(den or 1) if float(den or 1) else 0.0
+
+
+def _float(x) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Describe a media file's container and first audio and video streams.
+
+    Raises MediaError naming the file when it is missing or not media.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "file not found", "check the path, or re-run `filmscore check` on the corpus")
+    cmd = [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        msg = (res.stderr.strip().splitlines() or ["ffprobe failed"])[-1]
+        raise MediaError(path, f"not a readable media file ({msg})", "replace it with a valid audio or video file")
+    data = json.loads(res.stdout or "{}")
+    streams = data.get("streams", [])
+    fmt = data.get("format", {})
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    # Cover art inside MP3s is reported as a video stream with attached_pic set: not video.
+    videos = [
+        s for s in streams
+        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic", 0)
+    ]
+    audio = video = None
+    if audios:
+        a = audios[0]
+        audio = AudioStream(
+            codec=a.get("codec_name", "?"),
+            sample_rate=int(a.get("sample_rate", 0) or 0),
+            channels=int(a.get("channels", 0) or 0),
+            duration=_float(a.get("duration")),
+        )
+    if videos:
+        v = videos[0]
+        video = VideoStream(
+            codec=v.get("codec_name", "?"),
+            width=int(v.get("width", 0) or 0),
+            height=int(v.get("height", 0) or 0),
+            fps=_fps(v.get("avg_frame_rate")) or _fps(v.get("r_frame_rate")),
+            duration=_float(v.get("duration")),
+        )
+    duration = _float(fmt.get("duration")) or (audio.duration if audio else None) or (video.duration if video else None)
+    if audio is None and video is None:
+        raise MediaError(path, "holds no audio or video stream", "replace it with a valid audio or video file")
+    return MediaInfo(
+        path=str(path),
+        format=fmt.get("format_name", "?"),
+        duration=float(duration or 0.0),
+        audio=audio,
+        video=video,
+        n_audio_streams=len(audios),
+        n_video_streams=len(videos),
+    )
+
+
+def _ffmpeg_cmd(path: Path, sr: int, channels: int, start: float | None, duration: float | None) -> list[str]:
+    cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error"]
+    if start:
+        cmd += ["-ss", f"{start:.6f}"]
+    cmd += ["-i", str(path)]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.6f}"]
+    cmd += ["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-ar", str(sr), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    return cmd
+
+
+def _check_input(path: Path) -> None:
+    if not path.is_file():
+        raise MediaError(path, "file not found", "check the path, or re-run `filmscore check` on the corpus")
+
+
+def stream_audio(
+    path: str | Path,
+    sr: int,
+    channels: int = 1,
+    block_seconds: float = 30.0,
+    start: float | None = None,
+    duration: float | None = None,
+    strict: bool = True,
+) -> Iterator[np.ndarray]:
+    """Decode audio in blocks of `block_seconds`: float32 arrays of shape (n,) or (n, channels).
+
+    Memory stays bounded by one block whatever the file length. With `strict`,
+    decoder errors (a truncated or corrupt stream) raise MediaError at the end.
+    """
+    path = Path(path)
+    _check_input(path)
+    if channels not in (1, 2):
+        raise ValueError("channels must be 1 or 2")
+    frame_bytes = 4 * channels
+    block_bytes = max(1, int(block_seconds * sr)) * frame_bytes
+    proc = subprocess.Popen(
+        _ffmpeg_cmd(path, sr, channels, start, duration), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    pending = b""
+    try:
+        while True:
+            chunk = proc.stdout.read(block_bytes - len(pending))
+            if not chunk:
+                break
+            pending += chunk
+            if len(pending) >= block_bytes:
+                yield _to_array(pending, channels)
+                pending = b""
+        usable = len(pending) - len(pending) % frame_bytes
+        if usable:
+            yield _to_array(pending[:usable], channels)
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    if rc != 0:
+        last = (err.splitlines() or ["ffmpeg failed"])[-1]
+        if "matches no streams" in err or "does not contain any stream" in err:
+            raise MediaError(path, "has no audio stream", "use a file with an audio track")
+        raise MediaError(path, f"cannot be decoded ({last})", "replace it with a valid, complete audio or video file")
+    if strict and err:
+        raise MediaError(path, f"decoded with errors, likely truncated or corrupt ({err.splitlines()[-1]})",
+                         "re-export or re-download the file")
+
+
+def _to_array(buf: bytes, channels: int) -> np.ndarray:
+    x = np.frombuffer(buf, dtype="<f4").copy()
+    return x if channels == 1 else x.reshape(-1, channels)
+
+
+def decode_audio(
+    path: str | Path,
+    sr: int,
+    channels: int = 1,
+    start: float | None = None,
+    duration: float | None = None,
+    strict: bool = True,
+) -> np.ndarray:
+    """Decode a whole file (or the span start..start+duration) to float32 in [-1, 1]."""
+    blocks = list(stream_audio(path, sr, channels, block_seconds=60.0, start=start, duration=duration, strict=strict))
+    if not blocks:
+        return np.zeros((0,) if channels == 1 else (0, channels), dtype=np.float32)
+    return np.concatenate(blocks, axis=0)
+
+
+def is_media(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in MEDIA_EXTS

@@ -1,0 +1,1 @@
+"""DVC stage entry points: each reads its params section and calls the library."""
