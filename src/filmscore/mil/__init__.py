@@ -1,0 +1,1 @@
+"""Multiple-instance genre models (placeholder exports, completed below)."""
