@@ -51,8 +51,7 @@ from __future__ import annotations
 
 import torch
 
-POOLS = ("max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention")
-ATTENTION_NORMS = ("sigmoid", "softmax")
+from .names import ATTENTION_NORMS, POOLS
 
 #: clamp of the sigmoid attention weights (Kong et al. 2019 use 1e-7)
 ATTENTION_EPS = 1e-7
