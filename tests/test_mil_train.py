@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from filmscore.errors import FilmscoreError
 from filmscore.mil import MILClassifier, make_folds
 from filmscore.mil.cv import CVResult, cross_validate
-from filmscore.mil.data import (check_bags, class_weights, fold_priors, fold_standardization, train_matrix)
+from filmscore.mil.folds import check_bags, class_weights, fold_priors, fold_standardization, train_matrix
 from filmscore.mil.pools import POOLS
 
 

@@ -25,7 +25,7 @@ _EXPORTS = {
     "SimpleMI": "classical", "InstanceMajorityVote": "classical", "RandomGuess": "classical",
     "PluralityLabelSet": "classical",
     "CVResult": "cv", "cross_validate": "cv",
-    "make_folds": "data", "check_bags": "data",
+    "make_folds": "folds", "check_bags": "folds",
     "load_bags": "io", "load_labels": "io",
     "run_cell": "grid", "evaluate": "report",
     "POOLS": "names", "cell_name": "names",

@@ -31,7 +31,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 
 from ..errors import FilmscoreError, Problem
-from .data import check_bags
+from .folds import check_bags
 from .names import BASES, CLASSICAL
 
 
@@ -94,10 +94,7 @@ class _BinaryRelevance(BaseEstimator, ClassifierMixin):
     def _check_predict(self, bags) -> list[np.ndarray]:
         if not hasattr(self, "prior_"):
             raise FilmscoreError(Problem(type(self).__name__, "is not fitted", "call fit(bags, Y) first"))
-        bags, _ = check_bags(bags)
-        if bags[0].shape[1] != self.n_features_in_:
-            raise FilmscoreError(Problem(type(self).__name__, f"bags have {bags[0].shape[1]} features, the model "
-                                         f"{self.n_features_in_}", "use the feature set the model was trained on"))
+        bags, _ = check_bags(bags, where=type(self).__name__, width=self.n_features_in_)
         return bags
 
 

@@ -22,12 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_path
 from ..log import progress
-from .data import check_bags, fold_priors, train_matrix
+from .folds import check_bags, fold_priors, train_matrix
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,11 @@ class CVResult:
     threshold: float = 0.5
 
     @property
+    def is_neural(self) -> bool:
+        """Whether the fold models are one batched neural module (else per-fold estimators)."""
+        return self.models is not None and not isinstance(self.models, list)
+
+    @property
     def n_folds(self) -> int:
         return int(self.folds.max()) + 1
 
@@ -74,13 +78,12 @@ class CVResult:
         if len(bags) != len(self.film_ids):
             raise FilmscoreError(Problem("predict_heldout", f"{len(bags)} bags for {len(self.film_ids)} films",
                                          "pass one bag per film, in the order of film_ids"))
-        bags, _ = check_bags(bags, film_ids=self.film_ids, columns=self.columns)
         if self.models is None:
             raise FilmscoreError(Problem(f"CVResult {self.method}", "holds no fold models",
                                          "re-run the cross-validation (classical models are not saved to disk)"))
-        from .lightning import MILModule
-
-        if isinstance(self.models, MILModule):
+        width = self.models.embed[0].n_in if self.is_neural else self.models[0].n_features_in_
+        bags, _ = check_bags(bags, film_ids=self.film_ids, columns=self.columns, where="predict_heldout", width=width)
+        if self.is_neural:
             return heldout_neural(self.models, bags, self.folds)
         out = np.zeros((len(bags), len(self.genres)))
         for f, est in enumerate(self.models):
@@ -92,10 +95,10 @@ class CVResult:
     # -- persistence (neural fold models)
     def save(self, directory: str | Path) -> Path | None:
         """Write the fold models to ``directory/model.pt`` (neural models only)."""
-        from .lightning import MILModule
-
-        if not isinstance(self.models, MILModule):
+        if not self.is_neural:
             return None
+        import torch
+
         m = self.models
         blob = {
             "format": 1,
@@ -119,6 +122,8 @@ class CVResult:
     def load(cls, directory: str | Path) -> "CVResult":
         """The fold models of a trained cell (``model.pt``) with its held-out predictions
         (``predictions.parquet`` beside it, when present)."""
+        import torch
+
         from .lightning import make_module
 
         directory = Path(directory)
@@ -155,6 +160,8 @@ class CVResult:
 def heldout_neural(module, bags: Sequence[np.ndarray], folds: np.ndarray) -> np.ndarray:
     """Each bag through the model of its own fold: fold f's held-out bags are stacked
     as (F, B', N, D) and every fold runs on its own slice only."""
+    import torch
+
     F = module.n_folds
     folds = np.asarray(folds)
     members = [np.flatnonzero(folds == f) for f in range(F)]

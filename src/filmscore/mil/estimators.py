@@ -27,8 +27,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ..errors import FilmscoreError, Problem
 from ..log import progress
 from .cv import CVResult, warn_missing_genres
-from .data import (BagDataModule, check_bags, class_weights, fold_priors, fold_standardization, pad_bags,
-                   train_matrix)
+from .data import BagDataModule, pad_bags
+from .folds import check_bags, class_weights, fold_priors, fold_standardization, train_matrix
 from .lightning import MILModule, make_module
 from .pools import ATTENTION_NORMS, POOLS
 
@@ -173,10 +173,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         """(n_bags, n_labels) probabilities; an empty bag gets the training label frequencies."""
         if not hasattr(self, "module_"):
             raise FilmscoreError(Problem("MILClassifier", "is not fitted", "call fit(bags, Y) first"))
-        bags, _ = check_bags(bags)
-        if bags[0].shape[1] != self.n_features_in_:
-            raise FilmscoreError(Problem("predict_proba", f"bags have {bags[0].shape[1]} features, the model "
-                                         f"{self.n_features_in_}", "use the feature set the model was trained on"))
+        bags, _ = check_bags(bags, where="MILClassifier.predict_proba", width=self.n_features_in_)
         x, mask, _ = pad_bags(bags)
         return self.module_.predict_bags(x, mask)[0].numpy().astype(np.float64)
 

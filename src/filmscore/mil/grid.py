@@ -57,7 +57,7 @@ def make_estimator(method: str, size, params: dict):
 def run_cell(feature_set: str, level: str, method: str, size, params: dict, out_root: str | Path = MODELS_ROOT,
              features_root: str | Path = FEATURES_ROOT, manifest: str | Path = MANIFEST) -> dict:
     """Cross-validate one cell and write its folder; return its metrics."""
-    from .data import make_folds
+    from .folds import make_folds
     from .metrics import score
 
     if level not in LEVELS:

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from .data import fold_priors, train_matrix
+from .folds import fold_priors, train_matrix
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ def evaluate(params: dict, models_root: str | Path = MODELS_ROOT, reports: str |
              manifest: str | Path = MANIFEST) -> dict:
     """Write every evaluate output; return the DVC metrics dict."""
     from .classical import PluralityLabelSet
-    from .data import make_folds
+    from .folds import make_folds
     from .metrics import random_baseline, score
 
     models_root, reports = Path(models_root), Path(reports)
