@@ -83,7 +83,7 @@ def test_batched_folds_equal_independent_per_fold_training(pool):
     b = MILClassifier(pool=pool, fold_batching=False, **FAST).cross_validate(bags, Y, folds)
     np.testing.assert_allclose(a.prob, b.prob, atol=2e-5)
     for k, v in a.models.state_dict().items():
-        torch.testing.assert_close(v, b.models.state_dict()[k], atol=2e-5, rtol=1e-4)
+        torch.testing.assert_close(v, b.models.state_dict()[k], atol=1e-4, rtol=1e-4)
     assert a.prob.std() > 0  # not trivially constant
 
 

@@ -42,29 +42,30 @@ import torch.nn.functional as Fn
 from torch import nn
 from torch.optim.adam import adam as _adam_functional
 
-from .pools import (ATTENTION_NORMS, attention_pool, avg_pool, linear_softmax_pool, max_pool)
+from .pools import ATTENTION_NORMS, Bags, bag_attention, bag_avg, bag_linear_softmax, bag_max
 
 
 class FoldLinear(nn.Module):
-    """A dense layer with one weight matrix per fold: (F, M, n_in) -> (F, M, n_out)."""
+    """A dense layer with one weight matrix per fold, on element-major activations:
+    (F, n_in, M) -> (F, n_out, M), weight (F, n_out, n_in) as torch.nn.Linear's."""
 
     def __init__(self, n_folds: int, n_in: int, n_out: int):
         super().__init__()
         self.n_in, self.n_out = n_in, n_out
-        self.weight = nn.Parameter(torch.empty(n_folds, n_in, n_out))
+        self.weight = nn.Parameter(torch.empty(n_folds, n_out, n_in))
         self.bias = nn.Parameter(torch.empty(n_folds, n_out))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
         """torch.nn.Linear's default initialisation, the same draw copied to every fold."""
         bound = 1.0 / math.sqrt(self.n_in)
-        w = torch.empty(self.n_in, self.n_out).uniform_(-bound, bound, generator=generator)
+        w = torch.empty(self.n_out, self.n_in).uniform_(-bound, bound, generator=generator)
         b = torch.empty(self.n_out).uniform_(-bound, bound, generator=generator)
         self.weight.copy_(w.expand_as(self.weight))
         self.bias.copy_(b.expand_as(self.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        return torch.baddbmm(self.bias.unsqueeze(2), self.weight, x)
 
 
 class FoldAdam(torch.optim.Optimizer):
@@ -75,8 +76,8 @@ class FoldAdam(torch.optim.Optimizer):
     The update is torch.optim.Adam's (bias-corrected moments, eps added to the
     corrected root of the second moment), with one step count per fold. While
     every fold has stepped equally often (the usual case: every batch holds
-    training films of every fold) it runs torch's own Adam kernel on the stacked
-    parameters; otherwise a masked per-fold update.
+    training films of every fold) it runs torch's own fused Adam kernel on the
+    stacked parameters; otherwise a masked per-fold update.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
@@ -114,7 +115,7 @@ class FoldAdam(torch.optim.Optimizer):
         state_steps = [torch.tensor(float(step - 1)) for _ in params]  # the kernel adds 1
         _adam_functional(
             params, [p.grad for p in params], [self.state[p]["exp_avg"] for p in params],
-            [self.state[p]["exp_avg_sq"] for p in params], [], state_steps, foreach=False, fused=False,
+            [self.state[p]["exp_avg_sq"] for p in params], [], state_steps, foreach=False, fused=True,
             amsgrad=False, beta1=b1, beta2=b2, lr=group["lr"], weight_decay=0.0, eps=group["eps"], maximize=False)
         for p in params:
             self.state[p]["step"] += 1
@@ -175,7 +176,8 @@ class MILModule(pl.LightningModule):
     def build_pool(self) -> None:
         self.pooled_dim = self.hidden
 
-    def pool(self, layers: list[torch.Tensor], unpack: Callable[[torch.Tensor], torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, layers: list[torch.Tensor], bags: Bags) -> torch.Tensor:
+        """Pooled bag vectors (F, pooled_dim, B) from the embedding layers' outputs (F, hidden, I)."""
         raise NotImplementedError
 
     # -- set-up
@@ -196,29 +198,22 @@ class MILModule(pl.LightningModule):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits (F, B, G) of every fold's model for the same padded bags.
 
-        x (B, N, D) with mask (B, N), every bag non-empty. The embedding layers run
-        on the real instances only (packed); their outputs are put back in the
-        padded (F, B, N, K) layout, zeros on pads, for pooling. Each fold's
-        standardisation (x - mean) / scale is folded into its first layer:
-        x @ (W / scale) + (b - (mean / scale) @ W), the same function without an
-        (F, instances, features) copy of the input.
+        x (B, N, D) with mask (B, N), every bag non-empty. Only the real instances
+        are embedded (packed, element-major: (F, hidden, instances), see `pools.Bags`).
+        Each fold's standardisation (x - mean) / scale is folded into its first layer,
+        (W / scale) x + (b - W (mean / scale)), so the first layer of all folds is one
+        matrix product (F*hidden x features) @ (features x instances).
         """
         B, N, D = x.shape
-        F = self.n_folds
-        idx = mask.reshape(-1).nonzero().squeeze(1)
-        xi = x.reshape(B * N, D).index_select(0, idx)  # (I, D), the real instances
+        F, H = self.n_folds, self.hidden
+        bags = Bags(mask)
+        xi = x.reshape(B * N, D).index_select(0, bags.slots)  # (I, D), the real instances
         first = self.embed[0]
         inv = 1.0 / self.scale
-        w1 = first.weight * inv.unsqueeze(2)
-        b1 = first.bias - torch.bmm((self.mean * inv).unsqueeze(1), first.weight).squeeze(1)
-        h = torch.baddbmm(b1.unsqueeze(1), xi.unsqueeze(0).expand(F, -1, -1), w1).relu_()
-        layers = self._rest(h)
-
-        def unpack(t: torch.Tensor) -> torch.Tensor:
-            out = t.new_zeros(F, B * N, t.shape[-1])
-            return out.index_copy_(1, idx, t).view(F, B, N, t.shape[-1])
-
-        return self.head(self.pool(layers, unpack, mask))
+        w1 = (first.weight * inv.unsqueeze(1)).reshape(F * H, D)
+        b1 = first.bias - torch.bmm(first.weight, (self.mean * inv).unsqueeze(2)).squeeze(2)
+        h = torch.addmm(b1.reshape(F * H, 1), w1, xi.t()).relu_().view(F, H, -1)  # (F, H, I)
+        return self._out(self.pool(self._rest(h), bags))
 
     def forward_per_fold(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits (F, B, G) where fold f's model sees its own bags x[f].
@@ -227,14 +222,11 @@ class MILModule(pl.LightningModule):
         each fold's held-out films with that fold's model only.
         """
         F, B, N, D = x.shape
-        h = ((x.reshape(F, B * N, D) - self.mean.unsqueeze(1)) / self.scale.unsqueeze(1))
-        layers = self._rest(torch.relu(self.embed[0](h)))
-        m = mask.reshape(F, B * N, 1).to(x.dtype)
+        h = ((x.reshape(F, B * N, D) - self.mean.unsqueeze(1)) / self.scale.unsqueeze(1)).transpose(1, 2)
+        return self._out(self.pool(self._rest(torch.relu(self.embed[0](h))), Bags(mask)))
 
-        def unpack(t: torch.Tensor) -> torch.Tensor:
-            return (t * m).view(F, B, N, t.shape[-1])
-
-        return self.head(self.pool(layers, unpack, mask))
+    def _out(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.head(pooled).transpose(1, 2)  # (F, G, B) -> (F, B, G)
 
     def _rest(self, h: torch.Tensor) -> list[torch.Tensor]:
         layers = [self._drop(h)]
@@ -274,7 +266,7 @@ class MILModule(pl.LightningModule):
 
     def configure_optimizers(self):
         if self.n_folds == 1:
-            return torch.optim.Adam(self.parameters(), lr=self.lr)
+            return torch.optim.Adam(self.parameters(), lr=self.lr, fused=True)
         return FoldAdam(self.parameters(), lr=self.lr)
 
     # -- prediction
@@ -305,6 +297,7 @@ class MILModule(pl.LightningModule):
         if nonempty.any():
             m = mask.clone()
             m[..., 0] |= ~nonempty  # give empty slots one dummy instance; their output is discarded
+            # (the dummy reads zeros, so its embedding is finite)
             probs = torch.sigmoid(self.forward_per_fold(x, m))
             out = torch.where(nonempty.unsqueeze(2), probs, out)
         self.train(was)
@@ -316,8 +309,8 @@ class MaxPoolingMIL(MILModule):
 
     pool_name = "max"
 
-    def pool(self, layers, unpack, mask):
-        return max_pool(unpack(layers[-1]), mask)
+    def pool(self, layers, bags):
+        return bag_max(layers[-1], bags)
 
 
 class AvgPoolingMIL(MILModule):
@@ -325,8 +318,8 @@ class AvgPoolingMIL(MILModule):
 
     pool_name = "avg"
 
-    def pool(self, layers, unpack, mask):
-        return avg_pool(unpack(layers[-1]), mask, pads_zero=True)
+    def pool(self, layers, bags):
+        return bag_avg(layers[-1], bags)
 
 
 class LinearSoftmaxMIL(MILModule):
@@ -334,8 +327,8 @@ class LinearSoftmaxMIL(MILModule):
 
     pool_name = "linear_softmax"
 
-    def pool(self, layers, unpack, mask):
-        return linear_softmax_pool(unpack(layers[-1]), mask, pads_zero=True)
+    def pool(self, layers, bags):
+        return bag_linear_softmax(layers[-1], bags)
 
 
 class SingleAttentionMIL(MILModule):
@@ -353,10 +346,10 @@ class SingleAttentionMIL(MILModule):
         self.att_hidden = FoldLinear(self.n_folds, self.hidden, self.hidden)
         self.att_score = FoldLinear(self.n_folds, self.hidden, 1)
 
-    def pool(self, layers, unpack, mask):
+    def pool(self, layers, bags):
         x = layers[-1]
         scores = self.att_score(torch.tanh(self.att_hidden(x)))
-        return attention_pool(unpack(x), unpack(scores), mask, self.attention, pads_zero=True)
+        return bag_attention(x, scores, bags, self.attention)
 
 
 class MultiAttentionMIL(MILModule):
@@ -376,12 +369,12 @@ class MultiAttentionMIL(MILModule):
         self.pooled_dim = self.hidden * len(self.attend_layers)
         self.att = nn.ModuleList(FoldLinear(self.n_folds, self.hidden, self.hidden) for _ in self.attend_layers)
 
-    def pool(self, layers, unpack, mask):
+    def pool(self, layers, bags):
         out = []
         for lin, l in zip(self.att, self.attend_layers):
             x = layers[l - 1]
-            out.append(attention_pool(unpack(x), unpack(lin(x)), mask, self.attention, pads_zero=True))
-        return torch.cat(out, dim=-1)
+            out.append(bag_attention(x, lin(x), bags, self.attention))
+        return torch.cat(out, dim=1)
 
 
 class FeatureAttentionMIL(MILModule):
@@ -397,9 +390,9 @@ class FeatureAttentionMIL(MILModule):
         self.att_q = FoldLinear(self.n_folds, self.hidden, self.hidden)
         self.att_u = FoldLinear(self.n_folds, self.hidden, self.hidden)
 
-    def pool(self, layers, unpack, mask):
+    def pool(self, layers, bags):
         x = layers[-1]
-        return attention_pool(unpack(self.att_u(x)), unpack(self.att_q(x)), mask, self.attention, pads_zero=True)
+        return bag_attention(self.att_u(x), self.att_q(x), bags, self.attention)
 
 
 MODULES: dict[str, type[MILModule]] = {

@@ -1,15 +1,4 @@
-"""The six MIL pooling functions of the study, on padded bags with masks.
-
-Every function takes instance embeddings ``x`` of shape ``(F, B, N, K)``
-(folds, bags, instances, elements; pads anywhere along ``N``) and a boolean
-``mask`` of shape ``(B, N)`` (True = a real instance; or ``(F, B, N)`` when each
-fold pools its own bags), and returns the
-pooled bag vectors ``h`` of shape ``(F, B, K)``. A padded instance never
-changes a result: every formula below runs over the real instances only.
-``pads_zero=True`` tells a function that the pads of ``x`` already hold zeros
-(as the models' unpacked embeddings do), which saves a masking pass.
-An empty bag (no real instance) is never pooled: the models predict it from
-the training-fold prior (see `filmscore.mil.lightning`).
+"""The six MIL pooling functions of the study, written once on a bag index.
 
 Formulas (x_i: embedding of instance i of bag B, k: element, h: pooled vector),
 as restated in SPEC.md (Table 3 of the paper):
@@ -38,13 +27,24 @@ References:
 
 Attention normalisation (left open by the paper) is a parameter, ``train.attention``:
 
-* ``sigmoid`` (Kong et al.): w_i = clamp(sigmoid(s_i), eps, 1 - eps), then divided by the
-  sum over the bag, i.e. exactly the formula sum_i w_i x_i / sum_i w_i;
-* ``softmax`` (Ilse et al.): w_i = exp(s_i) / sum_j exp(s_j), the same formula with
-  w_i = exp(s_i).
+* ``sigmoid`` (Kong et al.): w_i = clamp(sigmoid(s_i), eps, 1 - eps) and the pooled vector
+  is sum_i w_i x_i / sum_i w_i, exactly the table's formula;
+* ``softmax`` (Ilse et al.): the same formula with w_i = exp(s_i) (shifted by the bag's
+  maximum score for numerical safety, which cancels in the ratio).
 
 Linear softmax divides by sum_i x_ik; the embeddings are ReLU outputs (>= 0), so the
 ratio lies in [0, max_i x_ik]; where every x_ik is 0 the ratio is defined as 0.
+
+**Layout.** Each formula is written on `Bags`, an index of which bag each instance
+belongs to. Instances are *packed* element-major, ``(F, K, I)`` (F folds, K elements,
+I instances of the batch; the layout in which every fold's layers run as matrix
+products without copies), and per-bag sums are one matrix product with a 0/1
+bag-membership matrix. Padded input (``(F, B, N, K)`` with a ``(B, N)`` or per-fold
+``(F, B, N)`` mask, True = a real instance) goes through `Bags` and the padded
+wrappers (`max_pool`, `avg_pool`, ...), which return ``(F, B, K)``: a padded position
+never enters any formula, so padding never changes a result. Every bag pooled must
+hold at least one instance (the models predict an empty bag from the training-fold
+prior instead).
 """
 
 from __future__ import annotations
@@ -59,67 +59,162 @@ ATTENTION_EPS = 1e-7
 LINEAR_SOFTMAX_EPS = 1e-12
 
 
-def _m(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(B, N) or per-fold (F, B, N) mask -> broadcastable against (F, B, N, K)."""
-    if mask.shape[-2:] != x.shape[1:3] or mask.dim() not in (2, 3) or (mask.dim() == 3 and mask.shape[0] != x.shape[0]):
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match (folds,) bags x instances {tuple(x.shape[:3])}")
-    return mask[None, :, :, None] if mask.dim() == 2 else mask[..., None]
+class Bags:
+    """Which bag each packed instance belongs to.
+
+    Packed tensors are (F, K, I). ``members``: 0/1 membership matrix (I, B), or
+    (F, I, B) when each fold has its own instances (the per-fold layout, where every
+    padded slot is an instance of weight 0); ``count``: instances per bag, (1|F, 1, B).
+    """
+
+    def __init__(self, mask: torch.Tensor):
+        if mask.dim() not in (2, 3):
+            raise ValueError(f"mask must be (bags, instances) or (folds, bags, instances), not {tuple(mask.shape)}")
+        self.mask = mask.bool()
+        self.per_fold = mask.dim() == 3
+        self.B, self.N = mask.shape[-2:]
+        bag_ids = torch.arange(self.B, device=mask.device)
+        if self.per_fold:
+            self.slots = torch.arange(self.B * self.N, device=mask.device)
+            self.bag = self.slots // self.N
+            self.members = ((self.bag.unsqueeze(1) == bag_ids.unsqueeze(0)).unsqueeze(0)
+                            & self.mask.reshape(mask.shape[0], -1, 1)).float()
+            self.count = self.mask.sum(2).unsqueeze(1)
+        else:
+            self.slots = self.mask.reshape(-1).nonzero().squeeze(1)
+            self.bag = self.slots // self.N
+            self.members = (self.bag.unsqueeze(1) == bag_ids.unsqueeze(0)).float()
+            self.count = self.mask.sum(1).view(1, 1, self.B)
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.slots.numel())
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """Padded (F, B, N, K) -> packed (F, K, I)."""
+        if x.shape[1:3] != (self.B, self.N):
+            raise ValueError(f"padded shape {tuple(x.shape)} does not match the mask {tuple(self.mask.shape)}")
+        flat = x.reshape(x.shape[0], self.B * self.N, x.shape[-1])
+        if not self.per_fold:
+            flat = flat.index_select(1, self.slots)
+        return flat.transpose(1, 2)
+
+    def sum(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-bag sum over instances: (F, K, I) -> (F, K, B)."""
+        return torch.matmul(t, self.members.to(t.dtype))
+
+    def max(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-bag maximum over instances: (F, K, I) -> (F, K, B)."""
+        F, K, _ = t.shape
+        if self.per_fold:
+            padded = t.reshape(F, K, self.B, self.N)
+            return padded.masked_fill(~self.mask.unsqueeze(1), float("-inf")).amax(dim=3)
+        padded = t.new_full((F, K, self.B * self.N), float("-inf")).index_copy(2, self.slots, t)
+        return padded.view(F, K, self.B, self.N).amax(dim=3)
+
+    def valid(self, t: torch.Tensor) -> torch.Tensor:
+        """Zero on padding slots (per-fold layout only; packed instances are all real)."""
+        if not self.per_fold:
+            return t
+        m = self.mask.reshape(self.mask.shape[0], 1, -1)
+        return torch.where(m, t, torch.zeros((), dtype=t.dtype))
+
+    def gather(self, h: torch.Tensor) -> torch.Tensor:
+        """Per-bag values back to their instances: (F, K, B) -> (F, K, I)."""
+        return h.index_select(2, self.bag)
 
 
-def max_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """h_k = max over the bag's instances of x_ik."""
-    return x.masked_fill(~_m(mask, x), float("-inf")).amax(dim=2)
+# ---------------------------------------------------------------- the formulas
 
 
-def _zero_pads(x: torch.Tensor, mask: torch.Tensor, pads_zero: bool) -> torch.Tensor:
-    return x if pads_zero else torch.where(_m(mask, x), x, torch.zeros((), dtype=x.dtype))
+def bag_max(x: torch.Tensor, bags: Bags) -> torch.Tensor:
+    """h_k = max_i x_ik."""
+    return bags.max(x)
 
 
-def avg_pool(x: torch.Tensor, mask: torch.Tensor, pads_zero: bool = False) -> torch.Tensor:
+def bag_avg(x: torch.Tensor, bags: Bags) -> torch.Tensor:
     """h_k = (1/|B|) sum_i x_ik."""
-    count = _m(mask, x).sum(dim=2).clamp_min(1).to(x.dtype)
-    return _zero_pads(x, mask, pads_zero).sum(dim=2) / count
+    return bags.sum(x) / bags.count.clamp_min(1).to(x.dtype)
 
 
-def linear_softmax_pool(x: torch.Tensor, mask: torch.Tensor, pads_zero: bool = False) -> torch.Tensor:
+def bag_linear_softmax(x: torch.Tensor, bags: Bags) -> torch.Tensor:
     """h_k = sum_i x_ik^2 / sum_i x_ik (Wang et al. 2019); 0 where the denominator is 0."""
-    _m(mask, x)
-    xm = _zero_pads(x, mask, pads_zero)
-    num = (xm * xm).sum(dim=2)
-    den = xm.sum(dim=2)
+    num, den = bags.sum(x * x), bags.sum(x)
     safe = den.abs() > LINEAR_SOFTMAX_EPS
     return torch.where(safe, num / torch.where(safe, den, torch.ones((), dtype=x.dtype)), torch.zeros((), dtype=x.dtype))
 
 
-def attention_weights(scores: torch.Tensor, mask: torch.Tensor, norm: str = "sigmoid") -> torch.Tensor:
-    """Attention weights normalised over each bag's real instances.
-
-    ``scores``: (F, B, N, K) with K = 1 (one weight per instance) or one weight per
-    element. Returns weights of the same shape that sum to 1 over the instances of
-    each bag (0 on pads).
-    """
-    m = _m(mask, scores)
-    if norm == "softmax":
-        return torch.softmax(scores.masked_fill(~m, float("-inf")), dim=2)
+def _unnormalised(scores: torch.Tensor, bags: Bags, norm: str) -> torch.Tensor:
+    """w_i before normalisation: clamp(sigmoid(s_i)) or exp(s_i - max over the bag)."""
     if norm == "sigmoid":
-        a = torch.sigmoid(scores).clamp(ATTENTION_EPS, 1.0 - ATTENTION_EPS)
-        a = torch.where(m, a, torch.zeros((), dtype=a.dtype))
-        return a / a.sum(dim=2, keepdim=True).clamp_min(ATTENTION_EPS)
+        return bags.valid(torch.sigmoid(scores).clamp(ATTENTION_EPS, 1.0 - ATTENTION_EPS))
+    if norm == "softmax":
+        with torch.no_grad():
+            shift = bags.gather(bags.max(scores))
+        return bags.valid(torch.exp(scores - shift))
     raise ValueError(f"unknown attention normalisation {norm!r}; use one of {ATTENTION_NORMS}")
 
 
-def attention_pool(values: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor, norm: str = "sigmoid",
-                   pads_zero: bool = False) -> torch.Tensor:
-    """h_k = sum_i w_ik v_ik / sum_i w_ik with w = the normalised attention of ``scores``.
+def bag_attention(values: torch.Tensor, scores: torch.Tensor, bags: Bags, norm: str = "sigmoid") -> torch.Tensor:
+    """h_k = sum_i w_ik v_ik / sum_i w_ik, w the attention of ``scores``.
 
-    Single attention passes one score per instance (K = 1, broadcast over the
-    elements); multi-level and feature-level attention pass one per element.
+    ``scores``: (F, 1, I) for one weight per instance (single attention, broadcast over
+    the elements) or (F, K, I) for one per element (multi-level, feature-level).
     """
-    w = attention_weights(scores, mask, norm)
-    return (w * _zero_pads(values, mask, pads_zero)).sum(dim=2)
+    w = _unnormalised(scores, bags, norm)
+    return bags.sum(w * values) / bags.sum(w)
+
+
+def bag_attention_weights(scores: torch.Tensor, bags: Bags, norm: str = "sigmoid") -> torch.Tensor:
+    """The normalised weights w_i / sum_j w_j of `bag_attention`, per instance (F, K, I)."""
+    w = _unnormalised(scores, bags, norm)
+    return w / bags.gather(bags.sum(w))
+
+
+# ---------------------------------------------------------------- padded wrappers
+
+
+def _out(h: torch.Tensor) -> torch.Tensor:
+    return h.transpose(1, 2)  # (F, K, B) -> (F, B, K)
+
+
+def max_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`bag_max` of padded x (F, B, N, K) with mask (B, N) or (F, B, N) -> (F, B, K)."""
+    b = Bags(mask)
+    return _out(bag_max(b.pack(x), b))
+
+
+def avg_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`bag_avg` of padded x with its mask -> (F, B, K)."""
+    b = Bags(mask)
+    return _out(bag_avg(b.pack(x), b))
+
+
+def linear_softmax_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`bag_linear_softmax` of padded x with its mask -> (F, B, K)."""
+    b = Bags(mask)
+    return _out(bag_linear_softmax(b.pack(x), b))
+
+
+def attention_pool(values: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor, norm: str = "sigmoid") -> torch.Tensor:
+    """`bag_attention` of padded values (F, B, N, K) and scores (F, B, N, 1 or K) -> (F, B, K)."""
+    b = Bags(mask)
+    return _out(bag_attention(b.pack(values), b.pack(scores), b, norm))
+
+
+def attention_weights(scores: torch.Tensor, mask: torch.Tensor, norm: str = "sigmoid") -> torch.Tensor:
+    """Normalised attention weights in the padded layout (F, B, N, K), 0 on pads."""
+    b = Bags(mask)
+    w = bag_attention_weights(b.pack(scores), b, norm)  # (F, K, I)
+    F, K = scores.shape[0], scores.shape[-1]
+    if b.per_fold:
+        out = w.transpose(1, 2) * b.mask.reshape(F, -1, 1)
+    else:
+        out = scores.new_zeros(F, b.B * b.N, K).index_copy(1, b.slots, w.transpose(1, 2))
+    return out.reshape(F, b.B, b.N, K)
 
 
 __all__ = [
-    "POOLS", "ATTENTION_NORMS", "max_pool", "avg_pool", "linear_softmax_pool",
-    "attention_weights", "attention_pool",
+    "POOLS", "ATTENTION_NORMS", "Bags", "bag_max", "bag_avg", "bag_linear_softmax", "bag_attention",
+    "bag_attention_weights", "max_pool", "avg_pool", "linear_softmax_pool", "attention_pool", "attention_weights",
 ]
