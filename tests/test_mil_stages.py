@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from filmscore.config import load_params, validate
-from filmscore.errors import FilmscoreError, ParamsError
+from filmscore.errors import FilmscoreError
 from filmscore.mil.cv import CVResult
 from filmscore.mil.grid import run_cell
 from filmscore.mil.report import evaluate

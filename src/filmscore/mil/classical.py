@@ -30,9 +30,17 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 
+import logging
+
 from ..errors import FilmscoreError, Problem
 from .folds import check_bags
 from .names import BASES, CLASSICAL
+
+log = logging.getLogger(__name__)
+
+#: above this many training instances IMV's SVM uses libsvm's own (cached) kernel
+#: instead of a precomputed kernel matrix (n^2 floats: 20000 instances = 3.2 GB)
+MAX_KERNEL_INSTANCES = 20000
 
 
 def _standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,12 +178,15 @@ class InstanceMajorityVote(_BinaryRelevance):
             self.nn_ = NearestNeighbors(n_neighbors=min(int(self.k), len(Xs))).fit(Xs)
             self.train_labels_ = Yi
             self.models_ = [self._constant(Yi[:, j]) for j in range(Yi.shape[1])]
-        elif self.base == "svm" and self.kernel == "rbf":
+        elif self.base == "svm" and self.kernel == "rbf" and len(Xs) <= MAX_KERNEL_INSTANCES:
             self.gamma_ = 1.0 / (Xs.shape[1] * Xs.var()) if Xs.var() > 0 else 1.0
             K = rbf_kernel(Xs, gamma=self.gamma_)
             self.train_X_ = Xs
             self.models_ = [self._fit_binary(K, Yi[:, j], precomputed=True) for j in range(Yi.shape[1])]
         else:
+            if self.base == "svm" and len(Xs) > MAX_KERNEL_INSTANCES:
+                log.warning("IMV SVM on %d instances: no precomputed kernel (it would take %.0f GB); "
+                            "this fit is slow (frame-level bags?)", len(Xs), len(Xs) ** 2 * 8 / 1e9)
             self.models_ = [self._fit_binary(Xs, Yi[:, j]) for j in range(Yi.shape[1])]
         return self
 

@@ -15,15 +15,22 @@ exactly fold f's gradient), and `FoldAdam` steps each fold's parameters only on
 batches holding at least one of its training films, with that fold's own step
 count. A fold's held-out film therefore never touches its model, and the F
 models are the ones F separate trainings would give on the same batches from
-the same initial weights (tested). F = 1 is an ordinary single model.
+the same initial weights (tested). F = 1 is an ordinary single model (trained
+with torch.optim.Adam).
+
+**Layout.** Activations are element-major, (F, hidden, instances), and hold the
+real instances of the batch only (packed; padding exists in the batch tensors,
+never in a computation): the first layer of all folds is then one matrix
+product, the next ones batched products over folds, and per-bag pooling one
+product with a bag-membership matrix (`pools.Bags`).
 
 **Loss.** Weighted binary cross-entropy on the logits, per genre g:
 ``-(w_pos_g * y * log sigmoid(z) + w_neg_g * (1 - y) * log(1 - sigmoid(z)))``,
 averaged over the fold's training bags in the batch and the genres; the weights
-come from the training fold's label distribution (`data.class_weights`).
+come from the training fold's label distribution (`folds.class_weights`).
 
 **Standardisation.** Instances are standardised inside the model with each fold's
-own mean and scale (buffers, from `data.fold_standardization`), so a saved model
+own mean and scale (buffers, from `folds.fold_standardization`), so a saved model
 applies its fold's standardisation to any bag it is given.
 
 **Empty bags.** A bag with no instance is not passed through the network: its

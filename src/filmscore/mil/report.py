@@ -21,7 +21,6 @@ folds), tests each model's average precisions against the random baseline's
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, read_table, save_figure, write_json, write_table
 from .grid import MODELS_ROOT
 from .io import MANIFEST, load_labels
-from .names import MODEL_LABELS, POOLS, cell_name
+from .names import MODEL_LABELS, cell_name
 
 log = logging.getLogger(__name__)
 
