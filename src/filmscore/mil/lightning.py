@@ -72,7 +72,8 @@ class FoldLinear(nn.Module):
         self.bias.copy_(b.expand_as(self.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(2), self.weight, x)
+        # bmm then an in-place bias add: baddbmm's backward would copy the whole gradient
+        return torch.bmm(self.weight, x).add_(self.bias.unsqueeze(2))
 
 
 class FoldAdam(torch.optim.Optimizer):
@@ -219,7 +220,7 @@ class MILModule(pl.LightningModule):
         inv = 1.0 / self.scale
         w1 = (first.weight * inv.unsqueeze(1)).reshape(F * H, D)
         b1 = first.bias - torch.bmm(first.weight, (self.mean * inv).unsqueeze(2)).squeeze(2)
-        h = torch.addmm(b1.reshape(F * H, 1), w1, xi.t()).relu_().view(F, H, -1)  # (F, H, I)
+        h = torch.mm(w1, xi.t()).add_(b1.reshape(F * H, 1)).relu_().view(F, H, -1)  # (F, H, I)
         return self._out(self.pool(self._rest(h), bags))
 
     def forward_per_fold(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
