@@ -17,8 +17,7 @@ import yaml
 
 from filmscore.config import load_params, validate
 from filmscore.errors import FilmscoreError
-from filmscore.mil.cv import CVResult
-from filmscore.mil.grid import run_cell
+from filmscore.mil.grid import load_cell, run_cell
 from filmscore.mil.report import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +84,9 @@ def test_cells_and_evaluate_on_parquet_contract(tmp_path):
     assert m["status"] == "ok" and m["n_empty_bags"] == 1 and m["n_folds"] == len(ids)
     assert 0 <= m["macro"]["f1"] <= 1
     # the fold models come back and re-predict the held-out films
-    res = CVResult.load(cell)
-    from filmscore.mil.io import load_bags
-
-    bags, cols = load_bags(tmp_path / "data/features/vggish/cues.parquet", res.film_ids)
-    assert cols == [f"emb{k}" for k in range(8)]
+    res, bags, cols = load_cell("vggish", "cue", "avg", 4, models_root=tmp_path / "models",
+                                features_root=tmp_path / "data/features")
+    assert cols == [f"emb{k}" for k in range(8)] and len(bags[4]) == 0
     np.testing.assert_allclose(res.predict_heldout(bags), res.prob, atol=1e-6)
     # a skipped feature set gives a skipped cell, not a crash
     sk = json.loads((tmp_path / "models" / "mir-cue-avg-4" / "metrics.json").read_text())

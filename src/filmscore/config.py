@@ -171,7 +171,7 @@ TRAIN = {
                           doc="embedding layers (1-based) attended by multi_attention"),
     "dropout": Float(min=0.0, max=0.95, doc="dropout after each embedding layer (paper: none)"),
     "loss_weights": Str(("balanced", "none"), doc="per-genre positive/negative weights of the BCE loss"),
-    "threshold": Float(min=0.0, max=1.0, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
+    "threshold": Float(min=0.001, max=0.999, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
     "seed": Int(min=0, doc="initial weights and batch order"),
     "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
 }

@@ -27,7 +27,7 @@ _EXPORTS = {
     "CVResult": "cv", "cross_validate": "cv",
     "make_folds": "folds", "check_bags": "folds",
     "load_bags": "io", "load_labels": "io",
-    "run_cell": "grid", "evaluate": "report",
+    "run_cell": "grid", "load_cell": "grid", "evaluate": "report",
     "POOLS": "names", "cell_name": "names",
 }
 

@@ -102,4 +102,26 @@ def run_cell(feature_set: str, level: str, method: str, size, params: dict, out_
     return metrics
 
 
-__all__ = ["run_cell", "make_estimator", "MODELS_ROOT", "PREDICTION_COLUMNS"]
+def load_cell(feature_set: str, level: str, pool: str, hidden, models_root: str | Path = MODELS_ROOT,
+              features_root: str | Path = FEATURES_ROOT):
+    """A trained neural cell for later analyses: its `CVResult` (fold models, held-out
+    predictions) and the films' bags and feature columns, in the result's film order.
+
+    Permutation feature importance, for example::
+
+        res, bags, columns = load_cell("mir", "cue", "avg", 64)
+        prob = res.predict_heldout(permuted_bags)   # each film by its own fold's model
+        pred = prob >= res.threshold
+    """
+    from .cv import CVResult
+
+    res = CVResult.load(Path(models_root) / cell_name(feature_set, level, pool, hidden))
+    bags, columns = load_bags(features_path(feature_set, level, features_root), res.film_ids)
+    if res.columns and list(columns) != list(res.columns):
+        raise FilmscoreError(Problem(str(features_path(feature_set, level, features_root)),
+                                     "has other feature columns than the model was trained on",
+                                     "re-run the cell's train stage (dvc repro)"))
+    return res, bags, columns
+
+
+__all__ = ["run_cell", "load_cell", "make_estimator", "MODELS_ROOT", "PREDICTION_COLUMNS"]
