@@ -87,6 +87,15 @@ def test_batched_folds_equal_independent_per_fold_training(pool):
     assert a.prob.std() > 0  # not trivially constant
 
 
+def test_parallel_fold_shares_give_the_same_models():
+    bags, Y = synthetic()
+    folds = make_folds(len(bags))
+    one = MILClassifier(pool="multi_attention", **FAST).cross_validate(bags, Y, folds)
+    two = MILClassifier(pool="multi_attention", jobs=2, **FAST).cross_validate(bags, Y, folds)
+    np.testing.assert_allclose(two.prob, one.prob, atol=1e-5)
+    assert two.models.n_folds == len(bags) and len(two.history) == FAST["epochs"]
+
+
 def test_held_out_film_never_reaches_its_fold():
     """Poison fold 0's held-out film (huge values, more instances, flipped labels): fold 0's
     model is unchanged; folds that train on that film change (the poison is strong)."""

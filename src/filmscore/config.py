@@ -174,6 +174,7 @@ TRAIN = {
     "threshold": Float(min=0.001, max=0.999, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
     "seed": Int(min=0, doc="initial weights and batch order"),
     "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
+    "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
 }
 
 CLASSICAL = {

@@ -15,6 +15,8 @@ batches of 16 bags, 200 epochs; threshold 0.5. The training loop is a Lightning
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
 import warnings
 from typing import Sequence
@@ -82,6 +84,9 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
     threshold : a label is predicted when its probability is >= threshold
     fold_batching : in `cross_validate`, train all folds as one batched model (True) or
         one Lightning run per fold (False; same models, much slower)
+    jobs : with fold batching, processes that each train a share of the folds (one
+        thread each; 0: one per CPU core, 1: this process with torch's default threads).
+        The models do not depend on it.
     show_progress : progress bars
     """
 
@@ -90,7 +95,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, pool: str = "avg", hidden: int = 64, layers: int = 3, epochs: int = 200, lr: float = 5e-5,
                  batch_size: int = 16, seed: int = 0, attention: str = "sigmoid", attend_layers: Sequence[int] = (2, 3),
                  dropout: float = 0.0, loss_weights: str = "balanced", threshold: float = 0.5,
-                 fold_batching: bool = True, show_progress: bool = True):
+                 fold_batching: bool = True, jobs: int = 1, show_progress: bool = True):
         self.pool = pool
         self.hidden = hidden
         self.layers = layers
@@ -104,6 +109,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         self.loss_weights = loss_weights
         self.threshold = threshold
         self.fold_batching = fold_batching
+        self.jobs = jobs
         self.show_progress = show_progress
 
     # -- checks
@@ -115,7 +121,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
             probs.append(Problem("MILClassifier.attention", f"is {self.attention!r}", f"use one of {list(ATTENTION_NORMS)}"))
         if self.loss_weights not in ("balanced", "none"):
             probs.append(Problem("MILClassifier.loss_weights", f"is {self.loss_weights!r}", "use 'balanced' or 'none'"))
-        for name, lo in (("hidden", 1), ("layers", 1), ("epochs", 1), ("batch_size", 1)):
+        for name, lo in (("hidden", 1), ("layers", 1), ("epochs", 1), ("batch_size", 1), ("jobs", 0)):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < lo:
                 probs.append(Problem(f"MILClassifier.{name}", f"is {v!r}", f"use an integer >= {lo}"))
@@ -205,8 +211,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         label = desc or f"MIL {self.pool} ({train.shape[0]} folds)"
         t0 = time.perf_counter()
         if self.fold_batching:
-            module = self._train(bags, Yc, train, desc=label)
-            history = list(module.epoch_loss)
+            module, history = self._train_batched(bags, Yc, train, label)
         else:
             module, history = self._train_per_fold(bags, Yc, train, label)
         from .cv import heldout_neural
@@ -217,6 +222,34 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
                         method=f"mil:{self.pool}", params=self.get_params(), models=module, history=history,
                         seconds=time.perf_counter() - t0, columns=list(columns) if columns else None,
                         threshold=float(self.threshold))
+
+    def _n_jobs(self, n_folds: int) -> int:
+        jobs = int(self.jobs) if int(self.jobs) > 0 else (os.cpu_count() or 1)
+        return max(1, min(jobs, n_folds))
+
+    def _train_batched(self, bags, Y, train, label) -> tuple[MILModule, list[float]]:
+        """All folds as one batched model; with ``jobs`` > 1, the folds are split into
+        contiguous shares trained in parallel processes (one thread each) and stacked.
+        Every share sees the same batches as the whole, so the models are the same."""
+        F = train.shape[0]
+        jobs = self._n_jobs(F)
+        if jobs == 1:
+            module = self._train(bags, Y, train, desc=label)
+            return module, list(module.epoch_loss)
+        shares = np.array_split(np.arange(F), jobs)
+        params = self.get_params()
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(jobs) as pool:
+            results = pool.starmap(_train_share, [(params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0)
+                                                  for i, s in enumerate(shares)])
+        hp = {**results[0][0], "n_folds": F}
+        stacked = make_module(self.pool, **hp)
+        state = {k: torch.cat([torch.from_numpy(r[1][k]) for r in results], 0) for k in results[0][1]}
+        stacked.load_state_dict(state)
+        stacked.eval()
+        weights = np.array([len(s) for s in shares], dtype=float)
+        history = list(np.average([r[2] for r in results], axis=0, weights=weights))
+        return stacked, history
 
     def _train_per_fold(self, bags, Y, train, label) -> tuple[MILModule, list[float]]:
         """One ordinary Lightning run per fold (F = 1 each); the models are then stacked
@@ -230,6 +263,16 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         stacked.eval()
         history = list(np.mean([m.epoch_loss for m in modules], axis=0))
         return stacked, history
+
+
+def _train_share(params: dict, bags, Y, train, desc: str, show: bool):
+    """Worker of `MILClassifier._train_batched`: train a share of the folds, single-threaded."""
+    torch.set_num_threads(1)
+    clf = MILClassifier(**{**params, "show_progress": params["show_progress"] and show, "jobs": 1})
+    module = clf._train(bags, Y, train, desc=desc)
+    hp = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(module.hparams).items()}
+    state = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    return hp, state, list(module.epoch_loss)
 
 
 __all__ = ["MILClassifier"]

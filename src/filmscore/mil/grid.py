@@ -42,7 +42,7 @@ def make_estimator(method: str, size, params: dict):
                              batch_size=t["batch_size"], seed=t["seed"], attention=t["attention"],
                              attend_layers=tuple(t["attend_layers"]), dropout=float(t["dropout"]),
                              loss_weights=t["loss_weights"], threshold=float(t["threshold"]),
-                             fold_batching=t["fold_batching"])
+                             fold_batching=t["fold_batching"], jobs=t["jobs"])
     if method in CLASSICAL:
         from .classical import make_classical
 

@@ -27,8 +27,9 @@ References:
 
 Attention normalisation (left open by the paper) is a parameter, ``train.attention``:
 
-* ``sigmoid`` (Kong et al.): w_i = clamp(sigmoid(s_i), eps, 1 - eps) and the pooled vector
-  is sum_i w_i x_i / sum_i w_i, exactly the table's formula;
+* ``sigmoid`` (Kong et al.): w_i = sigmoid(s_i) + eps (eps = 1e-7, so no weight is 0; Kong
+  et al. clamp to [eps, 1 - eps], the same in effect) and the pooled vector is
+  sum_i w_i x_i / sum_i w_i, exactly the table's formula;
 * ``softmax`` (Ilse et al.): the same formula with w_i = exp(s_i) (shifted by the bag's
   maximum score for numerical safety, which cancels in the ratio).
 
@@ -53,7 +54,7 @@ import torch
 
 from .names import ATTENTION_NORMS, POOLS
 
-#: clamp of the sigmoid attention weights (Kong et al. 2019 use 1e-7)
+#: floor added to the sigmoid attention weights (Kong et al. 2019 clamp at 1e-7)
 ATTENTION_EPS = 1e-7
 #: smallest denominator of linear softmax pooling
 LINEAR_SOFTMAX_EPS = 1e-12
@@ -74,6 +75,7 @@ class Bags:
         self.per_fold = mask.dim() == 3
         self.B, self.N = mask.shape[-2:]
         bag_ids = torch.arange(self.B, device=mask.device)
+        self.lengths = self.mask.sum(-1)
         if self.per_fold:
             self.slots = torch.arange(self.B * self.N, device=mask.device)
             self.bag = self.slots // self.N
@@ -109,6 +111,9 @@ class Bags:
         if self.per_fold:
             padded = t.reshape(F, K, self.B, self.N)
             return padded.masked_fill(~self.mask.unsqueeze(1), float("-inf")).amax(dim=3)
+        if bool((self.lengths > 0).all()):
+            # packed instances are bag-major: each bag is a contiguous segment
+            return torch.segment_reduce(t, "max", lengths=self.lengths.expand(F, K, self.B), axis=2)
         padded = t.new_full((F, K, self.B * self.N), float("-inf")).index_copy(2, self.slots, t)
         return padded.view(F, K, self.B, self.N).amax(dim=3)
 
@@ -145,9 +150,9 @@ def bag_linear_softmax(x: torch.Tensor, bags: Bags) -> torch.Tensor:
 
 
 def _unnormalised(scores: torch.Tensor, bags: Bags, norm: str) -> torch.Tensor:
-    """w_i before normalisation: clamp(sigmoid(s_i)) or exp(s_i - max over the bag)."""
+    """w_i before normalisation: sigmoid(s_i) + eps, or exp(s_i - max over the bag)."""
     if norm == "sigmoid":
-        return bags.valid(torch.sigmoid(scores).clamp(ATTENTION_EPS, 1.0 - ATTENTION_EPS))
+        return bags.valid(torch.sigmoid(scores) + ATTENTION_EPS)
     if norm == "softmax":
         with torch.no_grad():
             shift = bags.gather(bags.max(scores))

@@ -135,7 +135,7 @@ def evaluate(params: dict, models_root: str | Path = MODELS_ROOT, reports: str |
                      note=f"expectation over {ev['random_draws']} draws"))
     pprob, ppred = label_baseline_cv(PluralityLabelSet(), Y, folds)
     s = score(Y, pprob, ppred, genres, **kw)
-    rows.append(_row("none", "none", "plurality", "", **_flat(s)))
+    rows.append(_row("none", "none", "plurality", "", **_flat(s), note="most common training label set"))
 
     for fs, lv, method, size in grid_cells(grid):
         name = cell_name(fs, lv, method, size)
