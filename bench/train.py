@@ -1,6 +1,6 @@
 """Benchmark: fold-batched MIL training against a plain per-fold Lightning loop, and the full grid.
 
-    PYTHONPATH=src:. python bench/train.py                 # everything (about 15-25 min on 2 cores)
+    PYTHONPATH=src:. python bench/train.py                 # everything (about 30 min on 2 cores)
     PYTHONPATH=src:. python bench/train.py --skip-per-fold # batched + full grid only
     PYTHONPATH=src:. python bench/train.py --films 30 --epochs 20   # a quick look
 
@@ -74,6 +74,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-per-fold", action="store_true")
     ap.add_argument("--skip-grid", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="processes sharing the folds in batched training (0: one per CPU core, as train.jobs)")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("FILMSCORE_NO_PROGRESS", "1")
@@ -94,11 +96,13 @@ def main(argv=None) -> int:
     print(f"# cues per film: {int(np.mean([len(b) for b in sets['vggish']]))} on average; "
           f"genre counts {Y.sum(0).tolist()}")
     kw = dict(hidden=args.hidden, epochs=args.epochs, show_progress=False)
+    bkw = dict(kw, jobs=args.jobs)
 
     t = time.perf_counter()
-    batched = MILClassifier(pool=args.pool, **kw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
+    batched = MILClassifier(pool=args.pool, **bkw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
     tb = time.perf_counter() - t
-    print(f"batched   {args.pool:<18} vggish: {tb:8.1f} s   macro F1 {macro_f1(batched):.3f}")
+    print(f"batched   {args.pool:<18} vggish: {tb:8.1f} s   macro F1 {macro_f1(batched):.3f}   "
+          f"(jobs={args.jobs or os.cpu_count()})")
     sys.stdout.flush()
     if not args.skip_per_fold:
         t = time.perf_counter()
@@ -115,7 +119,7 @@ def main(argv=None) -> int:
     for name, bags in sets.items():
         for pool in POOLS:
             t = time.perf_counter()
-            res = MILClassifier(pool=pool, **kw).cross_validate(bags, Y, folds, genres=GENRES)
+            res = MILClassifier(pool=pool, **bkw).cross_validate(bags, Y, folds, genres=GENRES)
             print(f"grid  {name:<7} {pool:<18} {time.perf_counter() - t:7.1f} s   macro F1 {macro_f1(res):.3f}")
             sys.stdout.flush()
         for est in (SimpleMI(base="knn"), SimpleMI(base="svm"), InstanceMajorityVote(base="knn"),

@@ -150,9 +150,10 @@ def bag_linear_softmax(x: torch.Tensor, bags: Bags) -> torch.Tensor:
 
 
 def _unnormalised(scores: torch.Tensor, bags: Bags, norm: str) -> torch.Tensor:
-    """w_i before normalisation: sigmoid(s_i) + eps, or exp(s_i - max over the bag)."""
+    """w_i before normalisation, without the sigmoid's eps floor: sigmoid(s_i), or
+    exp(s_i - max over the bag)."""
     if norm == "sigmoid":
-        return bags.valid(torch.sigmoid(scores) + ATTENTION_EPS)
+        return bags.valid(torch.sigmoid(scores))
     if norm == "softmax":
         with torch.no_grad():
             shift = bags.gather(bags.max(scores))
@@ -165,14 +166,22 @@ def bag_attention(values: torch.Tensor, scores: torch.Tensor, bags: Bags, norm: 
 
     ``scores``: (F, 1, I) for one weight per instance (single attention, broadcast over
     the elements) or (F, K, I) for one per element (multi-level, feature-level).
+    With sigmoid weights w = sigmoid(s) + eps, the sums are expanded as
+    sum(sigmoid(s) v) + eps sum(v) and sum(sigmoid(s)) + eps |B| (no extra pass).
     """
     w = _unnormalised(scores, bags, norm)
-    return bags.sum(w * values) / bags.sum(w)
+    num, den = bags.sum(w * values), bags.sum(w)
+    if norm == "sigmoid":
+        num = num + ATTENTION_EPS * bags.sum(values)
+        den = den + ATTENTION_EPS * bags.count.to(den.dtype)
+    return num / den
 
 
 def bag_attention_weights(scores: torch.Tensor, bags: Bags, norm: str = "sigmoid") -> torch.Tensor:
     """The normalised weights w_i / sum_j w_j of `bag_attention`, per instance (F, K, I)."""
     w = _unnormalised(scores, bags, norm)
+    if norm == "sigmoid":
+        w = bags.valid(w + ATTENTION_EPS)
     return w / bags.gather(bags.sum(w))
 
 
