@@ -106,7 +106,8 @@ def main(argv=None) -> int:
     sys.stdout.flush()
     if not args.skip_per_fold:
         t = time.perf_counter()
-        per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
+        per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(
+            sets["vggish"], Y, folds, genres=GENRES)
         tp = time.perf_counter() - t
         diff = np.abs(per_fold.prob - batched.prob).max()
         print(f"per-fold  {args.pool:<18} vggish: {tp:8.1f} s   macro F1 {macro_f1(per_fold):.3f}   "
