@@ -272,7 +272,7 @@ def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], fi
             ax.legend(fontsize=7, loc="lower left")
         if not sets:
             axes[0][0].text(0.5, 0.5, "no trained feature set", ha="center")
-        fig.suptitle("S2: precision-recall curves of the best model per feature set (held-out predictions)")
+        fig.suptitle("S2: precision-recall curves of the best model per feature set (held-out predictions)", y=1.06)
         save_figure(fig, fig_dir / "s2_pr_curves.png")
 
     # S3
@@ -296,7 +296,7 @@ def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], fi
                 ax.annotate(str(int(r["films"])), (r["recall"], r["precision"]), ha="center", va="center", fontsize=7)
             ax.set(title=f"{fs}: Avg. pooling ({best['size']}), {len(df)} films", xlabel="recall (per film)",
                    ylabel="precision (per film)", xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
-        fig.suptitle("S3: per-film precision and recall of its predicted genres (marker: number of films)")
+        fig.suptitle("S3: per-film precision and recall of its predicted genres (marker: number of films)", y=1.04)
         save_figure(fig, fig_dir / "s3_film_pr.png")
 
 
