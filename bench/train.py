@@ -13,8 +13,10 @@ genre prototypes, and some cues carry another genre's character (soft bags).
 Prints (stdout): the time and macro F1 of leave-one-out training of one cell
 (avg pooling, 64 units) batched over folds and as one Lightning run per fold on the
 same bags; then the time of the whole Table 4 grid (6 pools x 2 feature sets, plus
-Simple MI and IMV with kNN and SVM). Load average and threads are printed too:
-the machine may be shared.
+Simple MI and IMV with kNN and SVM). Each time is given as wall time and as CPU
+time (this process and its fold-share workers): on a shared machine the wall time
+grows with the other load, while CPU time / cores estimates an idle machine's
+wall time. Load average and threads are printed too.
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ def synthetic_corpus(n_films: int = 110, seed: int = 0):
     return sets, Y
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the fold-share workers)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Timer:
+    """Wall time and CPU time of a block (CPU time / cores ~ the wall time on an idle machine)."""
+
+    def __enter__(self):
+        self.w, self.c = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.w, cpu_seconds() - self.c
+
+    def __str__(self) -> str:
+        return f"{self.wall:7.1f} s wall, {self.cpu:7.1f} s CPU"
+
+
 def macro_f1(res) -> float:
     from filmscore.mil.metrics import prf
 
@@ -98,40 +122,39 @@ def main(argv=None) -> int:
     kw = dict(hidden=args.hidden, epochs=args.epochs, show_progress=False)
     bkw = dict(kw, jobs=args.jobs)
 
-    t = time.perf_counter()
-    batched = MILClassifier(pool=args.pool, **bkw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
-    tb = time.perf_counter() - t
-    print(f"batched   {args.pool:<18} vggish: {tb:8.1f} s   macro F1 {macro_f1(batched):.3f}   "
+    with Timer() as tb:
+        batched = MILClassifier(pool=args.pool, **bkw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
+    print(f"batched   {args.pool:<18} vggish: {tb}   macro F1 {macro_f1(batched):.3f}   "
           f"(jobs={args.jobs or os.cpu_count()})")
     sys.stdout.flush()
     if not args.skip_per_fold:
-        t = time.perf_counter()
-        per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(
-            sets["vggish"], Y, folds, genres=GENRES)
-        tp = time.perf_counter() - t
+        with Timer() as tp:
+            per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(
+                sets["vggish"], Y, folds, genres=GENRES)
         diff = np.abs(per_fold.prob - batched.prob).max()
-        print(f"per-fold  {args.pool:<18} vggish: {tp:8.1f} s   macro F1 {macro_f1(per_fold):.3f}   "
-              f"(speed-up {tp / tb:.1f}x; max |prob difference| {diff:.2g})")
+        print(f"per-fold  {args.pool:<18} vggish: {tp}   macro F1 {macro_f1(per_fold):.3f}   "
+              f"(speed-up {tp.wall / tb.wall:.1f}x wall, {tp.cpu / tb.cpu:.1f}x CPU; "
+              f"max |prob difference| {diff:.2g})")
         sys.stdout.flush()
     if args.skip_grid:
         return 0
 
-    t0 = time.perf_counter()
-    for name, bags in sets.items():
-        for pool in POOLS:
-            t = time.perf_counter()
-            res = MILClassifier(pool=pool, **bkw).cross_validate(bags, Y, folds, genres=GENRES)
-            print(f"grid  {name:<7} {pool:<18} {time.perf_counter() - t:7.1f} s   macro F1 {macro_f1(res):.3f}")
-            sys.stdout.flush()
-        for est in (SimpleMI(base="knn"), SimpleMI(base="svm"), InstanceMajorityVote(base="knn"),
-                    InstanceMajorityVote(base="svm")):
-            t = time.perf_counter()
-            res = cross_validate(est, bags, Y, folds, genres=GENRES)
-            print(f"grid  {name:<7} {est.method_name + '-' + est.base:<18} {time.perf_counter() - t:7.1f} s   "
-                  f"macro F1 {macro_f1(res):.3f}")
-            sys.stdout.flush()
-    total = time.perf_counter() - t0
-    print(f"full grid (6 pools x 2 sets + Simple MI / IMV x kNN / SVM): {total:.1f} s = {total / 60:.1f} min; "
+    with Timer() as total:
+        for name, bags in sets.items():
+            for pool in POOLS:
+                with Timer() as t:
+                    res = MILClassifier(pool=pool, **bkw).cross_validate(bags, Y, folds, genres=GENRES)
+                print(f"grid  {name:<7} {pool:<18} {t}   macro F1 {macro_f1(res):.3f}")
+                sys.stdout.flush()
+            for est in (SimpleMI(base="knn"), SimpleMI(base="svm"), InstanceMajorityVote(base="knn"),
+                        InstanceMajorityVote(base="svm")):
+                with Timer() as t:
+                    res = cross_validate(est, bags, Y, folds, genres=GENRES)
+                print(f"grid  {name:<7} {est.method_name + '-' + est.base:<18} {t}   macro F1 {macro_f1(res):.3f}")
+                sys.stdout.flush()
+    cores = os.cpu_count() or 1
+    print(f"full grid (6 pools x 2 sets + Simple MI / IMV x kNN / SVM): {total.wall / 60:.1f} min wall, "
+          f"{total.cpu / 60:.1f} min CPU (= {total.cpu / cores / 60:.1f} min on {cores} idle cores); "
           f"load average now {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -61,6 +61,16 @@ def test_imv_svm_precomputed_kernel_equals_rbf_svc():
         assert v[:, 0].tolist() == ref.predict(sc.transform(b)).tolist()
 
 
+def test_classical_cross_validation_in_parallel_processes_is_the_same():
+    bags, Y = data()
+    folds = make_folds(len(bags), 5)
+    one = cross_validate(InstanceMajorityVote(base="svm"), bags, Y, folds)
+    two = cross_validate(InstanceMajorityVote(base="svm"), bags, Y, folds, jobs=2, keep_models=False)
+    np.testing.assert_array_equal(two.prob, one.prob)
+    np.testing.assert_array_equal(two.pred, one.pred)
+    assert two.models is None and len(one.models) == 5
+
+
 def test_imv_majority_vote_by_hand():
     # 1-D instances; kNN with k=1 copies the nearest training instance's (inherited) label
     train = [np.array([[0.0], [0.1]]), np.array([[10.0], [10.1]])]

@@ -183,6 +183,7 @@ CLASSICAL = {
     "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), doc="SVM kernel (gamma: 'scale')"),
     "rf_trees": Int(min=1, max=10000, doc="trees of the random-forest base classifier"),
     "seed": Int(min=0, doc="random forest seed"),
+    "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core)"),
 }
 
 EVALUATE = {

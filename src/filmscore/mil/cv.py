@@ -183,17 +183,30 @@ def heldout_neural(module, bags: Sequence[np.ndarray], folds: np.ndarray) -> np.
     return out
 
 
+def _fit_fold(estimator, bags, Y, tr, te, keep_model):
+    from sklearn.base import clone
+
+    est = clone(estimator).fit([bags[i] for i in tr], Y[tr])
+    test = [bags[i] for i in te]
+    return est.predict_proba(test), est.predict(test), est if keep_model else None
+
+
 def cross_validate(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: np.ndarray,
                    film_ids: Sequence[str] | None = None, genres: Sequence[str] | None = None,
-                   columns: Sequence[str] | None = None, desc: str | None = None) -> CVResult:
+                   columns: Sequence[str] | None = None, desc: str | None = None, jobs: int = 1,
+                   keep_models: bool = True) -> CVResult:
     """Cross-validate any estimator of this package (fit / predict_proba / predict on bags).
 
     Estimators with their own ``cross_validate`` (MILClassifier: all folds at once)
-    use it; the others are cloned, fitted and applied fold by fold.
+    use it; the others are cloned, fitted and applied fold by fold, in ``jobs``
+    processes (0: one per CPU core). ``keep_models=False`` drops the fold models
+    (then ``predict_heldout`` is unavailable).
     """
     if hasattr(estimator, "cross_validate"):
         return estimator.cross_validate(bags, Y, folds, film_ids=film_ids, genres=genres, columns=columns, desc=desc)
-    from sklearn.base import clone
+    import os
+
+    from joblib import Parallel, delayed
 
     ids = list(film_ids) if film_ids is not None else [str(i) for i in range(len(bags))]
     bags, Yc = check_bags(bags, Y, ids, columns)
@@ -205,17 +218,19 @@ def cross_validate(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
     warn_missing_genres(Yc, train, names, ids, folds)
     prob = np.zeros((len(bags), G))
     pred = np.zeros((len(bags), G), dtype=np.int64)
+    n_jobs = max(1, min(int(jobs) if int(jobs) > 0 else (os.cpu_count() or 1), train.shape[0]))
+    splits = [(np.flatnonzero(train[f]), np.flatnonzero(~train[f])) for f in range(train.shape[0])]
+    tasks = (delayed(_fit_fold)(estimator, bags, Yc, tr, te, keep_models) for tr, te in splits)
+    out = Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential", return_as="generator")(tasks)
     models = []
-    for f in progress(range(train.shape[0]), desc=desc or type(estimator).__name__, unit="fold"):
-        tr, te = np.flatnonzero(train[f]), np.flatnonzero(~train[f])
-        est = clone(estimator).fit([bags[i] for i in tr], Yc[tr])
-        test = [bags[i] for i in te]
-        prob[te] = est.predict_proba(test)
-        pred[te] = est.predict(test)
+    for (tr, te), (p, d, est) in zip(splits, progress(out, desc=desc or type(estimator).__name__,
+                                                      total=len(splits), unit="fold")):
+        prob[te], pred[te] = p, d
         models.append(est)
     return CVResult(film_ids=ids, genres=names, folds=folds, prob=prob, pred=pred, truth=Yc.astype(np.int64),
                     method=getattr(estimator, "method_name", type(estimator).__name__), params=estimator.get_params(),
-                    models=models, seconds=time.perf_counter() - t0, columns=list(columns) if columns else None,
+                    models=models if keep_models else None, seconds=time.perf_counter() - t0,
+                    columns=list(columns) if columns else None,
                     threshold=float(getattr(estimator, "threshold", 0.5)))
 
 

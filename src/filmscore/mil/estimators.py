@@ -15,7 +15,6 @@ batches of 16 bags, 200 epochs; threshold 0.5. The training loop is a Lightning
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 import warnings
@@ -24,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import FilmscoreError, Problem
@@ -238,10 +238,9 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
             return module, list(module.epoch_loss)
         shares = np.array_split(np.arange(F), jobs)
         params = self.get_params()
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(jobs) as pool:
-            results = pool.starmap(_train_share, [(params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0)
-                                                  for i, s in enumerate(shares)])
+        results = Parallel(n_jobs=jobs, backend="loky")(
+            delayed(_train_share)(params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0)
+            for i, s in enumerate(shares))
         hp = {**results[0][0], "n_folds": F}
         stacked = make_module(self.pool, **hp)
         state = {k: torch.cat([torch.from_numpy(r[1][k]) for r in results], 0) for k in results[0][1]}

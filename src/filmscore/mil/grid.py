@@ -84,7 +84,11 @@ def run_cell(feature_set: str, level: str, method: str, size, params: dict, out_
     folds = make_folds(len(film_ids), cv["folds"], cv["seed"])
     from .cv import cross_validate
 
-    res = cross_validate(estimator, bags, Y, folds, film_ids=film_ids, genres=genres, columns=columns, desc=name)
+    if method in POOLS:
+        res = cross_validate(estimator, bags, Y, folds, film_ids=film_ids, genres=genres, columns=columns, desc=name)
+    else:  # classical fold models are not saved: no need to keep them
+        res = cross_validate(estimator, bags, Y, folds, film_ids=film_ids, genres=genres, columns=columns, desc=name,
+                             jobs=params["classical"]["jobs"], keep_models=False)
     metrics = score(res.truth, res.prob, res.pred, genres)
     metrics.update(info, status="ok", n_folds=res.n_folds, n_features=len(columns),
                    n_empty_bags=int(sum(len(b) == 0 for b in bags)),
