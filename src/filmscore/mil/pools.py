@@ -27,9 +27,10 @@ References:
 
 Attention normalisation (left open by the paper) is a parameter, ``train.attention``:
 
-* ``sigmoid`` (Kong et al.): w_i = sigmoid(s_i) + eps (eps = 1e-7, so no weight is 0; Kong
-  et al. clamp to [eps, 1 - eps], the same in effect) and the pooled vector is
-  sum_i w_i x_i / sum_i w_i, exactly the table's formula;
+* ``sigmoid`` (Kong et al.): w_i = sigmoid(s_i) and the pooled vector is
+  sum_i w_i x_i / sum_i w_i, exactly the table's formula (Kong et al. clamp each weight
+  at 1e-7, which only matters for scores below about -16; here the sum is floored at
+  1e-30 against underflow instead);
 * ``softmax`` (Ilse et al.): the same formula with w_i = exp(s_i) (shifted by the bag's
   maximum score for numerical safety, which cancels in the ratio).
 
@@ -54,8 +55,8 @@ import torch
 
 from .names import ATTENTION_NORMS, POOLS
 
-#: floor added to the sigmoid attention weights (Kong et al. 2019 clamp at 1e-7)
-ATTENTION_EPS = 1e-7
+#: floor of the sum of sigmoid attention weights over a bag (against underflow)
+ATTENTION_EPS = 1e-30
 #: smallest denominator of linear softmax pooling
 LINEAR_SOFTMAX_EPS = 1e-12
 
@@ -150,8 +151,7 @@ def bag_linear_softmax(x: torch.Tensor, bags: Bags) -> torch.Tensor:
 
 
 def _unnormalised(scores: torch.Tensor, bags: Bags, norm: str) -> torch.Tensor:
-    """w_i before normalisation, without the sigmoid's eps floor: sigmoid(s_i), or
-    exp(s_i - max over the bag)."""
+    """w_i before normalisation: sigmoid(s_i), or exp(s_i - max over the bag)."""
     if norm == "sigmoid":
         return bags.valid(torch.sigmoid(scores))
     if norm == "softmax":
@@ -166,23 +166,15 @@ def bag_attention(values: torch.Tensor, scores: torch.Tensor, bags: Bags, norm: 
 
     ``scores``: (F, 1, I) for one weight per instance (single attention, broadcast over
     the elements) or (F, K, I) for one per element (multi-level, feature-level).
-    With sigmoid weights w = sigmoid(s) + eps, the sums are expanded as
-    sum(sigmoid(s) v) + eps sum(v) and sum(sigmoid(s)) + eps |B| (no extra pass).
     """
     w = _unnormalised(scores, bags, norm)
-    num, den = bags.sum(w * values), bags.sum(w)
-    if norm == "sigmoid":
-        num = num + ATTENTION_EPS * bags.sum(values)
-        den = den + ATTENTION_EPS * bags.count.to(den.dtype)
-    return num / den
+    return bags.sum(w * values) / bags.sum(w).clamp_min(ATTENTION_EPS)
 
 
 def bag_attention_weights(scores: torch.Tensor, bags: Bags, norm: str = "sigmoid") -> torch.Tensor:
     """The normalised weights w_i / sum_j w_j of `bag_attention`, per instance (F, K, I)."""
     w = _unnormalised(scores, bags, norm)
-    if norm == "sigmoid":
-        w = bags.valid(w + ATTENTION_EPS)
-    return w / bags.gather(bags.sum(w))
+    return w / bags.gather(bags.sum(w).clamp_min(ATTENTION_EPS))
 
 
 # ---------------------------------------------------------------- padded wrappers
