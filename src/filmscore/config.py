@@ -136,9 +136,19 @@ DEMO = {
     "jobs": Int(min=1, max=256),
 }
 
+RUN = {
+    # Where per-film work runs (filmscore.parallel.map_films). It never changes a
+    # result, so stages do not list this section under `params:` in dvc.yaml:
+    # switching to a cluster does not re-run anything.
+    "scheduler": Str(nullable=True, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
+    "jobs": Int(min=1, max=256, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
+    "wait_s": Float(min=1, max=3600, doc="seconds to wait for the scheduler to answer and a first worker to join"),
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
+    "run": RUN,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
@@ -161,6 +171,16 @@ def _check_demo(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_demo)
+
+
+def _check_run(p: dict) -> list[Problem]:
+    from .parallel import scheduler_problem
+
+    prob = scheduler_problem(p.get("run", {}).get("scheduler")) if isinstance(p.get("run"), dict) else None
+    return [prob] if prob else []
+
+
+CHECKS.append(_check_run)
 
 
 # --------------------------------------------------------------------------
