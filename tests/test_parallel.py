@@ -62,6 +62,20 @@ def done(item) -> bool:
     return (Path(item[1]) / f"{item[0]}.txt").exists()
 
 
+_STATE = {"inits": 0}
+
+
+def init_worker(marker_dir: str) -> None:
+    """A per-process set-up (say, torch threads): counts itself and leaves a marker per process."""
+    _STATE["inits"] += 1
+    (Path(marker_dir) / f"init.{os.getpid()}").touch()
+
+
+def pid_work(item):
+    time.sleep(0.05)
+    return os.getpid(), _STATE["inits"]
+
+
 NAMES = ["alien", "brazil", "casablanca", "dune", "heat", "psycho"]
 
 
@@ -89,6 +103,19 @@ def test_local_results_failures_collected_and_rerun_does_the_rest(tmp_path, jobs
     # everything done: nothing runs
     assert list(map_films(work, its, jobs=jobs, done=done)) == []
     assert len(calls(tmp_path)) == 8
+
+
+def check_initializer_ran_once_per_process(tmp_path, **where):
+    from functools import partial
+
+    got = list(map_films(pid_work, list(range(8)), initializer=partial(init_worker, str(tmp_path)), **where))
+    pids = {pid for _, (pid, _) in got}
+    assert len(got) == 8 and all(inits == 1 for _, (_, inits) in got)
+    assert {int(p.suffix[1:]) for p in tmp_path.glob("init.*")} == pids and os.getpid() not in pids
+
+
+def test_initializer_runs_once_in_each_local_worker(tmp_path):
+    check_initializer_ran_once_per_process(tmp_path, jobs=2)
 
 
 def test_a_bug_stops_the_run_and_names_the_film(tmp_path):
@@ -152,10 +179,13 @@ def test_dask_cluster_same_results_and_resume(tmp_path, cluster):
             got[item[0]] = value
     assert got == {n: expected(n) for n in NAMES if n != "heat"}
     assert "heat.mp4" in e.value.render() and "1 of 6" in e.value.render()
-    # both worker processes took part (two processes, each wrote outputs from its own pid)
     its = items_for(tmp_path, NAMES)
     assert [i[0] for i, _ in map_films(work, its, scheduler=addr, done=done, wait_s=20)] == ["heat"]
     assert calls(tmp_path) == sorted(NAMES + ["heat"])
+
+
+def test_initializer_runs_once_in_each_dask_worker(tmp_path, cluster):
+    check_initializer_ran_once_per_process(tmp_path, scheduler=cluster.scheduler_address, wait_s=20)
 
 
 def test_dask_workers_that_cannot_see_the_files_are_refused(tmp_path, cluster):

@@ -100,12 +100,21 @@ def _label(item: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _call(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
+_INITIALIZED: set[str] = set()
+
+
+def _call(fn: Callable[[T], R], item: T, initializer: Callable[[], None] | None = None) -> tuple[bool, Any]:
     """Run one item where the work runs; bad-input errors come back as plain Problems.
 
     (A FilmscoreError subclass with its own __init__ does not survive pickling
-    back to the caller; its list of Problems does.)
+    back to the caller; its list of Problems does.) `initializer` runs once per
+    process before its first item, in a local worker or a Dask worker alike.
     """
+    if initializer is not None:
+        key = repr(initializer)
+        if key not in _INITIALIZED:
+            initializer()
+            _INITIALIZED.add(key)
     try:
         return True, fn(item)
     except FilmscoreError as e:
@@ -168,6 +177,7 @@ def map_films(
     wait_s: float = DEFAULT_WAIT_S,
     shared_paths: Sequence[str | Path] | None = None,
     label: Callable[[T], str] = _label,
+    initializer: Callable[[], None] | None = None,
 ) -> Iterator[tuple[T, R]]:
     """Run ``fn(item)`` for every item not ``done``; yield ``(item, result)`` as each finishes.
 
@@ -183,7 +193,9 @@ def map_films(
     ``wait_s``: how long to wait for the scheduler and a first worker.
     ``shared_paths``: paths every Dask worker must see (default: the current
     directory, i.e. the repository). ``label(item)`` names an item in messages
-    (default: the item, or its first element: the film id).
+    (default: the item, or its first element: the film id). ``initializer()``
+    runs once in each worker process (local or Dask) before its first film,
+    e.g. ``functools.partial(torch.set_num_threads, 1)``; not with ``jobs=1``.
 
     Raises :class:`SchedulerLostError` when the scheduler or a local worker
     process goes away (the finished films' outputs are kept; a re-run does only
@@ -201,11 +213,11 @@ def map_films(
     if problem:
         raise FilmscoreError([problem])
     if scheduler:
-        yield from _map_dask(fn, todo, scheduler, run, wait_s, shared_paths, label)
+        yield from _map_dask(fn, todo, scheduler, run, wait_s, shared_paths, label, initializer)
     elif jobs <= 1 or len(todo) == 1:
         yield from _map_inline(fn, todo, run, label)
     else:
-        yield from _map_local(fn, todo, min(jobs, len(todo)), run, label)
+        yield from _map_local(fn, todo, min(jobs, len(todo)), run, label, initializer)
     run.finish()
 
 
@@ -223,13 +235,13 @@ def _map_inline(fn, todo, run: _Run, label) -> Iterator:
             yield item, value
 
 
-def _map_local(fn, todo, jobs: int, run: _Run, label) -> Iterator:
+def _map_local(fn, todo, jobs: int, run: _Run, label, initializer) -> Iterator:
     log.info("%s: %d film(s) on %d local processes", run.desc, len(todo), jobs)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     futures: dict[Future, Any] = {}
     clean = False
     try:
-        futures = {pool.submit(_call, fn, item): item for item in todo}
+        futures = {pool.submit(_call, fn, item, initializer): item for item in todo}
         pending = set(futures)
 
         def completed() -> Iterator[Future]:
@@ -283,7 +295,7 @@ def _quiet_client_logs():
     return levels
 
 
-def _map_dask(fn, todo, scheduler: str, run: _Run, wait_s: float, shared_paths, label) -> Iterator:
+def _map_dask(fn, todo, scheduler: str, run: _Run, wait_s: float, shared_paths, label, initializer) -> Iterator:
     try:
         from distributed import Client, as_completed
         from distributed.client import FutureCancelledError
@@ -332,7 +344,7 @@ def _map_dask(fn, todo, scheduler: str, run: _Run, wait_s: float, shared_paths, 
         tag = uuid.uuid4().hex[:8]
         by_key: dict[str, Any] = {}
         for i, item in enumerate(todo):
-            fut = client.submit(_call, fn, item, key=f"filmscore-{tag}-{i}", pure=False)
+            fut = client.submit(_call, fn, item, initializer, key=f"filmscore-{tag}-{i}", pure=False)
             futures.append(fut)
             by_key[fut.key] = item
         for fut in progress(as_completed(futures, loop=client.loop), desc=run.desc, total=len(todo), unit="film"):
