@@ -177,3 +177,42 @@ def tree_hashes(*roots: Path) -> dict[str, str]:
 
 def up_to_date(repo: Path) -> bool:
     return "Data and pipelines are up to date" in dvc(repo, "status").stdout
+
+
+def lock_hashes(repo: Path) -> dict[str, dict[str, str]]:
+    """stage -> {path: md5} of its deps and outs, from dvc.lock: what `dvc repro` computed."""
+    import yaml
+
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    out = {}
+    for stage, entry in lock["stages"].items():
+        h = {}
+        for kind in ("deps", "outs"):
+            for item in entry.get(kind, []):
+                h[f"{kind}:{item['path']}"] = item.get("md5")
+        out[stage] = h
+    return out
+
+
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "src", "stages", ".dvcignore")
+
+
+def project_repo(dst: Path, params: dict | None = None) -> Path:
+    """A fresh git + DVC repository holding this project's pipeline (its committed code files),
+    with `params` (section -> {key: value}) merged into its params.yaml."""
+    import shutil
+
+    import yaml
+
+    init_repo(dst)
+    tracked = git(ROOT, "ls-files", "-z", *PROJECT_FILES).stdout.split("\0")
+    for rel in filter(None, tracked):
+        if (ROOT / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst / rel)
+    if params:
+        p = yaml.safe_load((dst / "params.yaml").read_text())
+        for section, values in params.items():
+            p.setdefault(section, {}).update(values)
+        (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    return dst
