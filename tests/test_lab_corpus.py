@@ -117,11 +117,12 @@ CORPUS_STAGES = {"validate": _check_validate}
 
 @pytest.mark.slow
 def test_dag_end_to_end_on_the_hand_made_corpus(hand_corpus, tmp_path):
-    repo = project_repo(tmp_path / "project", {"corpus": {"path": "corpus", "genres": GENRES}})
-    shutil.copytree(hand_corpus, repo / "corpus")
-    dvc(repo, "add", "-q", "corpus")  # versioned by DVC, pushed with the rest; git holds corpus.dvc
+    # as docs/corpus.md says: the corpus in the repository, versioned by DVC, named in params.yaml
+    repo = project_repo(tmp_path / "project", {"corpus": {"path": "data/my_corpus", "genres": GENRES}})
+    shutil.copytree(hand_corpus, repo / "data" / "my_corpus")
+    dvc(repo, "add", "-q", "data/my_corpus")
     commit_all(repo, "our corpus")
-    assert git(repo, "check-ignore", "-q", "corpus", check=False).returncode == 0  # media stay out of git
+    assert git(repo, "check-ignore", "-q", "data/my_corpus", check=False).returncode == 0  # media stay out of git
 
     dvc(repo, "repro", "-q", *CORPUS_STAGES)
     for stage, check in CORPUS_STAGES.items():
@@ -129,6 +130,6 @@ def test_dag_end_to_end_on_the_hand_made_corpus(hand_corpus, tmp_path):
     status = dvc(repo, "status", *CORPUS_STAGES).stdout
     assert "Data and pipelines are up to date" in status
     # a change to the corpus is seen: a re-labelled film makes validate stale again
-    labels = repo / "corpus" / "labels.csv"
+    labels = repo / "data" / "my_corpus" / "labels.csv"
     labels.write_text(labels.read_text().replace("laura,Noir", "laura,Noir|Musical"))
     assert "validate" in dvc(repo, "status", "validate").stdout
