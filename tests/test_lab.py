@@ -153,10 +153,13 @@ def test_setup_refuses_missing_folders_and_check_reports_credentials_in_git(repo
     # a password committed to .dvc/config is flagged with the fix
     dvc(repo, "remote", "add", "srv", "ssh://lab.invalid/store")
     dvc(repo, "remote", "modify", "srv", "password", "hunter2")
+    dvc(repo, "remote", "modify", "srv", "user", "alice")
     r = filmscore(repo, "lab", "check", "-r", "srv", check=False)
     assert r.returncode == 2
     assert "remote 'srv' has ['password'] in the committed config" in r.stderr
     assert "dvc remote modify --local srv" in r.stderr
+    # one person's user name committed is a note, not an error
+    assert "note: remote 'srv' has ['user'] in the committed .dvc/config" in r.stdout
 
 
 # ---------------------------------------------------------------- bad remotes

@@ -57,9 +57,10 @@ CACHE_TYPES = {
     "hardlink": "hardlink",
     "copy": "copy",
 }
+# Never in the committed config: secrets (an error) and one person's settings (a note).
 SECRET_KEYS = ("password", "passphrase", "secret_access_key", "access_key_id", "session_token",
-               "keyfile", "user", "credentialpath", "gdrive_client_secret", "token", "sas_token",
-               "account_key", "connection_string")
+               "gdrive_client_secret", "token", "sas_token", "account_key", "connection_string")
+PERSONAL_KEYS = ("user", "keyfile", "profile", "credentialpath")
 
 
 def _dvc_cmd() -> list[str]:
@@ -312,6 +313,14 @@ def _remote_problem(name: str, url: str, e: BaseException) -> Problem:
 
 def check(repo: str | Path = ".", remote: str | None = None) -> list[str]:
     """Diagnose the cache and remote(s); return report lines, raise FilmscoreError listing every problem."""
+    lines, probs = diagnose(repo, remote)
+    if probs:
+        raise FilmscoreError(probs, headline=f"lab set-up of {find_repo(repo)}: {len(probs)} problem(s)")
+    return lines
+
+
+def diagnose(repo: str | Path = ".", remote: str | None = None) -> tuple[list[str], list[Problem]]:
+    """What `check` finds: report lines (what is configured) and problems (each with its fix)."""
     repo = find_repo(repo)
     conf = _config(repo)
     merged, committed = conf.read(), conf.read("repo")
@@ -328,6 +337,10 @@ def check(repo: str | Path = ".", remote: str | None = None) -> list[str]:
             probs.append(Problem(".dvc/config", f"remote {rname!r} has {leaked} in the committed config",
                                  f"move them: dvc remote modify --local {rname} KEY VALUE, then "
                                  f"dvc remote modify --unset {rname} KEY"))
+        personal = [k for k in rconf if k in PERSONAL_KEYS]
+        if personal:
+            lines.append(f"  note: remote {rname!r} has {personal} in the committed .dvc/config: every clone gets "
+                         f"them; per person they belong in .dvc/config.local (dvc remote modify --local)")
 
     cache_conf = merged.get("cache", {})
     cache = Path(cache_conf.get("dir") or repo / ".dvc" / "cache")
@@ -361,10 +374,9 @@ def check(repo: str | Path = ".", remote: str | None = None) -> list[str]:
         url = remotes[rname].get("url", "")
         lines.append(f"remote {rname}{' (default)' if rname == default else ''}: {url}")
         probs += _check_remote(repo, rname, url, lines)
-    if probs:
-        raise FilmscoreError(probs, headline=f"lab set-up of {repo}: {len(probs)} problem(s)")
-    lines.append("ok")
-    return lines
+    if not probs:
+        lines.append("ok")
+    return lines, probs
 
 
 def _check_remote(repo: Path, name: str, url: str, lines: list[str]) -> list[Problem]:
@@ -407,8 +419,11 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    for line in check(args.repo, args.remote):
+    lines, probs = diagnose(args.repo, args.remote)
+    for line in lines:
         print(line)
+    if probs:
+        raise FilmscoreError(probs, headline=f"lab set-up of {find_repo(args.repo)}: {len(probs)} problem(s)")
     return 0
 
 
