@@ -63,7 +63,7 @@ class StampSettings:
     mode: str = "chromaprint"   # chromaprint | windows
     sample_rate: int = 11025
     use_side: bool = True
-    speeds: tuple = (1.0, 25 / 24)
+    speeds: tuple = (1.0, 1.0416667)  # as released, and the PAL 25/24 speed-up
     min_track_seconds: float = 3.0
     bands: BandSpec = field(default_factory=BandSpec)
     hash: HashSettings = field(default_factory=HashSettings)

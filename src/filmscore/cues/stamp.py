@@ -209,3 +209,38 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
         cache.save_film(key, df)
     log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
     return df
+
+
+def _stamp_one(args):
+    film, tracks, s, cache_root, fid, hashes = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root), film_id=fid, hashes=hashes)
+
+
+def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
+                 jobs: int = 1) -> pd.DataFrame:
+    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
+
+    Content hashes come from the manifest (stage `validate`) when given, so
+    nothing is hashed twice; with a cache, a film whose media and settings are
+    unchanged is read back, not matched again.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..log import progress
+
+    hashes = None
+    if manifest is not None and "sha256" in manifest.columns:
+        hashes = {str(Path(corpus.root) / p): h for p, h in zip(manifest["path"], manifest["sha256"])}
+    work = []
+    for fid in corpus.film_ids:
+        tracks = corpus.tracks.get(fid)
+        if not tracks:
+            soundtrack_files(Path(corpus.root) / "soundtracks" / fid, fid)  # raises, naming the film
+        work.append((corpus.films[fid], list(tracks), s, cache_root, fid, hashes))
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            tables = list(progress(pool.map(_stamp_one, work), desc="matching films", total=len(work), unit="film"))
+    else:
+        tables = [_stamp_one(w) for w in progress(work, desc="matching films", total=len(work), unit="film")]
+    tables = [t for t in tables if len(t)]
+    return finalize(pd.concat(tables, ignore_index=True)) if tables else empty_cues()
