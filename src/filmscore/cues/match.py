@@ -285,9 +285,14 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
 # ---------------------------------------------------------------- extent: phase coherence at the lag
 
 
-def coherence_curve(film: FilmAudio, y: np.ndarray, ch: str, lag: int, n_fft: int, sr: int,
-                    fmin: float, fmax: float, f0: int, f1: int) -> np.ndarray:
-    """Per-frame phase coherence of film[f0:f1] and the track at `lag` (film = track + lag samples)."""
+def coherence_curves(film: FilmAudio, y: np.ndarray, ch: str, lag: int, n_fft: int, sr: int,
+                     fmin: float, fmax: float, f0: int, f1: int, null_shifts: tuple[int, ...]) -> tuple[np.ndarray, list]:
+    """Per-frame phase coherence of film[f0:f1] and the track at `lag` (film = track + lag samples).
+
+    Also the same at off lags of `null_shifts` whole frames (the chance level
+    of this very stretch of film), from the same spectra: the track's frames
+    are simply paired with film frames that many hops away.
+    """
     hop = n_fft // 2
     x = film.pcm(ch, f0, f1)
     ya = np.zeros(f1 - f0, dtype=np.float32)
@@ -296,18 +301,28 @@ def coherence_curve(film: FilmAudio, y: np.ndarray, ch: str, lag: int, n_fft: in
         ya[a - (f0 - lag):b - (f0 - lag)] = y[a:b]
     n = 1 + (len(x) - n_fft) // hop if len(x) >= n_fft else 0
     if n <= 0:
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float32), [np.zeros(0, np.float32) for _ in null_shifts]
     win = np.hanning(n_fft).astype(np.float32)
     band = _band(n_fft, sr, fmin, fmax)
-    out = np.empty(n, np.float32)
-    step = 2048
-    for i in range(0, n, step):
-        j = min(n, i + step)
-        Xf = np.fft.rfft(np.lib.stride_tricks.sliding_window_view(x, n_fft)[i * hop:j * hop:hop][: j - i] * win, axis=1)[:, band]
-        Yf = np.fft.rfft(np.lib.stride_tricks.sliding_window_view(ya, n_fft)[i * hop:j * hop:hop][: j - i] * win, axis=1)[:, band]
-        C = Xf * np.conj(Yf)
-        out[i:j] = (C.real / (np.abs(C) + 1e-12)).mean(axis=1)
-    return out
+
+    def unit_spectra(sig):
+        F = np.fft.rfft(np.lib.stride_tricks.sliding_window_view(sig, n_fft)[::hop][:n] * win, axis=1)[:, band]
+        return (F / (np.abs(F) + 1e-9)).astype(np.complex64)
+
+    X, Y = unit_spectra(x), unit_spectra(ya)
+    live = (np.abs(Y).sum(axis=1) > 0)
+    coh = (X * np.conj(Y)).real.mean(axis=1)
+    nulls = []
+    for k in null_shifts:
+        if abs(k) >= n:
+            nulls.append(np.zeros(0, np.float32))
+            continue
+        if k > 0:
+            c = (X[k:] * np.conj(Y[:-k])).real.mean(axis=1)[live[:-k]]
+        else:
+            c = (X[:k] * np.conj(Y[-k:])).real.mean(axis=1)[live[-k:]]
+        nulls.append(c.astype(np.float32))
+    return coh.astype(np.float32), nulls
 
 
 def _smooth(x: np.ndarray, k: int) -> np.ndarray:
@@ -372,12 +387,11 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     if f1 - f0 < es.n_fft * 4:
         return []
     hop = es.n_fft // 2
-    args = (es.n_fft, sr, s.verify.fmin, s.verify.fmax, f0, f1)
-    coh = coherence_curve(film, y, ch, lag_samples, *args)
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
+    shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
+    coh, nulls = coherence_curves(film, y, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, f0, f1, shifts)
     sm = _smooth(coh, k)
-    nulls = [_smooth(coherence_curve(film, y, ch, lag_samples + int(d * sr), *args), k) for d in (0.2137, -0.3771)]
-    null = np.concatenate(nulls)
+    null = np.concatenate([_smooth(c, k) for c in nulls if len(c) > k] or [sm])
     sigma = float(np.std(null)) + 1e-9
     mu = float(np.median(null))
     z = (sm - mu) / sigma
@@ -457,7 +471,10 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     for c in cands:
         if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds for g, lag in verified):
             continue
-        # a film span already explained by an accepted cue of this track at another lag is skipped
+        # a candidate whose film window already lies inside an accepted cue is not checked again
+        # (looped music matches itself at several lags; the strongest came first)
+        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
+            continue
         tr = tracks[c.track]
         pcm = tr.pcm()
         dur = len(pcm["mid"]) / sr
