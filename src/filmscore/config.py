@@ -136,9 +136,57 @@ DEMO = {
     "jobs": Int(min=1, max=256),
 }
 
+CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
+    "mode": Str(choices=("chromaprint", "windows"), doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
+    "sample_rate": Int(min=8000, max=22050, doc="matching rate, Hz (Chromaprint works at 11025)"),
+    "use_side": Bool(doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
+    "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
+                   doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
+    "min_track_seconds": Float(min=0.5, max=600, doc="shorter tracks are skipped with a warning"),
+    "jobs": Int(min=1, max=256, doc="films matched in parallel"),
+    "cache": Str(doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "bands": {
+        "n_fft": Int(min=256, max=65536), "hop": Int(min=64, max=65536), "n_bands": Int(min=4, max=128),
+        "fmin": Float(min=20, max=10000), "fmax": Float(min=100, max=11025),
+        "highpass_seconds": Float(min=0, max=60, doc="log band energies minus their moving mean over this span"),
+    },
+    "hash": {
+        "enabled": Bool(doc="Chromaprint sub-fingerprint index as a candidate source"),
+        "key_bits": Int(choices=(8, 16, 32), doc="items indexed by parts of this many bits"),
+        "min_votes": Int(min=1, doc="aligned item parts for a candidate"),
+        "max_bucket": Int(min=1, doc="keys held more often than this are ignored"),
+    },
+    "xcorr": {
+        "enabled": Bool(doc="band-frame cross-correlation as a candidate source"),
+        "segment_seconds": Float(min=1, max=60), "hop_seconds": Float(min=0.5, max=60),
+        "min_z": Float(min=0, doc="z-score of a correlation peak to become a candidate"),
+        "peaks_per_segment": Int(min=1, max=20),
+        "max_candidates_per_minute": Float(min=0.1, doc="verification budget per minute of film"),
+    },
+    "verify": {
+        "n_fft": Int(min=1024, max=131072, doc="STFT-GCC-PHAT frame"),
+        "window_seconds": Float(min=1, max=120), "search_seconds": Float(min=0.01, max=5),
+        "fmin": Float(min=0, max=10000), "fmax": Float(min=100, max=11025),
+        "min_z": Float(min=0, doc="GCC-PHAT peak z-score to accept an alignment"),
+    },
+    "extent": {
+        "n_fft": Int(min=128, max=16384, doc="phase-coherence frames at the verified lag"),
+        "smooth_seconds": Float(min=0, max=10), "min_z": Float(min=0),
+        "merge_gap_seconds": Float(min=0, max=60), "min_cue_seconds": Float(min=0, max=600),
+    },
+    "windows": {
+        "seconds": Float(min=0.5, max=60, doc="the paper's window (5 s)"),
+        "min_votes": Int(min=1), "max_gap": Int(min=0, max=100, doc="empty windows allowed inside a cue"),
+    },
+    "eval": {
+        "iou": Float(min=0.01, max=1.0, doc="intersection over union for a found cue to pair with a true one"),
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
+    "cues": CUES,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
@@ -161,6 +209,29 @@ def _check_demo(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_demo)
+
+
+def _check_cues(p: dict) -> list[Problem]:
+    c = p.get("cues", {})
+    out = []
+    try:
+        for sec in ("bands", "verify"):
+            if c[sec]["fmin"] >= c[sec]["fmax"]:
+                out.append(Problem(f"params.yaml: cues.{sec}.fmin", "is not below fmax", "make fmin < fmax"))
+            if c[sec]["fmax"] > c["sample_rate"] / 2:
+                out.append(Problem(f"params.yaml: cues.{sec}.fmax", f"is above half of cues.sample_rate ({c['sample_rate'] / 2:g} Hz)",
+                                   "lower it or raise cues.sample_rate"))
+        if c["bands"]["hop"] > c["bands"]["n_fft"]:
+            out.append(Problem("params.yaml: cues.bands.hop", "is larger than cues.bands.n_fft", "make hop <= n_fft"))
+        if c["xcorr"]["hop_seconds"] > c["xcorr"]["segment_seconds"]:
+            out.append(Problem("params.yaml: cues.xcorr.hop_seconds", "is larger than segment_seconds",
+                               "make hop_seconds <= segment_seconds, or segments leave gaps"))
+    except (KeyError, TypeError):
+        pass
+    return out
+
+
+CHECKS.append(_check_cues)
 
 
 # --------------------------------------------------------------------------
