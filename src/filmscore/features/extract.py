@@ -32,6 +32,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
@@ -192,10 +193,14 @@ def columns_of(name: str, extractor, dim: int | None = None) -> list[str]:
 
 
 def _source_hash(module: str) -> str:
-    spec = importlib.util.find_spec(module)
     files = [Path(__file__), Path(bags.__file__), Path(decode_audio.__code__.co_filename)]
-    if spec is not None and spec.origin:
-        files.append(Path(spec.origin))
+    loaded = sys.modules.get(module)
+    origin = getattr(loaded, "__file__", None) if loaded is not None else None
+    if origin is None and loaded is None:
+        spec = importlib.util.find_spec(module)
+        origin = spec.origin if spec is not None else None
+    if origin:
+        files.append(Path(origin))
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())
@@ -263,6 +268,19 @@ def _fit_rows(values: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([values, np.repeat(values[-1:], n - len(values), axis=0)])
 
 
+def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
+    """A span of a film's audio as mono: the mean of its (stereo-downmixed) channels.
+
+    ffmpeg's own stereo-to-mono downmix sums the channels at -3 dB each, which
+    puts a stereo source 3 dB above the same music in a mono source; averaging
+    the stereo pair keeps levels (RMS) comparable across mono, stereo and 5.1
+    films (5.1 is first folded to stereo by ffmpeg's standard downmix).
+    """
+    if channels <= 1:
+        return decode_audio(path, sr, channels=1, start=start, duration=duration)
+    return decode_audio(path, sr, channels=2, start=start, duration=duration).mean(axis=1, dtype=np.float32)
+
+
 def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFrame, duration: float,
                 info) -> tuple[list[pd.DataFrame], list[str]]:
     sr = int(getattr(extractor, "sample_rate", None) or _DEFAULT_RATES.get(name, 22050))
@@ -278,7 +296,7 @@ def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFra
             warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s) starts after the end of {path} "
                          f"({duration:.1f} s): skipped")
             continue
-        audio = decode_audio(path, sr, start=float(cue.start), duration=dur)
+        audio = decode_mono(path, sr, float(cue.start), dur, info.audio.channels if info.audio else 1)
         expected = int(round(dur * sr))
         if 0 < expected - len(audio) <= int(0.1 * sr):  # seek/rounding shortfall at the film's end
             audio = np.pad(audio, (0, expected - len(audio)))

@@ -25,7 +25,8 @@ shares are area averages, so scaling changes them only by resampling), only
 at the times asked for (the seconds of the cues), in batches of
 ``batch_frames`` so memory stays bounded. Each second ``[t, t+1)`` is sampled
 at ``samples_per_second`` evenly spaced instants ``t + (k + 0.5) / n`` and the
-per-picture values averaged.
+per-picture values averaged (a second cut by the end of the video is sampled
+over the part of it before the end).
 """
 
 from __future__ import annotations
@@ -128,10 +129,15 @@ class Visual:
     def from_params(cls, section: dict) -> "Visual":
         return cls(VisualSettings.from_params(section))
 
-    def sample_times(self, times: np.ndarray) -> np.ndarray:
-        """The instants sampled for each second starting at `times`: (n, samples_per_second)."""
+    def sample_times(self, times: np.ndarray, end: float = np.inf) -> np.ndarray:
+        """The instants sampled in each second [t, t+1) starting at `times`: (n, samples_per_second).
+
+        A second cut by the end of the video at `end` is sampled over the part before it.
+        """
         k = self.settings.samples_per_second
-        return np.asarray(times, dtype=np.float64)[:, None] + (np.arange(k) + 0.5) / k
+        times = np.asarray(times, dtype=np.float64)
+        span = np.clip(np.minimum(times + 1.0, end) - times, 0.0, 1.0)
+        return times[:, None] + span[:, None] * (np.arange(k) + 0.5) / k
 
     def film(self, path: str | Path, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Brightness and contrast for the seconds starting at `times` (film time, s).
@@ -154,9 +160,10 @@ class Visual:
                              "re-encode the film (e.g. H.264 MP4), or set features.sets without 'visual'") from None
         fps = float(vr.get_avg_fps())
         n_video = len(vr)
-        inst = self.sample_times(times)
+        end = n_video / fps if fps > 0 else 0.0
+        inst = self.sample_times(times, end)
         idx = np.floor(inst * fps + 1e-6).astype(np.int64)
-        valid = (idx >= 0) & (idx < n_video)
+        valid = (idx >= 0) & (idx < n_video) & (inst < end)
         wanted = np.unique(idx[valid])
         per_frame = np.full((len(wanted), 2), np.nan)
         bs = max(1, int(s.batch_frames))
