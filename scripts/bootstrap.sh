@@ -52,7 +52,7 @@ fi
 echo "bootstrap: installing Python packages into .venv (first time: a few minutes)" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null || true
 # -c constraints.txt keeps the CPU build of torch==2.13.0
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 .venv/bin/dvc config --global core.analytics false >/dev/null 2>&1 || true
 echo "$WANT" > "$STAMP"

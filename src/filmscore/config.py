@@ -268,7 +268,7 @@ def validate(params: dict, schema: dict | None = None, sections: list[str] | Non
                     probs.append(Problem(f"params.yaml: {prefix}{k}", "is missing",
                                          "add it (see the project's params.yaml for its default)"))
         else:
-            probs += spec.check(prefix.rstrip("."), node)
+            probs.extend(spec.check(prefix.rstrip("."), node))
 
     if not isinstance(params, dict):
         return [Problem("params.yaml", "is not a mapping of sections", "restore the project's params.yaml")]

@@ -1,0 +1,56 @@
+"""Shared test fixtures: tiny, valid corpora made with ffmpeg at test time."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def make_tone(path: Path, freq: float = 440.0, seconds: float = 6.0, stereo: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", f"sine=f={freq}:d={seconds}:r=22050", "-ac", "2" if stereo else "1", str(path))
+    return path
+
+
+def make_video(path: Path, seconds: float = 6.0, freq: float = 300.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=d={seconds}:s=64x36:r=4", "-f", "lavfi", "-i", f"sine=f={freq}:d={seconds}",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    """A few reusable media files, made once per test session."""
+    d = tmp_path_factory.mktemp("media")
+    make_video(d / "film.mp4")
+    make_tone(d / "tone440.mp3", 440.0)
+    make_tone(d / "tone660.mp3", 660.0)
+    make_tone(d / "film_audio.mp3", 330.0, seconds=8.0)
+    return d
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path, media_dir) -> Path:
+    """A valid two-film corpus: one video film, one audio-only film."""
+    import shutil
+
+    root = tmp_path / "corpus"
+    (root / "films").mkdir(parents=True)
+    shutil.copy(media_dir / "film.mp4", root / "films" / "alpha.mp4")
+    shutil.copy(media_dir / "film_audio.mp3", root / "films" / "beta.mp3")
+    for fid in ("alpha", "beta"):
+        st = root / "soundtracks" / fid
+        st.mkdir(parents=True)
+        shutil.copy(media_dir / "tone440.mp3", st / "theme.mp3")
+        shutil.copy(media_dir / "tone660.mp3", st / "chase.mp3")
+    (root / "labels.csv").write_text("film_id,genres\nalpha,Action|Sci-Fi\nbeta,Romance\n")
+    (root / "cues_truth").mkdir()
+    (root / "cues_truth" / "alpha.csv").write_text("track,start,end,track_offset\ntheme,1.0,4.0,0.5\n")
+    return root
