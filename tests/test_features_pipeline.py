@@ -348,3 +348,17 @@ def test_stage_runs_from_params_yaml(corpus, tmp_path, monkeypatch):
         params["features"]["jobs"] = 0
         Path("params.yaml").write_text(yaml.safe_dump(params))
         load_params(sections=["corpus", "features"])
+
+
+def test_film_hashes_trust_the_manifest_only_when_the_size_matches(corpus, tmp_path):
+    from filmscore.files import file_hash
+
+    films = films_of(corpus)
+    size = films["filmB"].stat().st_size
+    manifest = pd.DataFrame({"film_id": ["filmA", "filmB"], "role": ["film", "film"],
+                             "sha256": ["from-manifest-a", "from-manifest-b"],
+                             "size_bytes": [films["filmA"].stat().st_size, size + 1]})
+    hashes = ex.film_hashes(films, manifest)
+    assert hashes["filmA"] == "from-manifest-a"  # no need to read a 2-hour film again
+    assert hashes["filmB"] == file_hash(films["filmB"])  # the file changed since the manifest
+    assert ex.film_hashes(films, None) == {f: file_hash(p) for f, p in films.items()}

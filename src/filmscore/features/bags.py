@@ -87,10 +87,6 @@ def cue_table(frames: pd.DataFrame, cues: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["film_id", "start", "cue_id"], kind="stable").reset_index(drop=True)
 
 
-def sort_frames(frames: pd.DataFrame) -> pd.DataFrame:
-    return frames.sort_values(["film_id", "t", "cue_id"], kind="stable").reset_index(drop=True)
-
-
 def write_set(out_dir: str | Path, name: str, frames: pd.DataFrame, cues: pd.DataFrame, status: dict) -> Path:
     """Write one set's folder (frames, cues, status) atomically: all of it or none."""
     target = Path(out_dir) / name

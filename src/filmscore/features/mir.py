@@ -135,14 +135,16 @@ class Grid:
 def frame_signal(x: np.ndarray, size: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut `x` into full frames (a signal shorter than one frame is zero-padded to one).
 
-    Returns (frames (n, size) float32, centre times in samples (n,)).
+    Returns (frames (n, size) float32, a read-only view on `x`, no copy; centre
+    times in samples (n,)).
     """
+    x = np.ascontiguousarray(x, dtype=np.float32)
     if len(x) < size:
         x = np.pad(x, (0, size - len(x)))
     n = 1 + (len(x) - size) // hop
     frames = np.lib.stride_tricks.sliding_window_view(x, size)[::hop][:n]
     centres = np.arange(n) * hop + size / 2.0
-    return np.ascontiguousarray(frames, dtype=np.float32), centres
+    return frames, centres
 
 
 def deltas(c: np.ndarray, radius: int = DELTA_RADIUS) -> np.ndarray:
@@ -260,10 +262,10 @@ class MIR:
 
     def __init__(self, settings: MirSettings | None = None):
         import essentia
-        import essentia.standard as es
 
-        essentia.log.infoActive = False
+        essentia.log.infoActive = False  # before essentia.standard, which logs on import
         essentia.log.warningActive = False
+        import essentia.standard as es
         self.settings = s = settings or MirSettings()
         self.sample_rate = sr = int(s.sample_rate)
         nyq = sr / 2.0
