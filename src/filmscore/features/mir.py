@@ -14,7 +14,8 @@ Four analysis grids, all from the mono cue audio at ``sample_rate``:
   rectified difference of the RMS envelope, MIRtoolbox's 'Envelope' onsets);
 - **tonal** frames (``tonal_frame_size``/``tonal_hop_size``, Blackman-Harris
   window, finer frequency resolution for peaks): chroma (HPCP), roughness
-  (Dissonance), inharmonicity;
+  (Sethares' model, MIRtoolbox's default, over Essentia's spectral peaks),
+  inharmonicity;
 - **key** frames (``key_frame``/``key_hop`` seconds of tonal frames, chroma
   averaged): key strength and key mode from Krumhansl-Kessler profiles;
 - **rhythm** frames (``rhythm_frame``/``rhythm_hop`` seconds of the onset
@@ -62,7 +63,7 @@ KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66,
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 N_MFCC = 13
-PEAK_RANGE_DB = 60.0  # tonal-frame spectral peaks kept: within this of the frame's strongest peak
+PEAK_RANGE_DB = 60.0  # tonal-frame spectral peaks kept: within this of the frame's strongest peak (drops side lobes)
 DELTA_RADIUS = 2  # frames each side in the delta regression (MIRtoolbox's default radius)
 
 
@@ -219,6 +220,30 @@ def smooth_onsets(odf: np.ndarray, rate: float, seconds: float = ODF_SMOOTHING) 
     return np.convolve(odf, w / w.sum(), mode="same")
 
 
+# Sethares (1998) dissonance curve, as in MIRtoolbox's mirroughness (default method)
+_SETHARES_B1, _SETHARES_B2 = 3.5, 5.75
+_SETHARES_S1, _SETHARES_S2, _SETHARES_DSTAR = 0.0207, 18.96, 0.24
+
+
+def sethares_roughness(freqs: np.ndarray, mags: np.ndarray) -> float:
+    """Roughness of a set of partials: Sethares' pair model, normalised by the partials' energy.
+
+    ``sum_{i<j} a_i a_j (exp(-3.5 s df) - exp(-5.75 s df)) / sum_i a_i^2`` with
+    ``s = 0.24 / (0.0207 min(f_i, f_j) + 18.96)``. 0 for one partial or
+    intervals beyond the critical band; about 0.09 at most for two equal partials.
+    """
+    f = np.asarray(freqs, dtype=np.float64)
+    a = np.asarray(mags, dtype=np.float64)
+    energy = float(np.dot(a, a))
+    if len(f) < 2 or energy <= 0:
+        return 0.0
+    i, j = np.triu_indices(len(f), 1)
+    df = np.abs(f[i] - f[j])
+    s = _SETHARES_DSTAR / (_SETHARES_S1 * np.minimum(f[i], f[j]) + _SETHARES_S2)
+    curve = np.exp(-_SETHARES_B1 * s * df) - np.exp(-_SETHARES_B2 * s * df)
+    return float(np.dot(a[i] * a[j], curve) / energy)
+
+
 def tempo_and_clarity(odf: np.ndarray, rate: float, tempo_range: tuple) -> tuple[float, float]:
     """Tempo (BPM) and pulse clarity of one onset-curve frame, from its autocorrelation.
 
@@ -296,7 +321,6 @@ class MIR:
                                        magnitudeThreshold=0, orderBy="frequency")
         self._hpcp = es.HPCP(size=12, referenceFrequency=440, sampleRate=sr, minFrequency=40, maxFrequency=fmax,
                              harmonics=0, nonLinear=False, normalized="unitMax")
-        self._dissonance = es.Dissonance()
         self._pitch = es.PitchYinFFT(frameSize=NT, sampleRate=sr, minFrequency=40, maxFrequency=fmax)
         self._harmonic = es.HarmonicPeaks()
         self._inharm = es.Inharmonicity()
@@ -346,7 +370,7 @@ class MIR:
                 keep = mags >= mags.max() * self._peak_floor
                 freqs, mags = freqs[keep], mags[keep]
             out[i, :12] = np.roll(self._hpcp(freqs, mags), -_HPCP_A_TO_C)
-            out[i, 12] = self._dissonance(freqs, mags) if len(freqs) > 1 else 0.0
+            out[i, 12] = sethares_roughness(freqs, mags)
             f0, _conf = self._pitch(spec)
             if f0 > 0 and len(freqs):
                 try:
