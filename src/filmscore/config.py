@@ -183,10 +183,43 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     },
 }
 
+FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
+
+FEATURES = {
+    "sets": List(Str(choices=FEATURE_SETS), unique=True,
+                 doc="feature sets to extract; the others are written as skipped (key-only tables)"),
+    "jobs": Int(min=1, max=256, doc="films extracted in parallel (processes)"),
+    "mir": {
+        "sample_rate": Int(min=8000, max=48000, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
+        "frame_size": Int(min=256, max=8192, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
+        "hop_size": Int(min=64, max=8192),
+        "tonal_frame_size": Int(min=1024, max=32768, doc="tonal frames (samples): chroma, roughness, inharmonicity"),
+        "tonal_hop_size": Int(min=256, max=32768),
+        "texture_window": Float(min=0.5, max=60, doc="texture window, s (paper: 5)"),
+        "texture_hop": Float(min=0.1, max=60, doc="texture hop, s (paper: 33 % overlap of 5 s = 3.35)"),
+        "texture_align": Str(choices=("nearest", "centred"),
+                             doc="1 Hz frames take the nearest texture window, or one window is centred on each"),
+        "key_frame": Float(min=0.1, max=30, doc="chroma averaged over this many s for key strength and mode"),
+        "key_hop": Float(min=0.05, max=30),
+        "rhythm_frame": Float(min=1, max=30, doc="onset-curve frame for tempo and pulse clarity, s"),
+        "rhythm_hop": Float(min=0.05, max=30),
+        "tempo_range": List(Float(min=10, max=600), min_len=2, doc="[slowest, fastest] tempo searched, BPM"),
+        "brightness_cutoff": Float(min=100, max=20000, doc="spectral brightness: energy share above this, Hz"),
+        "silence_db": Float(min=-160, max=0, doc="frames quieter than this (dBFS RMS) have no spectral shape"),
+    },
+    "visual": {
+        "size": List(Int(min=8, max=3840), min_len=2, doc="[width, height] frames are scaled to before analysis"),
+        "samples_per_second": Int(min=1, max=60, doc="pictures averaged per second of film"),
+        "region_cut": Str(choices=("otsu", "mean"), doc="how the bright and dark regions of contrast are cut"),
+        "batch_frames": Int(min=1, max=4096, doc="frames decoded per batch (bounds memory)"),
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
     "cues": CUES,
+    "features": FEATURES,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
@@ -232,6 +265,33 @@ def _check_cues(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_cues)
+def _check_features(p: dict) -> list[Problem]:
+    f = p.get("features")
+    if not isinstance(f, dict):
+        return []
+    out = []
+    try:
+        m = f["mir"]
+        pairs = (("hop_size", "frame_size"), ("tonal_hop_size", "tonal_frame_size"), ("texture_hop", "texture_window"),
+                 ("key_hop", "key_frame"), ("rhythm_hop", "rhythm_frame"))
+        for hop, frame in pairs:
+            if m[hop] > m[frame]:
+                out.append(Problem(f"params.yaml: features.mir.{hop}", f"({m[hop]}) is larger than features.mir.{frame} "
+                                   f"({m[frame]}): parts of the audio would be skipped", f"make {hop} <= {frame}"))
+        lo, hi = m["tempo_range"][0], m["tempo_range"][1]
+        if lo >= hi:
+            out.append(Problem("params.yaml: features.mir.tempo_range", f"[{lo}, {hi}] is not [slowest, fastest]",
+                               "put the smaller tempo first"))
+        elif m["rhythm_frame"] < 2 * 60.0 / lo:
+            out.append(Problem("params.yaml: features.mir.rhythm_frame",
+                               f"{m['rhythm_frame']} s holds fewer than two beats at {lo} BPM",
+                               f"make it at least {2 * 60.0 / lo:.2f} s or raise tempo_range[0]"))
+    except (KeyError, TypeError, IndexError):
+        pass  # reported by the schema pass
+    return out
+
+
+CHECKS.append(_check_features)
 
 
 # --------------------------------------------------------------------------
