@@ -23,6 +23,7 @@ log = logging.getLogger("filmscore")
 COMMANDS = [
     "filmscore.corpus",
     "filmscore.demo",
+    "filmscore.features.weights",
 ]
 
 
