@@ -163,14 +163,17 @@ def test_embed_at_1hz_with_postprocessing(vggish_files):
     per_example = model.embed_examples(frontend.waveform_to_examples(audio, 22050))
     assert per_example.shape == (3, 128)  # 3.3 s holds three whole 0.96 s examples
     c = frontend.example_centres(3)  # 0.4875, 1.4475, 2.4075
-    w = (1.5 - c[0]) / (c[1] - c[0])
-    np.testing.assert_allclose(emb[1], (1 - w) * per_example[0] + w * per_example[1], rtol=1e-5)
+    w0 = (0.5 - c[0]) / (c[1] - c[0])  # second 0's centre lies between examples 0 and 1
+    w1 = (1.5 - c[1]) / (c[2] - c[1])  # second 1's between examples 1 and 2
+    np.testing.assert_allclose(emb[0], (1 - w0) * per_example[0] + w0 * per_example[1], rtol=1e-5)
+    np.testing.assert_allclose(emb[1], (1 - w1) * per_example[1] + w1 * per_example[2], rtol=1e-5)
     np.testing.assert_allclose(emb[3], per_example[2])  # past the last centre: the last example
     assert model.embed(audio, 22050, n_seconds=6).shape == (6, 128)
     assert model.embed(np.zeros(0, np.float32), 22050).shape == (0, 128)
 
 
-def test_convert_command_from_npz_dump(tmp_path, tf_vars, torchvggish_state, capsys):
+def test_convert_command_from_npz_dump(tmp_path, tf_vars, torchvggish_state, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])  # this command alone
     dump = tmp_path / "vggish_model.npz"
     np.savez(dump, **tf_vars, **{"global_step": np.array(1)})  # a checkpoint holds other variables too
     out = tmp_path / "vggish_tf.pth"
@@ -183,8 +186,8 @@ def test_convert_command_from_npz_dump(tmp_path, tf_vars, torchvggish_state, cap
     assert "--force" in capsys.readouterr().err
 
 
-def test_conversion_names_missing_variables():
-    v = fx.vggish_tf_variables()
+def test_conversion_names_missing_variables(tf_vars):
+    v = dict(tf_vars)
     del v["vggish/conv4/conv4_2/biases"]
     v["vggish/fc2/weights"] = v["vggish/fc2/weights"][:, :64]
     with pytest.raises(WeightsCorrupt, match="conv4/conv4_2/biases"):
@@ -194,7 +197,8 @@ def test_conversion_names_missing_variables():
         tf_to_torch(v, source="vggish_model.ckpt")
 
 
-def test_checkpoint_without_tensorflow_says_how_to_install(tmp_path, capsys):
+def test_checkpoint_without_tensorflow_says_how_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])
     try:
         import tensorflow  # noqa: F401
         pytest.skip("tensorflow is installed here")
