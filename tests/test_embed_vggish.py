@@ -155,13 +155,13 @@ def test_network_matches_tensorflow(vggish_files):
 def test_embed_at_1hz_with_postprocessing(vggish_files):
     model = VGGish.from_params({"weights": str(vggish_files / "vggish-10086976.pth"),
                                 "pca_params": str(vggish_files / "vggish_pca_params.npz"), "device": "cpu"})
-    audio = _chirp_noise(3.3, sr=22050)
+    audio = _chirp_noise(3.6, sr=22050)
     emb = model.embed(audio, 22050)
-    assert emb.shape == (4, 128) and emb.dtype == np.float32  # ceil(3.3 s) rows
+    assert emb.shape == (4, 128) and emb.dtype == np.float32  # 3.6 s: 4 rows
     assert emb.min() >= 0 and emb.max() <= 255
     # Row i is the interpolation of the example embeddings at i + 0.5 s.
     per_example = model.embed_examples(frontend.waveform_to_examples(audio, 22050))
-    assert per_example.shape == (3, 128)  # 3.3 s holds three whole 0.96 s examples
+    assert per_example.shape == (3, 128)  # 3.6 s holds three whole 0.96 s examples (2.88 s + 0.015 s)
     c = frontend.example_centres(3)  # 0.4875, 1.4475, 2.4075
     w0 = (0.5 - c[0]) / (c[1] - c[0])  # second 0's centre lies between examples 0 and 1
     w1 = (1.5 - c[1]) / (c[2] - c[1])  # second 1's between examples 1 and 2

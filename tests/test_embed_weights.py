@@ -131,8 +131,10 @@ def test_one_hertz_grid():
     assert embedding.n_seconds(0, 16000) == 0
     assert embedding.n_seconds(1, 16000) == 1
     assert embedding.n_seconds(16000, 16000) == 1
-    assert embedding.n_seconds(16001, 16000) == 2
-    assert embedding.n_seconds(int(3.3 * 44100), 44100) == 4
+    assert embedding.n_seconds(16001, 16000) == 1  # a decoder's extra sample adds no row
+    assert embedding.n_seconds(3200, 16000) == 1  # 0.2 s: still one row
+    assert embedding.n_seconds(int(3.3 * 44100), 44100) == 3
+    assert embedding.n_seconds(int(3.5 * 44100), 44100) == 4  # half a second or more gets a row
     centres = np.array([0.4875, 1.4475, 2.4075])
     values = 100.0 * (centres - 0.4875)[:, None] * np.ones((1, 2))  # linear in time: 0, 96, 192
     got = embedding.to_seconds(values, centres, 4)

@@ -2,7 +2,8 @@
 
 - `resample`: the one audio resampler of the embedders (polyphase, scipy).
 - `n_seconds` and `to_seconds`: the 1 Hz grid. Row i of every embedding covers
-  seconds [i, i+1) of the audio it was given; a final partial second gets a row.
+  seconds [i, i+1) of the audio it was given; the row count is the duration
+  rounded to whole seconds (at least 1), unless the caller passes its own.
 - `resolve_device` / `set_threads`: the `device` and `threads` params.
 - `run_batches`: batched, gradient-free inference.
 
@@ -60,15 +61,17 @@ def resample(audio: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
 
 
 def n_seconds(n_samples: int, sr: int) -> int:
-    """Rows of the 1 Hz grid for `n_samples` at `sr`: ceil(duration), at least 1.
+    """Rows of the 1 Hz grid for `n_samples` at `sr`: the duration rounded to whole seconds, at least 1.
 
-    A final partial second gets its own row (it is zero-padded by OpenL3,
-    covered by the nearest VGGish example); a duration within a microsecond of
-    a whole number of seconds is not rounded up.
+    A final partial second gets its own row when it holds at least half a
+    second of audio (OpenL3 zero-pads it; VGGish's nearest example covers it),
+    and is dropped otherwise; so a cut a few samples longer or shorter than a
+    whole number of seconds (decoders and seeking are not sample-exact) keeps
+    its row count. Empty audio has no rows.
     """
     if n_samples <= 0:
         return 0
-    return max(1, math.ceil(n_samples / sr - 1e-6))
+    return max(1, math.floor(n_samples / sr + 0.5))
 
 
 def to_seconds(values: np.ndarray, centres: np.ndarray, n: int) -> np.ndarray:

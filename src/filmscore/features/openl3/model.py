@@ -5,7 +5,8 @@
 
 Row i is the embedding of the 1 s window covering seconds [i, i+1) of the
 input (hop 1 s, no centring: openl3's `center=False, hop_size=1`); a final
-partial second is zero-padded to a whole window. OpenL3's windows are 1 s
+partial second of at least 0.5 s is zero-padded to a whole window (a shorter
+one is dropped: see filmscore.features.embedding.n_seconds). OpenL3's windows are 1 s
 long, so no interpolation is needed.
 """
 
@@ -77,7 +78,8 @@ class OpenL3:
     def embed(self, audio: np.ndarray, sr: int, n_seconds: int | None = None) -> np.ndarray:
         """Mono audio (any rate; 48 kHz skips resampling) -> (n_seconds, dim) float32 at 1 Hz.
 
-        `n_seconds` defaults to ceil(duration) (filmscore.features.embedding.n_seconds);
+        `n_seconds` defaults to the duration rounded to whole seconds, at least 1
+        (filmscore.features.embedding.n_seconds);
         pass it to match a frame grid of your own (the audio is padded or cut).
         """
         audio = np.asarray(audio)

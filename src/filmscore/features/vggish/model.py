@@ -85,7 +85,8 @@ class VGGish:
     def embed(self, audio: np.ndarray, sr: int, n_seconds: int | None = None) -> np.ndarray:
         """Mono audio (any rate; 16 kHz skips resampling) -> (n_seconds, 128) float32 at 1 Hz.
 
-        `n_seconds` defaults to ceil(duration) (filmscore.features.embedding.n_seconds);
+        `n_seconds` defaults to the duration rounded to whole seconds, at least 1
+        (filmscore.features.embedding.n_seconds);
         pass it to match a frame grid of your own.
         """
         audio = np.asarray(audio)
