@@ -20,6 +20,15 @@ from filmscore.features.weights import (WeightsCorrupt, WeightsMissing, hash_pre
                                         load_torch_file, read_keras_h5)
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """from_params applies `threads` (default 1) process-wide; give other tests their threads back."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+
 def test_missing_weights_say_where_to_get_and_put_them(tmp_path):
     missing = tmp_path / "models" / "vggish-10086976.pth"
     with pytest.raises(WeightsMissing) as e:
@@ -35,9 +44,15 @@ def test_missing_weights_say_where_to_get_and_put_them(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "w.pth")
     with pytest.raises(WeightsMissing, match="vggish_pca_params-970ea276.pth"):
         VGGish.from_params({"weights": str(tmp_path / "w.pth"), "pca_params": str(tmp_path / "nope.pth")})
-    with pytest.raises(WeightsCorrupt, match="not a VGGish state_dict"):  # got past the PCA check
+    with pytest.raises(WeightsCorrupt, match="not a VGGish state_dict") as e:  # got past the PCA check
         VGGish.from_params({"weights": str(tmp_path / "w.pth"), "pca_params": str(tmp_path / "nope.pth"),
                             "postprocess": False})
+    assert "missing features.0.weight, features.0.bias" in str(e.value) and "unexpected x" in str(e.value)
+    # torchvggish's whole-module state_dict carries its PCA as pproc.*: not an unexpected key.
+    torch.save({"pproc.pca_matrix": torch.eye(128), "pproc.pca_means": torch.zeros(128, 1)}, tmp_path / "w2.pth")
+    with pytest.raises(WeightsCorrupt) as e:
+        VGGish.from_params({"weights": str(tmp_path / "w2.pth"), "postprocess": False})
+    assert "missing features.0.weight" in str(e.value) and "unexpected" not in str(e.value)
 
     with pytest.raises(WeightsMissing) as e:
         OpenL3.from_params({"weights": str(tmp_path / "openl3.h5")})

@@ -69,9 +69,12 @@ def load_network(path: str | Path) -> VGGishNet:
     """A VGGishNet with the state_dict at `path` (torchvggish layout; see convert.py for TF checkpoints)."""
     path = Path(path)
     arrays = load_array_dict(path)
+    # A state_dict of torchvggish's whole VGGish module also holds its postprocessor's
+    # PCA parameters (pproc.*); the PCA is read from features.vggish.pca_params instead.
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("pproc.")}
     net = VGGishNet()
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    missing = sorted(set(want) - set(arrays))
+    missing = [k for k in want if k not in arrays]  # in the network's order
     extra = sorted(set(arrays) - set(want))
     if missing or extra:
         detail = []
