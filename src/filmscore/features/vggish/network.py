@@ -91,4 +91,4 @@ def load_network(path: str | Path) -> VGGishNet:
     if not all(np.all(np.isfinite(arrays[k])) for k in want):
         raise WeightsCorrupt(path, "holds NaN or infinite weights")
     net.load_state_dict({k: torch.from_numpy(np.asarray(arrays[k], dtype=np.float32)) for k in want})
-    return net.eval()
+    return net.eval().to(memory_format=torch.channels_last)  # faster convolutions; same results
