@@ -111,7 +111,8 @@ def build(kind: str, batch: int):
     cl = torch.channels_last  # as the loaders leave the networks
     if kind == "vggish":
         q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((128, 128)))
-        return VGGish(VGGishNet().eval().to(memory_format=cl), Postprocessor(q, np.zeros(128)), dev, batch, Path("random"), None), "random weights"
+        net = VGGishNet().eval().to(memory_format=cl)
+        return VGGish(net, Postprocessor(q, np.zeros(128)), dev, batch, Path("random"), None), "random weights"
     return OpenL3(OpenL3Net("mel256", 512).eval().to(memory_format=cl), dev, batch, Path("random")), "random weights"
 
 

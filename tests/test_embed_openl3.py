@@ -36,7 +36,8 @@ def _window(seed: int = 0) -> np.ndarray:
     return (0.4 * np.sin(2 * np.pi * 440 * t) * np.exp(-2 * t) + 0.02 * rng.standard_normal(SR)).astype(np.float32)
 
 
-@pytest.mark.filterwarnings("ignore:Empty filters")  # 256 HTK bands from 0 Hz: the lowest are narrower than an FFT bin, as in the real model
+# 256 HTK bands from 0 Hz: the lowest are narrower than an FFT bin and empty, as in the real model.
+@pytest.mark.filterwarnings("ignore:Empty filters")
 def test_frontend_matches_librosa():
     librosa = pytest.importorskip("librosa")
     w = _window()

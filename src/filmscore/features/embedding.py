@@ -114,7 +114,8 @@ def resolve_device(name: str, where: str):
         raise FilmscoreError([Problem(f"params.yaml: {where}", f"is {name!r} but only {torch.cuda.device_count()} GPU(s) exist",
                                       "use cuda:0 .. cuda:N-1, or auto")])
     if dev.type not in ("cpu", "cuda"):
-        raise FilmscoreError([Problem(f"params.yaml: {where}", f"device type {dev.type!r} is not supported", f"use {DEVICES_DOC}")])
+        raise FilmscoreError([Problem(f"params.yaml: {where}", f"device type {dev.type!r} is not supported",
+                                      f"use {DEVICES_DOC}")])
     return dev
 
 

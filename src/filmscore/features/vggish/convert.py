@@ -98,7 +98,8 @@ def read_tf_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
         names = reader.get_variable_to_shape_map()
         return {n: np.asarray(reader.get_tensor(n)) for n in names if n.startswith("vggish/")}
     except Exception as e:  # TF raises many types for unreadable files
-        raise WeightsCorrupt(path, f"TensorFlow cannot read it as a checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        first = (str(e).splitlines() or [""])[0][:200]
+        raise WeightsCorrupt(path, f"TensorFlow cannot read it as a checkpoint ({type(e).__name__}: {first})") from None
 
 
 def convert_checkpoint(src: str | Path, out: str | Path, force: bool = False) -> Path:

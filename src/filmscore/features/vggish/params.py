@@ -26,7 +26,8 @@ TORCHVGGISH_PCA = "vggish_pca_params-970ea276.pth"
 TF_CHECKPOINT_URL = "https://storage.googleapis.com/audioset/vggish_model.ckpt"
 TF_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
 
-GET_WEIGHTS = f"{TORCHVGGISH_WEIGHTS} from {TORCHVGGISH_RELEASE} (or convert {TF_CHECKPOINT_URL} with `filmscore weights convert-vggish`)"
+GET_WEIGHTS = (f"{TORCHVGGISH_WEIGHTS} from {TORCHVGGISH_RELEASE} "
+               f"(or convert {TF_CHECKPOINT_URL} with `filmscore weights convert-vggish`)")
 GET_PCA = f"{TORCHVGGISH_PCA} from {TORCHVGGISH_RELEASE} (or {TF_PCA_URL})"
 
 # params.yaml: features.vggish (schema: filmscore.config.EMBED_SCHEMA["vggish"]).

@@ -39,7 +39,8 @@ class Postprocessor:
         names = (P.PCA_EIGEN_VECTORS_NAME, P.PCA_MEANS_NAME)
         missing = [k for k in names if k not in arrays]
         if missing:
-            raise WeightsCorrupt(path, f"is not a VGGish PCA file (no {', '.join(missing)}; holds {', '.join(sorted(arrays)) or 'nothing'})",
+            holds = ", ".join(sorted(arrays)) or "nothing"
+            raise WeightsCorrupt(path, f"is not a VGGish PCA file (no {', '.join(missing)}; holds {holds})",
                                  "use vggish_pca_params-970ea276.pth (torchvggish) or vggish_pca_params.npz (TF release)")
         try:
             pp = cls(arrays[names[0]], arrays[names[1]])
