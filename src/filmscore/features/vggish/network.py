@@ -62,7 +62,8 @@ class VGGishNet(nn.Module):
 
 
 def expected_shapes() -> dict[str, tuple]:
-    return {k: tuple(v.shape) for k, v in VGGishNet().state_dict().items()}
+    with torch.device("meta"):  # shapes only: no memory, no random init
+        return {k: tuple(v.shape) for k, v in VGGishNet().state_dict().items()}
 
 
 def load_network(path: str | Path) -> VGGishNet:
@@ -72,8 +73,7 @@ def load_network(path: str | Path) -> VGGishNet:
     # A state_dict of torchvggish's whole VGGish module also holds its postprocessor's
     # PCA parameters (pproc.*); the PCA is read from features.vggish.pca_params instead.
     arrays = {k: v for k, v in arrays.items() if not k.startswith("pproc.")}
-    net = VGGishNet()
-    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    want = expected_shapes()
     missing = [k for k in want if k not in arrays]  # in the network's order
     extra = sorted(set(arrays) - set(want))
     if missing or extra:
@@ -90,5 +90,7 @@ def load_network(path: str | Path) -> VGGishNet:
         raise WeightsCorrupt(path, "has tensors of the wrong shape: " + "; ".join(bad[:3]))
     if not all(np.all(np.isfinite(arrays[k])) for k in want):
         raise WeightsCorrupt(path, "holds NaN or infinite weights")
-    net.load_state_dict({k: torch.from_numpy(np.asarray(arrays[k], dtype=np.float32)) for k in want})
+    with torch.device("meta"):  # the file supplies every parameter: skip the random init of 72 M weights
+        net = VGGishNet()
+    net.load_state_dict({k: torch.from_numpy(np.array(arrays[k], dtype=np.float32)) for k in want}, assign=True)
     return net.eval().to(memory_format=torch.channels_last)  # faster convolutions; same results
