@@ -215,6 +215,35 @@ FEATURES = {
     },
 }
 
+# Neural audio embeddings (filmscore.features.vggish / .openl3): merged by the
+# features section as features.vggish and features.openl3. Weight files are
+# looked up relative to the repository root; see docs/weights.md.
+_DEVICE_DOC = "cpu, auto (the first CUDA GPU if any, else cpu), cuda or cuda:N"
+EMBED_SCHEMA = {
+    "vggish": {
+        "weights": Str(doc="VGGish state_dict: torchvggish's vggish-10086976.pth, or the TF checkpoint converted "
+                           "with `filmscore weights convert-vggish`"),
+        "pca_params": Str(doc="PCA params: torchvggish's vggish_pca_params-970ea276.pth or the TF release's "
+                              "vggish_pca_params.npz (read only with postprocess: true)"),
+        "postprocess": Bool(doc="PCA + clip + 8-bit quantisation as the released AudioSet embeddings (the paper); "
+                                "false: the raw 128-d output"),
+        "device": Str(doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=4096, doc="0.96 s examples per forward pass"),
+        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+    },
+    "openl3": {
+        "weights": Str(doc="official Keras weights, e.g. openl3_audio_mel256_music.h5"),
+        "input_repr": Str(choices=["mel256", "mel128"], doc="the model's input spectrogram; must match the weight file"),
+        "embedding_size": Int(choices=(512, 6144), doc="512 (the final max-pool spans the whole map) or 6144"),
+        "device": Str(doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=1024, doc="1 s windows per forward pass"),
+        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+    },
+}
+
+FEATURES["vggish"] = EMBED_SCHEMA["vggish"]
+FEATURES["openl3"] = EMBED_SCHEMA["openl3"]
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
