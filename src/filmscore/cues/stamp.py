@@ -1,0 +1,246 @@
+"""Score Stamper: the cue table of one film, or of a whole corpus.
+
+`stamp_film(film, soundtrack_dir)` returns one row per cue with the columns of
+the cue contract (`CUE_COLUMNS`) plus extras: `speed` (1, or 25/24 for a PAL
+rendition), `channel` (mid or side, where the alignment was verified),
+`gcc_z` (the phase check's z-score), `strength` (mean coherence z over the
+cue) and `mode`. A film where nothing matches gives an empty table with the
+same columns.
+
+`confidence` maps the phase check's z-score through a logistic centred on the
+acceptance threshold (`cues.verify.min_z`): 0.5 at the threshold, above 0.95
+six points over it. In `windows` mode it is the share of the window's items
+that voted for the hit, capped at 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FilmscoreError, MediaError, Problem
+from ..media import AUDIO_EXTS, MEDIA_EXTS
+from .cache import CACHE_VERSION, PrintCache, content_hash
+from .match import Track, match_film
+from .prints import CHROMAPRINT_HOP, FilmAudio, Prints, load_track_pcm, prints_of
+from .settings import StampSettings
+from .windows import merge_hits, window_hits
+
+log = logging.getLogger(__name__)
+
+CUE_COLUMNS = ["film_id", "track", "start", "end", "track_offset", "confidence", "cue_id"]
+EXTRA_COLUMNS = ["speed", "channel", "gcc_z", "strength", "mode"]
+SILENCE_RMS = 1e-4
+
+
+def empty_cues() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUE_COLUMNS + EXTRA_COLUMNS})
+    for c in ("film_id", "track", "cue_id", "channel", "mode"):
+        df[c] = df[c].astype("object")
+    return df
+
+
+def finalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort by film_id, start and number the cues per film (cue_id = film_id:0000)."""
+    if df.empty:
+        return empty_cues()
+    df = df.sort_values(["film_id", "start", "end", "track"], kind="stable").reset_index(drop=True)
+    df["cue_id"] = [f"{f}:{i:04d}" for f, i in zip(df["film_id"], df.groupby("film_id").cumcount())]
+    cols = CUE_COLUMNS + [c for c in df.columns if c not in CUE_COLUMNS]
+    return df[cols]
+
+
+def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} not found",
+                                      f"create it with the film's tracks, as soundtracks/{film_id}/<track>.<ext>")],
+                             headline="missing soundtrack")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTS + MEDIA_EXTS
+                   and not p.name.startswith("."))
+    if not files:
+        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} holds no audio files",
+                                      "add the soundtrack's tracks (mp3, flac, wav, ...)")], headline="missing soundtrack")
+    return files
+
+
+def _track_tag(s: StampSettings, speed: float) -> str:
+    return s.digest(f"track-prints-v{CACHE_VERSION}", f"{speed:.8f}",
+                    str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
+
+
+class TrackSet:
+    """The soundtrack of one film: prints at every speed (cached), PCM decoded on demand."""
+
+    def __init__(self, paths: list[Path], s: StampSettings, cache: PrintCache, hashes: dict | None = None,
+                 speeds: tuple | None = None):
+        self.s = s
+        self.tracks: list[Track] = []
+        self.skipped: list[str] = []
+        self._decoded: dict[Path, dict] = {}
+        speeds = tuple(speeds if speeds is not None else s.speeds)
+        for p in paths:
+            sha = content_hash(p, hashes) if cache.enabled else ""
+            per_speed: dict[float, Prints] = {}
+            for sp in speeds:
+                tag = _track_tag(s, sp)
+                arrs = cache.load_track(sha, tag) if cache.enabled else None
+                if arrs is not None:
+                    if "skip" in arrs:
+                        per_speed = {}
+                        break
+                    per_speed[sp] = Prints.from_arrays(arrs)
+                    continue
+                try:
+                    pcm = self._pcm(p, sp)
+                except MediaError:
+                    raise
+                except Exception as e:  # noqa: BLE001  anything the decoder or resampler throws
+                    raise MediaError(p, f"cannot be decoded ({e})", "replace it with a valid audio file") from None
+                why = self._unusable(pcm)
+                if why:
+                    log.warning("%s: %s, skipped", p, why)
+                    if cache.enabled:
+                        cache.save_track(sha, tag, {"skip": np.array([1])})
+                    per_speed = {}
+                    break
+                pr = prints_of(pcm, s.bands)
+                per_speed[sp] = pr
+                if cache.enabled:
+                    cache.save_track(sha, tag, pr.to_arrays())
+            if not per_speed:
+                self.skipped.append(p.stem)
+                continue
+            for sp, pr in per_speed.items():
+                self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sp=sp: self._pcm(p, sp))))
+        self._decoded.clear()
+
+    def _unusable(self, pcm: dict) -> str:
+        mid = pcm["mid"]
+        dur = len(mid) / self.s.sample_rate
+        if dur < self.s.min_track_seconds:
+            return f"only {dur:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
+        if float(np.sqrt(np.mean(mid.astype(np.float64) ** 2))) < SILENCE_RMS:
+            return "silent"
+        return ""
+
+    def _pcm(self, path: Path, speed: float) -> dict:
+        key = (path, speed)
+        if key not in self._decoded:
+            if len(self._decoded) > 8:
+                self._decoded.clear()
+            self._decoded[key] = load_track_pcm(path, self.s.sample_rate, speed, self.s.use_side)
+        return self._decoded[key]
+
+    def release(self) -> None:
+        self._decoded.clear()
+        for t in self.tracks:
+            t.release()
+
+
+def _decode_film(path: Path, s: StampSettings) -> FilmAudio:
+    try:
+        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint")
+    except MediaError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise MediaError(path, f"cannot be decoded ({e})", "replace it with a valid audio or video file") from None
+
+
+def _conf(z: float, thr: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-(z - thr) / 2.0)))
+
+
+def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings | None = None,
+               cache: PrintCache | str | Path | None = None, film_id: str | None = None,
+               hashes: dict | None = None) -> pd.DataFrame:
+    """Cues of one film against the tracks of its soundtrack folder (or a list of track files)."""
+    s = s or StampSettings()
+    film = Path(film)
+    film_id = film_id or film.stem
+    cache = cache if isinstance(cache, PrintCache) else PrintCache(cache)
+    if not film.is_file():
+        raise MediaError(film, "film file not found", "check the path")
+    paths = [Path(p) for p in soundtrack] if isinstance(soundtrack, (list, tuple)) else soundtrack_files(soundtrack, film_id)
+
+    key = None
+    if cache.enabled:
+        parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
+        key = s.digest(f"film-cues-v{CACHE_VERSION}", *parts)
+        hit = cache.load_film(key)
+        if hit is not None:
+            hit = hit.copy()
+            hit["film_id"] = film_id
+            log.info("%s: %d cue(s) from the cache", film_id, len(hit))
+            return finalize(hit)
+
+    speeds = s.speeds if s.mode == "chromaprint" else (1.0,)
+    ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
+    rows = []
+    if ts.tracks:
+        with _decode_film(film, s) as fa:
+            if s.mode == "windows":
+                prints = [t.prints for t in ts.tracks]
+                hits = window_hits(fa.prints, prints, s)
+                per = max(1, int(round(s.windows.seconds / CHROMAPRINT_HOP)))
+                for c in merge_hits(hits, s.windows.seconds, s.windows.max_gap, fa.duration):
+                    t = ts.tracks[c["track"]]
+                    rows.append({"film_id": film_id, "track": t.name, "start": c["start"], "end": c["end"],
+                                 "track_offset": max(0.0, c["start"] - c["lag"]),
+                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "channel": "mid",
+                                 "gcc_z": np.nan, "strength": c["votes"], "mode": "windows"})
+            else:
+                for q in match_film(fa, ts.tracks, s):
+                    t = ts.tracks[q.track]
+                    rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
+                                 "track_offset": max(0.0, (q.start - q.lag) * t.speed),
+                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": t.speed,
+                                 "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
+                                 "mode": "chromaprint"})
+    else:
+        log.warning("%s: no usable soundtrack track: no cues", film_id)
+    ts.release()
+    df = pd.DataFrame(rows) if rows else empty_cues()
+    df = finalize(df)
+    if key is not None:
+        cache.save_film(key, df)
+    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
+    return df
+
+
+def _stamp_one(args):
+    film, tracks, s, cache_root, fid, hashes = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root), film_id=fid, hashes=hashes)
+
+
+def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
+                 jobs: int = 1) -> pd.DataFrame:
+    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
+
+    Content hashes come from the manifest (stage `validate`) when given, so
+    nothing is hashed twice; with a cache, a film whose media and settings are
+    unchanged is read back, not matched again.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..log import progress
+
+    hashes = None
+    if manifest is not None and "sha256" in manifest.columns:
+        hashes = {str(Path(corpus.root) / p): h for p, h in zip(manifest["path"], manifest["sha256"])}
+    work = []
+    for fid in corpus.film_ids:
+        tracks = corpus.tracks.get(fid)
+        if not tracks:
+            soundtrack_files(Path(corpus.root) / "soundtracks" / fid, fid)  # raises, naming the film
+        work.append((corpus.films[fid], list(tracks), s, cache_root, fid, hashes))
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            tables = list(progress(pool.map(_stamp_one, work), desc="matching films", total=len(work), unit="film"))
+    else:
+        tables = [_stamp_one(w) for w in progress(work, desc="matching films", total=len(work), unit="film")]
+    tables = [t for t in tables if len(t)]
+    return finalize(pd.concat(tables, ignore_index=True)) if tables else empty_cues()
