@@ -194,7 +194,7 @@ def lock_hashes(repo: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "src", "stages", ".dvcignore")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "src", "stages", "models", ".dvcignore", ".gitignore")
 
 
 def project_repo(dst: Path, params: dict | None = None) -> Path:

@@ -9,6 +9,7 @@ per film, features: rows for those cues, ...).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,11 +33,15 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
-def melody(path: Path, base: float, rate: float, seconds: float = TRACK_SECONDS) -> None:
-    """A stepping two-voice melody: distinct per (base, rate), music-like enough to fingerprint."""
-    step = f"floor(mod(t*{rate}\\,8))"
-    f = f"{base}*pow(2\\,({step}*{step}*7+{step}*3)/12/8)"
-    expr = f"0.35*sin(2*PI*t*{f})+0.2*sin(4*PI*t*{f})+0.1*sin(2*PI*t*{base / 2})"
+def melody(path: Path, base: float, seed: float, rate: float = 4.0, seconds: float = TRACK_SECONDS) -> None:
+    """A two-voice melody of pseudo-random notes (never repeating, so every excerpt has one place in
+    the track), distinct per (base, seed): music-like enough to fingerprint and to analyse."""
+    def note(k):
+        return f"floor(12*abs(sin(floor(t*{rate})*{k}+{seed})))"
+    lead = f"{base}*pow(2\\,{note(12.9898)}/12)"
+    bass = f"{base / 2}*pow(2\\,{note(78.233)}/24)"
+    env = f"(1-0.6*mod(t*{rate}\\,1))"
+    expr = f"{env}*(0.35*sin(2*PI*t*{lead})+0.15*sin(4*PI*t*{lead}))+0.2*sin(2*PI*t*{bass})"
     ffmpeg("-f", "lavfi", "-i", f"aevalsrc=exprs='{expr}|{expr}':s=44100:d={seconds}", "-c:a", "libmp3lame",
            "-b:a", "128k", str(path))
 
@@ -66,8 +71,8 @@ def hand_corpus(tmp_path_factory) -> Path:
         st = root / "soundtracks" / fid
         st.mkdir(parents=True)
         used = cues[0][0]
-        melody(st / f"{used}.mp3", base=220 + 70 * i, rate=3 + i)
-        melody(st / "end_credits.mp3", base=330 + 50 * i, rate=5 - i)  # on the album, never in the film
+        melody(st / f"{used}.mp3", base=220 + 70 * i, seed=1.0 + i)
+        melody(st / "end_credits.mp3", base=330 + 50 * i, seed=7.0 + i)  # on the album, never in the film
         (root / "films").mkdir(exist_ok=True)
         track, t0, f0, dur = cues[0]
         film(root / "films" / f"{fid}.{ext}", seconds, st / f"{track}.mp3", t0, f0, dur, video=ext != "mp3")
@@ -112,7 +117,49 @@ def _check_validate(repo: Path) -> None:
         fid: "|".join(g) for fid, (g, *_) in FILMS.items()}
 
 
-CORPUS_STAGES = {"validate": _check_validate}
+def _check_cues(repo: Path) -> None:
+    """Each film's one cue is found where it was mixed in, from the right track and offset;
+    the album track the films never use is not reported."""
+    cues = pd.read_parquet(repo / "data" / "cues" / "cues.parquet")
+    assert sorted(cues.film_id.unique()) == sorted(FILMS)
+    for fid, (_, _, truth, _) in FILMS.items():
+        found = cues[cues.film_id == fid]
+        assert len(found) == len(truth), found
+        for (track, track_start, film_start, dur), (_, row) in zip(truth, found.iterrows()):
+            assert row.track == track
+            assert row.start == pytest.approx(film_start, abs=0.5)
+            assert row.end == pytest.approx(film_start + dur, abs=0.5)
+            assert row.track_offset == pytest.approx(track_start, abs=0.5)
+            assert row.cue_id == f"{fid}:0000"
+
+
+def _check_cues_eval(repo: Path) -> None:
+    m = json.loads((repo / "reports" / "cues" / "metrics.json").read_text())
+    assert m["n_films"] == len(FILMS) and m["n_true"] == len(FILMS)
+    assert m["cue_recall"] == 1.0 and m["cue_precision"] == 1.0
+    assert m["time_f1"] > 0.9
+
+
+def _check_features(repo: Path) -> None:
+    """MIR and visual bags for the found cues; the networks without weights are skipped, saying why."""
+    root = repo / "data" / "features"
+    cue_ids = sorted(f"{fid}:0000" for fid in FILMS)
+    mir = pd.read_parquet(root / "mir" / "cues.parquet")
+    assert sorted(mir.cue_id) == cue_ids and mir.drop(columns=["film_id", "cue_id", "start", "end"]).notna().all().all()
+    frames = pd.read_parquet(root / "mir" / "frames.parquet")
+    for fid, (_, _, truth, _) in FILMS.items():  # 1 Hz frames over each cue
+        assert abs((frames.film_id == fid).sum() - truth[0][3]) <= 1
+    visual = pd.read_parquet(root / "visual" / "cues.parquet")
+    assert sorted(visual.film_id) == sorted(f for f, (_, ext, _, _) in FILMS.items() if ext != "mp3")
+    for net in ("vggish", "openl3"):
+        status = json.loads((root / net / "status.json").read_text())
+        if status["status"] == "skipped":
+            assert status["reason"]
+            assert len(pd.read_parquet(root / net / "cues.parquet")) == 0
+
+
+CORPUS_STAGES = {"validate": _check_validate, "cues": _check_cues, "cues_eval": _check_cues_eval,
+                 "features": _check_features}
 
 
 @pytest.mark.slow
