@@ -52,8 +52,8 @@ def test_toy_pipeline_two_clones_same_hashes_and_metrics(tmp_path):
 
 # The project's DAG on a small demo. The lead extends DEMO_TARGETS as stages merge (None: the
 # whole DAG) and METRICS with their metric files; DEMO_PARAMS shrinks the demo for the test.
-DEMO_TARGETS: list[str] | None = ["validate"]
-DEMO_METRICS: list[str] = []
+DEMO_TARGETS: list[str] | None = ["validate", "cues", "cues_eval", "features"]
+DEMO_METRICS: list[str] = ["reports/cues/metrics.json"]
 DEMO_PARAMS = {"demo": {"n_films": 3, "film_seconds": 30, "min_tracks": 2, "max_tracks": 2, "track_seconds": [10, 20],
                         "cues_per_film": [1, 2], "cue_seconds": [6, 12], "video_size": [32, 18], "video_fps": 4}}
 
