@@ -11,12 +11,14 @@ matching, feature extraction) calls :func:`map_films`::
         write_table(table, out_path)                # atomic, per film
         return len(table)                           # small summary only
 
-    items = [(fid, str(film.resolve()), str(cache.path(fid))) for fid in ...]
+    cache = Path(params["cues"]["cache"]).resolve()      # keyed by content, persisted
+    items = [(fid, str(corpus.films[fid].resolve()), str(cache / f"{fid}-{sha[fid]}.parquet"))
+             for fid in corpus.film_ids]
     for item, n in map_films(one_film, items, desc="matching cues",
                              done=lambda it: Path(it[2]).exists(),
                              **run_options(params)):
         log.debug("%s: %d cues", item[0], n)
-    # then read every per-film output (done before or now) and assemble
+    # then read every per-film output (done before or now), in film order, and assemble
 
 Where it runs (params.yaml, section ``run``, which never changes results):
 
@@ -34,8 +36,10 @@ items already done are skipped. So when the run stops half-way (the scheduler
 goes away, a worker is killed, the user presses Ctrl-C) the films finished so
 far are kept, the error says how many, and running the same command again does
 only the rest. The per-film outputs must live where DVC does not delete them
-before re-running the stage: outside the stage's ``outs`` (a content-keyed
-cache), or in an ``outs`` entry marked ``persist: true``.
+before re-running the stage: outside the stage's ``outs``, or in an ``outs``
+entry marked ``persist: true`` (with ``cache: false`` when they need not be
+pushed), and be keyed by content (film hash, params, code), so that an output
+left by an earlier run is never stale.
 
 Errors: a film whose ``fn`` raises :class:`FilmscoreError` (bad media, ...) is
 reported with every other such film at the end, once all the others are done;
