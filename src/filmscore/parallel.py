@@ -11,14 +11,18 @@ matching, feature extraction) calls :func:`map_films`::
         write_table(table, out_path)                # atomic, per film
         return len(table)                           # small summary only
 
-    cache = Path(params["cues"]["cache"]).resolve()      # keyed by content, persisted
-    items = [(fid, str(corpus.films[fid].resolve()), str(cache / f"{fid}-{sha[fid]}.parquet"))
+    cache = Path(params["cues"]["cache"]).absolute()     # keyed by content, persisted
+    items = [(fid, str(corpus.films[fid].absolute()), str(cache / f"{fid}-{sha[fid]}.parquet"))
              for fid in corpus.film_ids]
     for item, n in map_films(one_film, items, desc="matching cues",
                              done=lambda it: Path(it[2]).exists(),
                              **run_options(params)):
         log.debug("%s: %d cues", item[0], n)
     # then read every per-film output (done before or now), in film order, and assemble
+
+Paths in items are absolute (the work may run on another machine, in another
+directory) and made with ``Path.absolute()``, not ``resolve()``: a corpus checked
+out from a symlinked DVC cache must keep its file names (track names are stems).
 
 Where it runs (params.yaml, section ``run``, which never changes results):
 
