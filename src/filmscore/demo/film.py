@@ -83,7 +83,23 @@ def plan_scenes(rng: np.random.Generator, seconds: float) -> list[Scene]:
 
 
 def dialogue(rng: np.random.Generator, n: int, sr: int, scenes: list[Scene]) -> np.ndarray:
-    """Speech-like mono signal of n samples (unit RMS while speaking)."""
+    """Speech-like mono signal of n samples (unit RMS while speaking), rendered scene by
+    scene so memory stays bounded by the longest scene."""
+    out = np.zeros(n, dtype=F32)
+    power, count = 0.0, 0
+    for sc in scenes:
+        if sc.dialogue <= 0:
+            continue
+        a, b = int(sc.start * sr), min(n, int(sc.end * sr))
+        y, speaking = _scene_dialogue(rng, b - a, sr, sc)
+        out[a:b] = y
+        power += float(np.sum(y[speaking] ** 2))
+        count += int(speaking.sum())
+    return out / F32(np.sqrt(power / count) if count else 1.0)
+
+
+def _scene_dialogue(rng: np.random.Generator, n: int, sr: int, sc: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """One scene's conversation (n samples from the scene start) and its speaking mask."""
     T = S.n_frames(n, NPERSEG, HOP)
     fr_t = (np.arange(T) * HOP + HOP - NPERSEG / 2) / sr
     v_amp = np.zeros(T, dtype=F32)
@@ -95,34 +111,32 @@ def dialogue(rng: np.random.Generator, n: int, sr: int, scenes: list[Scene]) -> 
     def fi(t: float) -> int:
         return int(min(T, max(0, round((t * sr - HOP + NPERSEG / 2) / HOP))))
 
-    for sc in scenes:
-        if sc.dialogue <= 0:
-            continue
-        t = sc.start + rng.uniform(0.3, 2.0)
-        turn = int(rng.integers(len(sc.speakers)))
-        while t < sc.end - 0.5:
-            f0, fscale = sc.speakers[turn]
-            t_end = min(sc.end - 0.2, t + rng.uniform(0.8, 4.0))
-            n_syl = max(1, int((t_end - t) * rng.uniform(3.5, 6.0)))
-            syl_t = t + np.cumsum(np.r_[0, rng.uniform(0.7, 1.3, n_syl)]) * (t_end - t) / n_syl
-            contour = np.linspace(1.15, 0.88, n_syl) * f0  # declination over the phrase
-            for k in range(n_syl):
-                a, b = syl_t[k], min(syl_t[k + 1], t_end)
-                if b - a < 0.06:
-                    continue
-                cons = rng.uniform(0.02, 0.07) if rng.random() < 0.7 else 0.0
-                ia, ic, ib = fi(a), fi(a + cons), fi(b)
-                if cons:
-                    u_amp[ia:ic] = rng.uniform(0.2, 0.6)
-                    fric[ia:ic] = rng.uniform(2500, 7000)
-                v_amp[ic:ib] = rng.uniform(0.6, 1.0)
-                formants[ic:ib] = VOWELS[int(rng.integers(len(VOWELS)))] * fscale * rng.uniform(0.95, 1.05, 3)
-                f0_fr[ia:ib] = contour[k] * rng.uniform(0.92, 1.12)
-            t = t_end + rng.uniform(0.15, 0.8)
-            if rng.random() < 0.45 and len(sc.speakers) > 1:
-                turn = (turn + int(rng.integers(1, len(sc.speakers)))) % len(sc.speakers)
-            if rng.random() > sc.dialogue:  # a silence in the conversation
-                t += rng.uniform(1.5, 6.0)
+    end = n / sr
+    t = rng.uniform(0.3, 2.0)
+    turn = int(rng.integers(len(sc.speakers)))
+    while t < end - 0.5:
+        f0, fscale = sc.speakers[turn]
+        t_end = min(end - 0.2, t + rng.uniform(0.8, 4.0))
+        n_syl = max(1, int((t_end - t) * rng.uniform(3.5, 6.0)))
+        syl_t = t + np.cumsum(np.r_[0, rng.uniform(0.7, 1.3, n_syl)]) * (t_end - t) / n_syl
+        contour = np.linspace(1.15, 0.88, n_syl) * f0  # declination over the phrase
+        for k in range(n_syl):
+            a, b = syl_t[k], min(syl_t[k + 1], t_end)
+            if b - a < 0.06:
+                continue
+            cons = rng.uniform(0.02, 0.07) if rng.random() < 0.7 else 0.0
+            ia, ic, ib = fi(a), fi(a + cons), fi(b)
+            if cons:
+                u_amp[ia:ic] = rng.uniform(0.2, 0.6)
+                fric[ia:ic] = rng.uniform(2500, 7000)
+            v_amp[ic:ib] = rng.uniform(0.6, 1.0)
+            formants[ic:ib] = VOWELS[int(rng.integers(len(VOWELS)))] * fscale * rng.uniform(0.95, 1.05, 3)
+            f0_fr[ia:ib] = contour[k] * rng.uniform(0.92, 1.12)
+        t = t_end + rng.uniform(0.15, 0.8)
+        if rng.random() < 0.45 and len(sc.speakers) > 1:
+            turn = (turn + int(rng.integers(1, len(sc.speakers)))) % len(sc.speakers)
+        if rng.random() > sc.dialogue:  # a silence in the conversation
+            t += rng.uniform(1.5, 6.0)
 
     # smooth the frame tracks: syllables glide into each other, no clicks
     k5 = np.ones(5, dtype=F32) / 5
@@ -132,7 +146,7 @@ def dialogue(rng: np.random.Generator, n: int, sr: int, scenes: list[Scene]) -> 
         formants[:, j] = np.convolve(formants[:, j], k5, "same")
     f0_fr = np.convolve(np.pad(f0_fr, 4, mode="edge"), np.ones(9) / 9, "valid")
 
-    # source: band-limited sawtooth along the pitch contour
+    # source: band-limited sawtooth along the pitch contour, shaped by the formants frame by frame
     f0 = np.interp(np.arange(n) / sr, fr_t, f0_fr)
     src = S.osc(S.wavetable("saw", 260.0, sr, rolloff=0.05, max_harm=60), f0, n, sr)
     Z = S.stft(src, NPERSEG, HOP)  # (T, F)
@@ -152,8 +166,7 @@ def dialogue(rng: np.random.Generator, n: int, sr: int, scenes: list[Scene]) -> 
     y = S.istft(X, NPERSEG, HOP, n)
     speaking = np.repeat(v_amp > 0.3, HOP)
     speaking = np.pad(speaking, (0, max(0, n - len(speaking))))[:n]
-    rms = float(np.sqrt(np.mean(y[speaking] ** 2))) if speaking.any() else 1.0
-    return (y / max(rms, 1e-9)).astype(F32)
+    return y, speaking
 
 
 # ------------------------------------------------------------------ ambience and effects

@@ -353,7 +353,8 @@ def _write_tables(tmp: Path, ids: list[str], labels: list[list[str]], results: l
     ccols = ["film_id", "track", "start", "end", "track_offset", "music_db", "fade_in", "fade_out", "style", "foreign"]
     write_text(tmp / "cues_detail.csv", _csv(ccols, [c for r in results for c in r["cues"]]))
     write_text(tmp / "README.txt", readme(p, genres, labels, results))
-    write_text(tmp / MARKER, json.dumps({"generator": f"filmscore {__version__}", "params": p, "genres": genres},
+    settings = {k: v for k, v in p.items() if k != "jobs"}  # the output does not depend on jobs
+    write_text(tmp / MARKER, json.dumps({"generator": f"filmscore {__version__}", "params": settings, "genres": genres},
                                         sort_keys=True, indent=1) + "\n")
 
 
