@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from . import synth as S
 
@@ -189,12 +188,13 @@ def ambience_and_whooshes(rng: np.random.Generator, n: int, sr: int, scenes: lis
         tilt, lo, hi, db, wob = AMBIENCE[sc.ambience]
         a, b = max(0, int(sc.start * sr) - xf), min(n, int(sc.end * sr) + xf)
         m = b - a
-        common = S.shaped_noise(rng, m, sr, tilt, lo, hi)
+        left = S.shaped_noise(rng, m, sr, tilt, lo, hi)
+        other = S.shaped_noise(rng, m, sr, tilt, lo, hi)
         t = np.arange(m, dtype=F32) / sr
         mod = 1.0 + wob * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t + rng.uniform(0, 6))
-        g = 10 ** ((db + rng.uniform(-3, 3)) / 20) * mod * S.fade(m, xf if a > 0 else 0, xf if b < n else 0)
-        for c in range(2):
-            out[a:b, c] += (g * (0.55 * common + 0.83 * S.shaped_noise(rng, m, sr, tilt, lo, hi))).astype(F32)
+        g = (10 ** ((db + rng.uniform(-3, 3)) / 20) * mod * S.fade(m, xf if a > 0 else 0, xf if b < n else 0)).astype(F32)
+        out[a:b, 0] += g * left
+        out[a:b, 1] += g * (F32(0.3) * left + F32(0.954) * other)  # correlation 0.3, same power
     # whooshes: a band of noise sweeping in frequency and across the stereo field
     f = np.fft.rfftfreq(NPERSEG, 1.0 / sr)
     fpos = np.maximum(f, 1.0)[None, :]

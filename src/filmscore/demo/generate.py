@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,13 +188,16 @@ def render_film(out: str, index: int, film_id: str, labels: list[str], all_genre
 
     st_dir = out_dir / "soundtracks" / film_id
     st_dir.mkdir(parents=True, exist_ok=True)
-    audio: dict[str, np.ndarray] = {}
+    segments: list[np.ndarray | None] = [None] * len(cues)  # only the cued parts stay in memory
     for k, spec in enumerate(tracks):
         x = render_track(spec, _film_rng(seed, index, 100 + k), sr)
-        audio[spec.track] = x
         encode.write_mp3(st_dir / f"{spec.track}.mp3", x, sr,
                          {"title": f"{spec.track}", "album": f"{film_id} (filmscore demo soundtrack)",
                           "artist": "filmscore demo", "track": str(k + 1)})
+        for j, c in enumerate(cues):
+            if c.track == spec.track:
+                s0 = int(round(c.track_offset * sr))
+                segments[j] = x[s0 : s0 + int(round((c.end - c.start) * sr))].copy()
 
     n = int(round(float(p["film_seconds"]) * sr))
     brng = _film_rng(seed, index, 1)
@@ -206,10 +208,7 @@ def render_film(out: str, index: int, film_id: str, labels: list[str], all_genre
     mix = dia[:, None] + brng.uniform(0.15, 0.35) * S.convolve_stereo(dia, ir)
     mix += DIALOGUE_RMS * F.ambience_and_whooshes(brng, n, sr, scenes)
     mix += F.effects(brng, n, sr, scenes)
-    for c in cues:
-        x = audio[c.track]
-        s0, d = int(round(c.track_offset * sr)), int(round((c.end - c.start) * sr))
-        seg = x[s0 : s0 + d]
+    for c, seg in zip(cues, segments):
         core = seg[int(c.fade_in * sr) : len(seg) - int(c.fade_out * sr)]
         rms = float(np.sqrt(np.mean((core if len(core) > sr else seg) ** 2))) + 1e-9
         gain = DIALOGUE_RMS * 10 ** (c.music_db / 20) / rms
@@ -326,21 +325,12 @@ def _run_all(args: list[tuple], jobs: int) -> list[dict]:
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(args)), mp_context=ctx) as pool:
             futs = {pool.submit(render_film, *a): a[1] for a in args}  # starts the workers
-            pending = set(futs)
-            bar = progress(iter(range(len(args))), desc="demo films", total=len(args), unit="film")
             try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in done:
-                        results[futs[f]] = f.result()  # re-raises a worker's error
-                        next(bar, None)
+                for f in progress(as_completed(futs), desc="demo films", total=len(futs), unit="film"):
+                    results[futs[f]] = f.result()  # re-raises a worker's error
             except BaseException:
-                for f in pending:
-                    f.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)  # do not render the rest for nothing
                 raise
-            finally:
-                for _ in bar:
-                    pass
     return [results[i] for i in sorted(results)]
 
 

@@ -24,12 +24,15 @@ genres are learnable from the music without being trivially separable.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import synth as S
+
+log = logging.getLogger(__name__)
 
 F32 = np.float32
 STYLES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi")
@@ -753,9 +756,11 @@ def render_track(spec: TrackSpec, rng: np.random.Generator, sr: int) -> np.ndarr
     ctx = Ctx(rng, sr, spec.seconds, spec.style)
     spec.key, spec.mode, spec.tempo = ctx.key, ctx.mode, round(ctx.tempo, 1)
     mix = Mix(ctx.n, sr)
-    render_style(ctx, mix, spec.style, 1.0, "full")
+    parts = render_style(ctx, mix, spec.style, 1.0, "full")
     if spec.layer:
-        render_style(ctx, mix, spec.layer, rng.uniform(0.35, 0.6), "layer")
+        parts += [f"{spec.layer}: {x}" for x in render_style(ctx, mix, spec.layer, rng.uniform(0.35, 0.6), "layer")]
+    log.debug("%s/%s: %s %s at %.0f BPM in %s: %s", spec.film_id, spec.track, spec.style, ctx.mode, ctx.tempo,
+              ctx.key, ", ".join(parts))
     fr = STYLE_FRAME[spec.style]
     ir = S.room_ir(rng, sr, rt60=rng.uniform(*fr["rt60"]), damping_hz=rng.uniform(2500, 6000), predelay=rng.uniform(0.01, 0.04))
     wet = S.convolve_stereo(mix.send, ir)
