@@ -129,9 +129,11 @@ DEMO = {
     "music_db": List(Float(min=-40, max=10), min_len=2, doc="[lowest, highest] music level relative to the dialogue bed, dB"),
     "foreign_cue_prob": Float(min=0, max=1, doc="chance that a cue has another genre's character"),
     "max_genres": Int(min=1, max=6),
-    "sample_rate": Int(min=8000, max=48000),
+    "min_films_per_genre": Int(min=0, max=1000, doc="every genre labels at least this many films (where max_genres allows)"),
+    "sample_rate": Int(min=8000, max=48000, doc="synthesis rate (files are written at 44.1 kHz MP3 / 48 kHz film audio)"),
     "video": Bool(doc="write H.264 MP4 films (false: audio-only films)"),
-    "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height]"),
+    "audio_only_share": Float(min=0, max=1, doc="share of films written as audio-only MP3s (when video is true)"),
+    "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height], both even"),
     "video_fps": Int(min=1, max=60),
     "jobs": Int(min=1, max=256),
 }
