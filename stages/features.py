@@ -32,4 +32,4 @@ def main(params: dict) -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main, sections=["corpus", "features", *EMBED_SECTIONS])
+    run_stage(main, sections=["corpus", "features", "run", *EMBED_SECTIONS])

@@ -3,8 +3,8 @@
 `extract_features` is what the `features` stage runs. For each set named in
 ``features.sets`` and each film with cues it computes the film's frame table,
 unless the cache already holds it, then assembles the set's bags
-(`bags.write_set`). The work unit is one (set, film): films run in a process
-pool of ``features.jobs`` workers, with a progress bar.
+(`bags.write_set`). The work unit is one (set, film), mapped by `filmscore.parallel.map_films`
+over ``features.jobs`` local processes, or a Dask cluster (``run.scheduler``), with progress.
 
 **Cache.** A (set, film) result is stored under
 ``<cache_dir>/<set>/<film_id>/<key>.parquet`` (plus ``<key>.json`` with its
@@ -30,11 +30,10 @@ import importlib
 import importlib.util
 import json
 import logging
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,8 @@ import pandas as pd
 
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, atomic_path, file_hash, write_json
-from ..log import progress
 from ..media import decode_audio, probe
+from ..parallel import map_films, run_options
 from . import bags
 from .bags import SETS, cue_table, empty_frames, frames_table, n_frames
 
@@ -395,52 +394,34 @@ class Task:
     sidecar: str
 
 
-def _run_task(task: Task, extractor=None) -> tuple[str, str, int, list[str], tuple | None]:
-    """Compute one (set, film), store it in the cache; errors come back as (problems, headline)."""
-    try:
-        ext = extractor if extractor is not None else _worker_extractor(task.name, task.section)
-        frames, warns = extract_film(task.name, ext, task.film_id, task.path, task.cues)
-        with atomic_path(task.parquet) as tmp:
-            frames.to_parquet(tmp, index=False)
-        write_json(task.sidecar, {"film_id": task.film_id, "set": task.name, "rows": len(frames), "warnings": warns})
-        return task.name, task.film_id, len(frames), warns, None
-    except FilmscoreError as e:
-        return task.name, task.film_id, 0, [], (e.problems, e.headline)
+def _run_task(task: Task) -> tuple[int, list[str]]:
+    """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
+    ext = _worker_extractor(task.name, task.section)
+    frames, warns = extract_film(task.name, ext, task.film_id, task.path, task.cues)
+    with atomic_path(task.parquet) as tmp:
+        frames.to_parquet(tmp, index=False)
+    write_json(task.sidecar, {"film_id": task.film_id, "set": task.name, "rows": len(frames), "warnings": warns})
+    return len(frames), warns
 
 
-def _run_tasks(tasks: list[Task], extractors: dict[str, Any], jobs: int) -> None:
+def _task_done(task: Task) -> bool:
+    return Path(task.parquet).is_file() and Path(task.sidecar).is_file()
+
+
+def _run_tasks(tasks: list[Task], run: dict) -> None:
+    """Every task through `filmscore.parallel.map_films` (local processes or a Dask cluster).
+
+    Bad-input errors of several films are collected and raised together; the
+    films already computed stay in the cache, so a re-run does only the rest.
+    """
     if not tasks:
         return
-    failures = []
-
-    def done(result) -> None:
-        name, film_id, rows, warns, err = result
+    threads = max(1, (os.cpu_count() or 1) // max(1, int(run["jobs"])))
+    for task, (rows, warns) in map_films(_run_task, tasks, desc="features", done=_task_done,
+                                        label=lambda t: f"{t.film_id} ({t.name})",
+                                        initializer=partial(_init_worker, threads), **run):
         for w in warns:
-            log.warning("%s: %s", name, w)
-        if err is not None:
-            failures.append(err)
-
-    if jobs <= 1 or len(tasks) == 1:
-        for task in progress(tasks, desc="features", total=len(tasks), unit="film"):
-            done(_run_task(task, extractors[task.name]))
-            if failures:
-                break
-    else:
-        workers = min(jobs, len(tasks))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
-            futures = [pool.submit(_run_task, t) for t in tasks]
-            for fut in progress(as_completed(futures), desc="features", total=len(futures), unit="film"):
-                done(fut.result())
-                if failures:
-                    for f in futures:
-                        f.cancel()
-                    break
-    if failures:
-        problems, headline = failures[0]
-        raise FilmscoreError(problems, headline=f"feature extraction stopped: {headline}")
+            log.warning("%s: %s", task.name, w)
 
 
 # ---------------------------------------------------------------- assembly
@@ -513,7 +494,7 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
-    _run_tasks(tasks, active, int(params["features"]["jobs"]))
+    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])))
     statuses: dict[str, dict] = {}
     for name in SETS:
         if name in active:
