@@ -136,9 +136,28 @@ DEMO = {
     "jobs": Int(min=1, max=256),
 }
 
+REPORTS = {
+    "importance": {
+        "model": Str(doc="model cell (data/models/<features>-<level>-<pool>-<hidden>) whose fold models are permuted; "
+                         "needs MIR features (the paper: mir-cue-avg-64)"),
+        "n_repeats": Int(min=1, max=10000, doc="permutations per feature group (the paper: 100)"),
+        "seed": Int(min=0, doc="seed of the permutations"),
+        "confidence": Float(min=0.5, max=0.999, doc="level of the t-interval over repeats"),
+    },
+    "crossmodal": {
+        "alpha": Float(min=1e-6, max=0.5, doc="family-wise significance level (Bonferroni over the genres)"),
+        "min_clips": Int(min=2, max=10000, doc="a genre is testable with at least this many clips on each side"),
+        "min_films": Int(min=1, max=10000, doc="... and at least this many films on each side"),
+    },
+    "timeline": {
+        "films_per_page": Int(min=1, max=500, doc="films per cue-timeline figure"),
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
+    "reports": REPORTS,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
@@ -161,6 +180,22 @@ def _check_demo(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_demo)
+
+
+def _check_reports(p: dict) -> list[Problem]:
+    import re
+
+    try:
+        cell = p["reports"]["importance"]["model"]
+    except (KeyError, TypeError):
+        return []
+    if isinstance(cell, str) and not re.fullmatch(r"[A-Za-z0-9_]+-(cue|frame)-[A-Za-z0-9_]+-[0-9]+", cell):
+        return [Problem("params.yaml: reports.importance.model", f"{cell!r} is not <features>-<level>-<pool>-<hidden>",
+                        "name a model cell folder of data/models, e.g. mir-cue-avg-64")]
+    return []
+
+
+CHECKS.append(_check_reports)
 
 
 # --------------------------------------------------------------------------
