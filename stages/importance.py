@@ -1,6 +1,6 @@
 """Stage `importance`: permutation feature importance of the MIR feature groups (the paper's Fig 3).
 
-Reuses the fold models of the model cell `reports.importance.model` (no retraining)
+Reuses the fold models of the model cell chosen by `reports.importance.*` (no retraining)
 and writes reports/importance/ (summary.csv, repeats.csv, overall.csv,
 importance.png, metrics.json, info.json).
 """
@@ -12,8 +12,7 @@ from filmscore.stage import run_stage
 def main(params: dict) -> None:
     r = params["reports"]["importance"]
     genres = list(params["corpus"]["genres"])
-    model_dir = inputs.MODELS_DIR / r["model"]
-    inputs.parse_cell(r["model"])
+    model_dir = inputs.MODELS_DIR / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
     from filmscore.features import groups  # column -> group name (MFCC, dMFCC, ..., Tone)

@@ -149,7 +149,7 @@ def test_group_indices_order_and_unknown_columns(caplog):
     assert list(g) == ["MFCC", "dMFCC", "Tone"]  # the paper's order
     assert g["MFCC"] == [1, 4]
     assert "never permuted" in caplog.text and "x" in caplog.text
-    with pytest.raises(FilmscoreError, match="mir-"):
+    with pytest.raises(FilmscoreError, match="reports.importance.features to mir"):
         imp.group_indices(["v0", "v1"], {"mfcc_0": "MFCC"})
 
 

@@ -138,8 +138,12 @@ DEMO = {
 
 REPORTS = {
     "importance": {
-        "model": Str(doc="model cell (data/models/<features>-<level>-<pool>-<hidden>) whose fold models are permuted; "
-                         "needs MIR features (the paper: mir-cue-avg-64)"),
+        # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
+        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+                        doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+        "level": Str(choices=("cue", "frame"), doc="bag level of the analysed model (the paper: cue)"),
+        "pool": Str(doc="pooling of the analysed model (the paper: avg)"),
+        "hidden": Int(min=1, doc="hidden units of the analysed model (the paper: 64)"),
         "n_repeats": Int(min=1, max=10000, doc="permutations per feature group (the paper: 100)"),
         "seed": Int(min=0, doc="seed of the permutations"),
         "confidence": Float(min=0.5, max=0.999, doc="level of the t-interval over repeats"),
@@ -180,22 +184,6 @@ def _check_demo(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_demo)
-
-
-def _check_reports(p: dict) -> list[Problem]:
-    import re
-
-    try:
-        cell = p["reports"]["importance"]["model"]
-    except (KeyError, TypeError):
-        return []
-    if isinstance(cell, str) and not re.fullmatch(r"[A-Za-z0-9_]+-(cue|frame)-[A-Za-z0-9_]+-[0-9]+", cell):
-        return [Problem("params.yaml: reports.importance.model", f"{cell!r} is not <features>-<level>-<pool>-<hidden>",
-                        "name a model cell folder of data/models, e.g. mir-cue-avg-64")]
-    return []
-
-
-CHECKS.append(_check_reports)
 
 
 # --------------------------------------------------------------------------

@@ -216,6 +216,13 @@ def table5_frames(table: pd.DataFrame, genres: list[str], paper: dict | None = N
     return out
 
 
+def differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Flat data series for DVC plots: one labelled difference per (feature, source, genre)."""
+    t = table.dropna(subset=["diff_x10"])
+    return pd.DataFrame({"comparison": t["feature"] + " / " + t["source"] + " / " + t["genre"],
+                         "diff_x10": t["diff_x10"].astype(float), "significant": t["significant"].astype(bool)})
+
+
 def metrics(result: CrossModalResult) -> dict:
     """DVC metrics: every difference (null when undefined) and the counts per family."""
     m: dict = {"status": result.status}
@@ -288,6 +295,7 @@ def write_outputs(result: CrossModalResult, out_dir, genres: list[str], info: di
     with atomic_dir(Path(out_dir)) as tmp:
         write_table(result.table, tmp / "table5.csv")
         write_table(result.clips, tmp / "clips.csv")
+        write_table(differences(result.table), tmp / "differences.csv")
         md = [f"# Table 5 analogue: brightness and contrast of clips with music, by genre", ""]
         md += [f"Label sources from model `{info.get('model', '?')}`. Mann-Whitney U, two-sided, "
                f"Bonferroni within each feature and source (alpha = {result.alpha}, m = {len(genres)}).", ""]

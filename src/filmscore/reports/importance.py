@@ -155,7 +155,7 @@ def group_indices(columns: Sequence[str], group_of: Mapping[str, str]) -> dict[s
     if not groups:
         raise FilmscoreError([Problem("feature groups", f"none of the model's {len(columns)} feature columns has a group",
                                       "importance needs the MIR features (filmscore.features.groups): "
-                                      "set reports.importance.model to a mir-* model cell")])
+                                      "set reports.importance.features to mir")])
     order = [g for g in FIG3_GROUP_ORDER if g in groups] + sorted(g for g in groups if g not in FIG3_GROUP_ORDER)
     return {g: groups[g] for g in order}
 
@@ -257,7 +257,7 @@ def importance_figure(summary: pd.DataFrame, title: str = ""):
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_xticks(x, labels)
     ax.set_ylabel("importance  s = 1 - F1_perm / F1_orig")
-    ax.legend(ncol=4, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    ax.legend(ncol=min(8, len(groups)), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     n = int(summary["n_repeats"].iloc[0]) if len(summary) else 0
     conf = float(summary["confidence"].iloc[0]) if len(summary) else 0.95
     ax.set_title(title or f"Permutation feature importance (mean of {n} repeats, {conf:.0%} t-interval)", fontsize=10)

@@ -57,7 +57,7 @@ def git_info(root: str | Path = ".") -> dict:
             r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError):
             return None
-        return r.stdout.strip() if r.returncode == 0 else None
+        return r.stdout.rstrip("\n") if r.returncode == 0 else None  # porcelain lines start with a space
 
     commit = git("rev-parse", "HEAD")
     if commit is None:
