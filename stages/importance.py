@@ -15,11 +15,11 @@ def main(params: dict) -> None:
     model_dir = inputs.MODELS_DIR / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
-    from filmscore.features import groups  # column -> group name (MFCC, dMFCC, ..., Tone)
+    from filmscore.features import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
     from filmscore.mil import load_cv_predictor  # the fold models of a cell; see importance.CVPredictor
 
     predictor = load_cv_predictor(model_dir)
-    result, info = importance.run(model_dir, genres, groups, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
+    result, info = importance.run(model_dir, genres, group_of, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
                                   confidence=r["confidence"])
     importance.write_outputs(result, inputs.IMPORTANCE_DIR, info)
 

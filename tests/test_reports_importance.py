@@ -145,12 +145,12 @@ def test_genre_with_f1_zero_is_nan_with_a_note():
 
 def test_group_indices_order_and_unknown_columns(caplog):
     cols = ["tone_a", "mfcc_0", "x", "dmfcc_0", "mfcc_1"]
-    g = imp.group_indices(cols, {"tone_a": "Tone", "mfcc_0": "MFCC", "mfcc_1": "MFCC", "dmfcc_0": "dMFCC"})
+    g = imp.group_indices(cols, {"tone_a": "Tone", "mfcc_0": "MFCC", "mfcc_1": "MFCC", "dmfcc_0": "dMFCC"}.__getitem__)
     assert list(g) == ["MFCC", "dMFCC", "Tone"]  # the paper's order
     assert g["MFCC"] == [1, 4]
     assert "never permuted" in caplog.text and "x" in caplog.text
     with pytest.raises(FilmscoreError, match="reports.importance.features to mir"):
-        imp.group_indices(["v0", "v1"], {"mfcc_0": "MFCC"})
+        imp.group_indices(["v0", "v1"], {"mfcc_0": "MFCC"}.__getitem__)
 
 
 # ---------------------------------------------------------------- the pipeline glue
@@ -170,7 +170,7 @@ def mir_run(tmp_path, monkeypatch):
 
 def test_run_on_a_model_cell_writes_outputs(mir_run, tmp_path):
     model_dir, pred = mir_run
-    res, info = imp.run(model_dir, synth.GENRES, synth.GROUP_OF, pred, n_repeats=8, seed=0, confidence=0.95)
+    res, info = imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=8, seed=0, confidence=0.95)
     s = res.summary().set_index(["group", "genre"])
     assert s.loc[("Rhythm", imp.OVERALL), "mean"] == 0.0  # the planted model never reads unused_a
     assert s.loc[("Dynamics", imp.OVERALL), "mean"] == 0.0
@@ -192,7 +192,7 @@ def test_stale_predictions_are_an_error(mir_run):
     p.loc[0, "prob"] = 1 - p.loc[0, "prob"]
     p.to_parquet(model_dir / "predictions.parquet", index=False)
     with pytest.raises(FilmscoreError, match="do not reproduce predictions.parquet"):
-        imp.run(model_dir, synth.GENRES, synth.GROUP_OF, pred, n_repeats=2, seed=0, confidence=0.95)
+        imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=2, seed=0, confidence=0.95)
 
 
 def test_missing_predictions_name_the_stage_to_run(tmp_path, monkeypatch):

@@ -136,19 +136,22 @@ def f1_per_genre(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     return np.append(per, per.mean())
 
 
-def group_indices(columns: Sequence[str], group_of: Mapping[str, str]) -> dict[str, list[int]]:
-    """Map each group to the indices of its columns; canonical group order first.
+def group_indices(columns: Sequence[str], group_of: Callable[[str], str]) -> dict[str, list[int]]:
+    """Map each group to the indices of its columns; the paper's group order first.
 
-    Columns with no group are left out of the analysis (logged).
+    group_of(column) -> group name, raising KeyError for a column outside every
+    group (filmscore.features.group_of). Such columns are left out of the
+    analysis (logged); a group with no column does not appear.
     """
     groups: dict[str, list[int]] = {}
     loose = []
     for i, c in enumerate(columns):
-        g = group_of.get(c)
-        if g is None:
+        try:
+            g = group_of(c)
+        except KeyError:
             loose.append(c)
-        else:
-            groups.setdefault(g, []).append(i)
+            continue
+        groups.setdefault(g, []).append(i)
     if loose:
         log.warning("%d feature column(s) belong to no importance group and are never permuted: %s",
                     len(loose), ", ".join(loose[:8]) + (" ..." if len(loose) > 8 else ""))
@@ -311,7 +314,7 @@ def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
         write_json(tmp / "info.json", info)
 
 
-def run(model_dir, genres: list[str], group_of: Mapping[str, str], predictor: CVPredictor,
+def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor: CVPredictor,
         n_repeats: int, seed: int, confidence: float) -> tuple[ImportanceResult, dict]:
     """Importance of a trained model cell: bags from its feature table, checks, then the permutations.
 
