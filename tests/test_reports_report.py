@@ -129,6 +129,11 @@ def test_git_info_reports_revision_and_dirty_state(tmp_path):
     info = git_info(tmp_path)
     assert len(info["commit"]) == 40 and info["dirty"] is False
     (tmp_path / "dvc.lock").write_text("y")  # DVC rewrites dvc.lock during a run: not a change
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/metrics.json").write_text("{}")
+    git("add", "reports")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "m")
+    (tmp_path / "reports/metrics.json").write_text('{"a": 1}')  # a pipeline product: not a change either
     assert git_info(tmp_path)["dirty"] is False
     (tmp_path / "a.txt").write_text("2")
     info = git_info(tmp_path)
@@ -143,3 +148,19 @@ def test_document_escapes_markdown_and_html():
     assert "| a\\|b | 0.123 | – |" in md and "|:---|---:|---:|" in md
     page = doc.to_html()
     assert "&lt;script&gt; <strong>bold</strong> <code>code</code>" in page and "<script>" not in page
+
+
+def test_reports_params_schema_catches_typos_and_bad_values():
+    import yaml
+
+    from filmscore.config import validate
+
+    p = yaml.safe_load(open("params.yaml"))
+    assert validate(p) == []
+    p["reports"]["crossmodal"]["min_film"] = p["reports"]["crossmodal"].pop("min_films")
+    p["reports"]["importance"]["level"] = "frames"
+    p["reports"]["crossmodal"]["alpha"] = 2.0
+    probs = {pr.where: pr for pr in validate(p)}
+    assert "reports.crossmodal.min_films" in probs["params.yaml: reports.crossmodal.min_film"].fix
+    assert "did you mean 'frame'" in probs["params.yaml: reports.importance.level"].what
+    assert "above the maximum" in probs["params.yaml: reports.crossmodal.alpha"].what

@@ -46,11 +46,15 @@ SECTIONS = [
 
 # ---------------------------------------------------------------- provenance
 
+PRODUCTS = ("data/", "reports/")
+
 def git_info(root: str | Path = ".") -> dict:
     """Commit, branch and dirty state of the repository at `root` (None where git cannot tell).
 
-    dvc.lock is not counted as a change: DVC itself rewrites it while the
-    pipeline runs, before this stage.
+    Pipeline products are not counted as changes: dvc.lock and the files
+    under data/ and reports/ (DVC rewrites them while the pipeline runs, before
+    this stage; metrics kept in git live there). What remains is what a reader
+    needs to know: uncommitted code or params.
     """
     def git(*args: str) -> str | None:
         try:
@@ -63,7 +67,8 @@ def git_info(root: str | Path = ".") -> dict:
     if commit is None:
         return {"commit": None, "branch": None, "dirty": None, "changed": []}
     status = git("status", "--porcelain", "--untracked-files=no") or ""
-    changed = [ln[3:] for ln in status.splitlines() if ln[3:] and ln[3:] != "dvc.lock"]
+    changed = [p for p in (ln[3:] for ln in status.splitlines())
+               if p and p != "dvc.lock" and not p.startswith(PRODUCTS)]
     return {"commit": commit, "branch": git("rev-parse", "--abbrev-ref", "HEAD"), "dirty": bool(changed),
             "changed": changed}
 
