@@ -204,3 +204,25 @@ def test_stage_main_uses_the_headline_model(tmp_path, monkeypatch):
     stage.main(synth.params())
     info = json.loads((tmp_path / "reports/crossmodal/info.json").read_text())
     assert info["model"] == "vggish-cue-single_attention-128" and info["status"] == "ok"
+
+
+def test_outputs_replace_only_the_stage_files_and_only_when_all_are_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, _, model_dir = make_run(tmp_path)
+    out = tmp_path / "reports/crossmodal"
+    out.mkdir(parents=True)
+    (out / ".gitignore").write_text("/table5.csv\n")  # DVC keeps one here
+    res, info = cm.run(model_dir, synth.GENRES, 0.01, 5, 2)
+    cm.write_outputs(res, out, synth.GENRES, info, paper.TABLE5)
+    assert (out / ".gitignore").read_text() == "/table5.csv\n"
+    before = (out / "table5.csv").read_bytes()
+
+    def broken(*a, **k):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(cm, "crossmodal_figure", broken)
+    res.table["diff_x10"] = 0.0
+    with pytest.raises(RuntimeError):
+        cm.write_outputs(res, out, synth.GENRES, info, paper.TABLE5)
+    assert (out / "table5.csv").read_bytes() == before  # nothing half-replaced
+    assert not list(tmp_path.glob("reports/.crossmodal.*"))  # no temporary folder left

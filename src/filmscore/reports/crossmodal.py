@@ -289,10 +289,12 @@ def write_outputs(result: CrossModalResult, out_dir, genres: list[str], info: di
     """Write the cross-modal folder at once: Table 5 (CSV and markdown), clips, figure, metrics, info."""
     from pathlib import Path
 
-    from ..files import atomic_dir, save_figure, write_json, write_table, write_text
+    from ..files import save_figure, write_json, write_table, write_text
     from .document import md_table
 
-    with atomic_dir(Path(out_dir)) as tmp:
+    from .inputs import staged_outputs
+
+    with staged_outputs(Path(out_dir)) as tmp:
         write_table(result.table, tmp / "table5.csv")
         write_table(result.clips, tmp / "clips.csv")
         write_table(differences(result.table), tmp / "differences.csv")

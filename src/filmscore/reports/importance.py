@@ -302,9 +302,11 @@ def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
     """Write the importance folder at once (tables, figure, metrics, info)."""
     from pathlib import Path
 
-    from ..files import atomic_dir, save_figure, write_json, write_table
+    from ..files import save_figure, write_json, write_table
 
-    with atomic_dir(Path(out_dir)) as tmp:
+    from .inputs import staged_outputs
+
+    with staged_outputs(Path(out_dir)) as tmp:
         summary = result.summary()
         write_table(summary, tmp / "summary.csv")
         write_table(result.repeats(), tmp / "repeats.csv")

@@ -6,8 +6,13 @@ A missing input is an error naming the file and the stage that makes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -171,3 +176,21 @@ CROSSMODAL_DIR = Path("reports/crossmodal")  # stage crossmodal
 REPORT_MD = Path("reports/report.md")  # stage report
 REPORT_HTML = Path("reports/report.html")
 TIMELINE_DIR = Path("reports/timeline")
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
+    """Write a stage's files into a temporary folder, then move each into `out_dir`.
+
+    Nothing is moved unless every file was written; files of `out_dir` the
+    stage does not write (such as the .gitignore DVC keeps there) are left alone.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        yield tmp
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out_dir / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
