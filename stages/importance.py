@@ -16,9 +16,9 @@ def main(params: dict) -> None:
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
     from filmscore.features import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
-    from filmscore.mil import load_cv_predictor  # the fold models of a cell; see importance.CVPredictor
+    from filmscore.mil.cv import CVResult  # the fold models of a cell; see importance.CVPredictor
 
-    predictor = load_cv_predictor(model_dir)
+    predictor = CVResult.load(model_dir)
     result, info = importance.run(model_dir, genres, group_of, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
                                   confidence=r["confidence"])
     importance.write_outputs(result, inputs.IMPORTANCE_DIR, info)

@@ -34,11 +34,11 @@ class PlantedPredictor:
     def __init__(self, film_ids, genres=GENRES, columns=MIR_COLUMNS, planted=PLANTED):
         self.film_ids = list(film_ids)
         self.genres = list(genres)
-        self.feature_columns = list(columns)
-        self.cols = [self.feature_columns.index(planted[g]) for g in genres]
+        self.columns = list(columns)
+        self.cols = [self.columns.index(planted[g]) for g in genres]
         self.calls = 0
 
-    def predict_proba(self, bags):
+    def predict_heldout(self, bags):
         self.calls += 1
         out = np.zeros((len(bags), len(self.genres)))
         for i, b in enumerate(bags):

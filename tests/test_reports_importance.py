@@ -164,7 +164,7 @@ def mir_run(tmp_path, monkeypatch):
     table = synth.write_mir(tmp_path, cues, dict(zip(ids, labels)))
     pred = synth.PlantedPredictor(ids)
     bags = inputs.bags_from_table(table, ids, synth.MIR_COLUMNS)
-    model_dir = synth.write_predictions(tmp_path, "mir-cue-avg-64", ids, labels, pred.predict_proba(bags))
+    model_dir = synth.write_predictions(tmp_path, "mir-cue-avg-64", ids, labels, pred.predict_heldout(bags))
     return model_dir, pred
 
 
@@ -201,3 +201,10 @@ def test_missing_predictions_name_the_stage_to_run(tmp_path, monkeypatch):
         inputs.load_predictions(tmp_path / "data/models/mir-cue-avg-64", synth.GENRES)
     text = e.value.render()
     assert "predictions.parquet" in text and "dvc repro train" in text
+
+
+def test_fold_models_without_column_names_are_an_error(mir_run):
+    model_dir, pred = mir_run
+    pred.columns = None
+    with pytest.raises(FilmscoreError, match="do not record their feature columns"):
+        imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=2, seed=0, confidence=0.95)

@@ -52,7 +52,7 @@ def full_run(tmp_path, monkeypatch):
     table = synth.write_mir(tmp_path, cues, by)
     pred = synth.PlantedPredictor(ids)
     bags = inputs.bags_from_table(table, ids, synth.MIR_COLUMNS)
-    model_dir = synth.write_predictions(tmp_path, "mir-cue-avg-64", ids, labels, pred.predict_proba(bags))
+    model_dir = synth.write_predictions(tmp_path, "mir-cue-avg-64", ids, labels, pred.predict_heldout(bags))
     res, info = imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=4, seed=0, confidence=0.95)
     imp.write_outputs(res, inputs.IMPORTANCE_DIR, info)
     # cross-modal, from the same predictions

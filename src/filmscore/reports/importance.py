@@ -45,19 +45,19 @@ PredictFn = Callable[[list[np.ndarray]], np.ndarray]
 
 
 class CVPredictor(Protocol):
-    """What the importance stage needs from a trained model cell (filmscore.mil).
+    """What the importance stage needs from a trained model cell: filmscore.mil.cv.CVResult.load(dir).
 
-    `predict_proba(bags)[i]` is film `film_ids[i]`'s genre probabilities from the
+    `predict_heldout(bags)[i]` is film `film_ids[i]`'s genre probabilities from the
     fold model that held that film out; `bags[i]` holds raw feature values in
-    `feature_columns` order (any scaling is part of the fold model).
+    `columns` order (any scaling is part of the fold model).
     """
 
     film_ids: list[str]
     genres: list[str]
-    feature_columns: list[str]
+    columns: list[str] | None
     threshold: float
 
-    def predict_proba(self, bags: list[np.ndarray]) -> np.ndarray: ...
+    def predict_heldout(self, bags: list[np.ndarray]) -> np.ndarray: ...
 
 
 @dataclass
@@ -336,17 +336,21 @@ def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor:
         raise FilmscoreError([Problem(str(model_dir), f"fold models predict genres {list(predictor.genres)}, "
                                       f"corpus.genres is {list(genres)}", f"re-run `dvc repro {MODEL_STAGE}`")])
     film_ids = list(predictor.film_ids)
+    if not predictor.columns:
+        raise FilmscoreError([Problem(str(model_dir), "the fold models do not record their feature columns",
+                                      f"re-run `dvc repro {MODEL_STAGE}`")])
+    columns = list(predictor.columns)
     saved = wide(preds, "prob", genres)
     if set(film_ids) != set(saved.index):
         raise FilmscoreError([Problem(str(model_dir), "fold models and predictions.parquet cover different films",
                                       f"re-run `dvc repro {MODEL_STAGE}`")])
     table_path = require(FEATURES_DIR / cell["features"] / LEVEL_TABLES[cell["level"]], "features",
                          f"{cell['features']} {cell['level']}-level features")
-    bags = bags_from_table(pd.read_parquet(table_path), film_ids, list(predictor.feature_columns))
-    groups = group_indices(list(predictor.feature_columns), group_of)
+    bags = bags_from_table(pd.read_parquet(table_path), film_ids, columns)
+    groups = group_indices(columns, group_of)
     Y = wide(preds, "truth", genres).loc[film_ids].to_numpy(dtype=np.int64)
 
-    p0 = _check_proba(predictor.predict_proba(bags), len(film_ids), len(genres))
+    p0 = _check_proba(predictor.predict_heldout(bags), len(film_ids), len(genres))
     diff = np.abs(p0 - saved.loc[film_ids].to_numpy(dtype=float))
     if diff.max() > 1e-4:
         raise FilmscoreError([Problem(str(model_dir), f"the fold models do not reproduce predictions.parquet on the "
@@ -354,9 +358,9 @@ def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor:
                                       f"the models or features are out of date: run `dvc repro {MODEL_STAGE}`")])
     log.info("permutation importance of %s: %d films, %d groups, %d repeats", model_dir.name, len(film_ids),
              len(groups), n_repeats)
-    result = permutation_importance(predictor.predict_proba, bags, groups, Y, genres, n_repeats=n_repeats, seed=seed,
+    result = permutation_importance(predictor.predict_heldout, bags, groups, Y, genres, n_repeats=n_repeats, seed=seed,
                                     threshold=float(predictor.threshold), confidence=confidence)
     info = {"model": model_dir.name, "n_films": len(film_ids), "n_repeats": n_repeats, "seed": seed,
-            "groups": {g: [predictor.feature_columns[i] for i in idx] for g, idx in groups.items()},
+            "groups": {g: [columns[i] for i in idx] for g, idx in groups.items()},
             "threshold": float(predictor.threshold)}
     return result, info

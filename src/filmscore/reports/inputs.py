@@ -34,7 +34,6 @@ MODEL_STAGE = "train"
 
 PREDICTION_COLUMNS = ("film_id", "fold", "genre", "prob", "pred", "truth")
 LEVEL_TABLES = {"cue": "cues.parquet", "frame": "frames.parquet"}
-KEY_COLUMNS = ("film_id", "cue_id", "t", "start", "end")
 
 
 def require(path: str | Path, stage: str, what: str) -> Path:
@@ -141,11 +140,6 @@ def feature_status(feature_set: str) -> dict:
     """data/features/<set>/status.json, or an error naming the features stage."""
     path = require(FEATURES_DIR / feature_set / "status.json", "features", f"status of the {feature_set} features")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def feature_columns(df: pd.DataFrame) -> list[str]:
-    """Every non-key column of a feature table, in table order."""
-    return [c for c in df.columns if c not in KEY_COLUMNS]
 
 
 def bags_from_table(table: pd.DataFrame, film_ids: list[str], columns: list[str]) -> list[np.ndarray]:
