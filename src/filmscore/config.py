@@ -255,12 +255,35 @@ RUN = {
     "wait_s": Float(min=1, max=3600, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
+REPORTS = {
+    "importance": {
+        # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
+        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+                        doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+        "level": Str(choices=("cue", "frame"), doc="bag level of the analysed model (the paper: cue)"),
+        "pool": Str(doc="pooling of the analysed model (the paper: avg)"),
+        "hidden": Int(min=1, doc="hidden units of the analysed model (the paper: 64)"),
+        "n_repeats": Int(min=1, max=10000, doc="permutations per feature group (the paper: 100)"),
+        "seed": Int(min=0, doc="seed of the permutations"),
+        "confidence": Float(min=0.5, max=0.999, doc="level of the t-interval over repeats"),
+    },
+    "crossmodal": {
+        "alpha": Float(min=1e-6, max=0.5, doc="family-wise significance level (Bonferroni over the genres)"),
+        "min_clips": Int(min=2, max=10000, doc="a genre is testable with at least this many clips on each side"),
+        "min_films": Int(min=1, max=10000, doc="... and at least this many films on each side"),
+    },
+    "timeline": {
+        "films_per_page": Int(min=1, max=500, doc="films per cue-timeline figure"),
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
     "cues": CUES,
     "features": FEATURES,
     "run": RUN,
+    "reports": REPORTS,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
