@@ -154,6 +154,22 @@ def test_film_without_soundtrack_music_gives_an_empty_valid_table(tmp_path, trac
     assert df.empty and list(df.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
 
 
+def test_chromaprint_item_hop_holds_over_an_hour():
+    """An excerpt taken 3000 s into a recording matches its items at round(3000 s / hop), not a few items off."""
+    from filmscore.cues.prints import CHROMAPRINT_HOP, raw_fingerprint
+
+    rng = np.random.default_rng(5)
+    t0 = 3000.0
+    x = np.repeat(rng.standard_normal(int((t0 + 40) * SR) // 64 + 1).astype(np.float32), 64)  # steppy noise
+    x = x[: int((t0 + 40) * SR)] * 0.2
+    whole = raw_fingerprint(x, SR)
+    part = raw_fingerprint(x[int(t0 * SR):], SR)[:200]
+    ber = {k: np.unpackbits((whole[k:k + 200] ^ part).view(np.uint8)).mean() for k in range(24200, 24260)}
+    best = min(ber, key=ber.get)
+    assert ber[best] < 0.15  # the same audio (frames 7 samples apart)
+    assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
+
+
 # ---------------------------------------------------------------- the paper's windows
 
 

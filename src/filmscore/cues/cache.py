@@ -23,7 +23,7 @@ from ..files import atomic_path, file_hash
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class PrintCache:

@@ -8,7 +8,9 @@ nothing) simply has no side channel, and matching falls back to mid.
 * Chromaprint raw fingerprints come from libchromaprint through pyacoustid's
   ctypes module (`import chromaprint`), fed the decoder's PCM block by block, so
   they cover the whole recording (no 120 s limit). One 32-bit item every
-  4096/3 samples at 11025 Hz (0.1238 s).
+  1365 samples at 11025 Hz (0.1238 s): libchromaprint's frame is 4096 samples
+  with an overlap of 4096 - 4096/3 in integer arithmetic, so the hop is 1365,
+  not 1365.33 (a difference that would shift a lag by 0.6 s after 40 minutes).
 * Band frames are log energies in log-spaced bands, high-passed in time and
   normalised per frame, so that the dot product of two frames is a cosine
   similarity that degrades gracefully under dialogue where Chromaprint's bits
@@ -37,7 +39,7 @@ from ..media import decode_audio, stream_audio
 log = logging.getLogger(__name__)
 
 CHROMAPRINT_RATE = 11025  # libchromaprint resamples everything to this internally
-CHROMAPRINT_HOP = 4096 / 3 / CHROMAPRINT_RATE  # seconds per raw fingerprint item
+CHROMAPRINT_HOP = (4096 - (4096 - 4096 // 3)) / CHROMAPRINT_RATE  # seconds per raw fingerprint item (1365 samples)
 SIDE_MIN_RATIO = 0.01  # side RMS below this fraction of mid RMS: treat as mono
 CHANNELS = ("mid", "side")
 
