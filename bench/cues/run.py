@@ -303,7 +303,7 @@ class _TracksOnly(PrintCache):
     """The print cache for tracks, never the per-film result cache (we time the matching)."""
 
     def __init__(self, inner: PrintCache):
-        super().__init__(inner.root)
+        super().__init__(inner.root, audio=inner.audio)
 
     def load_film(self, key):
         return None

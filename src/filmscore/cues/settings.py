@@ -49,6 +49,7 @@ class ExtentSettings:
     min_z: float = 4.0          # coherence above the null (off-lag) spread
     merge_gap_seconds: float = 2.0
     min_cue_seconds: float = 2.0
+    grow_seconds: float = 16.0  # coherence computed this far either side of the checked window, then chunks as long
 
 
 @dataclass(frozen=True)
