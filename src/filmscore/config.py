@@ -162,7 +162,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "enabled": Bool(doc="band-frame cross-correlation as a candidate source"),
         "segment_seconds": Float(min=1, max=60), "hop_seconds": Float(min=0.5, max=60),
         "min_z": Float(min=0, doc="z-score of a correlation peak to become a candidate"),
-        "peaks_per_segment": Int(min=1, max=20),
+        "peaks_per_segment": Int(min=1, max=64, doc="candidates per track segment: every peak at z >= min_z, at "
+                                 "least a segment apart, the strongest first, up to this many (one per use of the track)"),
         "max_candidates_per_minute": Float(min=0.1, doc="verification budget per minute of film"),
     },
     "verify": {

@@ -161,17 +161,24 @@ def hash_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list
         good = np.nonzero(near >= hs.min_votes)[0]
         if not len(good):
             continue
-        fmin = np.full(len(uk), np.iinfo(np.int64).max)
-        fmax = np.full(len(uk), -1)
-        np.minimum.at(fmin, inv, fi)
-        np.maximum.at(fmax, inv, fi)
+        # each vote's film item, grouped by key: the support of a candidate is the verify window
+        # that holds most of its votes (chance votes of the same track and lag can lie far away)
+        order = np.lexsort((fi, inv))
+        fs_sorted = fi[order]
+        first = np.concatenate([[0], np.cumsum(c)])
+        win = max(1, int(round(s.verify.window_seconds / CHROMAPRINT_HOP)))
         for u in good:
             # keep local maxima only
             if any(near[j] > near[u] for j in np.searchsorted(uk, [uk[u] - 1, uk[u] + 1]) if j < len(uk) and abs(uk[j] - uk[u]) == 1):
                 continue
             gg = int(uk[u] // (2 * span))
             lg = int(uk[u] % (2 * span) - span)
-            f0, f1 = fmin[u] * CHROMAPRINT_HOP, (fmax[u] + 1) * CHROMAPRINT_HOP
+            parts = [fs_sorted[first[v]:first[v + 1]] for v in (u - 1, u, u + 1)
+                     if 0 <= v < len(uk) and abs(int(uk[v]) - int(uk[u])) <= 1]
+            votes = np.sort(np.concatenate(parts))
+            inside = np.searchsorted(votes, votes + win, "left") - np.arange(len(votes))  # votes in [v, v + win)
+            a = int(np.argmax(inside))
+            f0, f1 = votes[a] * CHROMAPRINT_HOP, (votes[a + inside[a] - 1] + 1) * CHROMAPRINT_HOP
             lag_s = lg * CHROMAPRINT_HOP
             out.append(Candidate(gg, ch, lag_s, f0 - lag_s, f1 - lag_s, float(near[u]), "chromaprint"))
     return out
@@ -197,7 +204,8 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         if len(F) < W:
             continue
         d = F.shape[1]
-        U = np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d)  # (positions, W*d)
+        # (positions, W*d), contiguous: a strided view would be copied by every matrix product
+        U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d))
         P = len(U)
         segs, meta = [], []
         for g, t in enumerate(tracks):
@@ -223,19 +231,30 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         chunk = 256
         for c0 in range(0, len(S), chunk):
             M = S[c0:c0 + chunk] @ U.T  # (segments, positions): summed frame cosines
-            rows = np.arange(len(M))
             mu = (M @ ones) / P
             sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", M, M, dtype=np.float64) / P - mu.astype(np.float64) ** 2,
                                     0.0)).astype(np.float32) + 1e-9
-            for _ in range(xs.peaks_per_segment):
-                p = np.argmax(M, axis=1)
-                z = (M[rows, p] - mu) / sd
-                for j in np.nonzero(z >= xs.min_z)[0]:
-                    g, a, n_live = meta[c0 + j]
-                    lag = (int(p[j]) - a) * fs
-                    out.append(Candidate(g, ch, lag, a * fs, (a + W) * fs, float(z[j]), "xcorr"))
-                for j in rows:
-                    M[j, max(0, p[j] - W):p[j] + W] = -np.inf
+            # every peak at z >= min_z, the strongest first, at least a segment apart, at most peaks_per_segment
+            # (a track used many times in a film peaks at every use)
+            rows, pos = np.nonzero(M >= (mu + xs.min_z * sd)[:, None])
+            if not len(rows):
+                continue
+            val = M[rows, pos]
+            order = np.lexsort((-val, rows))
+            rows, pos, val = rows[order], pos[order], val[order]
+            bounds = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1, [len(rows)]])
+            for r0, r1 in zip(bounds[:-1], bounds[1:]):
+                j = int(rows[r0])
+                g, a, n_live = meta[c0 + j]
+                kept: list[int] = []
+                for p, v in zip(pos[r0:r1], val[r0:r1]):
+                    if any(abs(int(p) - q) < W for q in kept):
+                        continue
+                    kept.append(int(p))
+                    z = float((v - mu[j]) / sd[j])
+                    out.append(Candidate(g, ch, (int(p) - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
+                    if len(kept) >= xs.peaks_per_segment:
+                        break
     return out
 
 

@@ -28,7 +28,7 @@ class XcorrSettings:
     segment_seconds: float = 5.0
     hop_seconds: float = 2.5
     min_z: float = 5.0          # candidate: z-score of the band-frame cross-correlation
-    peaks_per_segment: int = 2
+    peaks_per_segment: int = 8
     max_candidates_per_minute: float = 12.0
 
 
