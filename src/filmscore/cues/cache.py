@@ -53,18 +53,17 @@ class PrintCache:
         assert self.root is not None
         return self.root / "tracks" / sha[:2] / f"{sha}-{tag}.npy"
 
-    def load_track_audio(self, sha: str, tag: str) -> np.ndarray | None:
-        """The cached int16 (n, 1 or 2) PCM of a track as a read-only memory map, or None."""
+    def load_track_audio(self, sha: str, tag: str):
+        """The cached int16 (n, 1 or 2) PCM of a track as a `PcmFile` (read by spans), or None."""
+        from .prints import PcmFile
+
         if not self.audio_enabled:
             return None
         p = self._audio_path(sha, tag)
         if not p.is_file():
             return None
         try:
-            a = np.load(p, mmap_mode="r")
-            if a.dtype != np.int16 or a.ndim != 2 or a.shape[1] not in (1, 2):
-                raise ValueError(f"unexpected array {a.dtype} {a.shape}")
-            return a
+            return PcmFile(p)
         except Exception as e:  # a torn or foreign file: recompute
             log.warning("%s: unreadable cache entry (%s), recomputing", p, e)
             return None

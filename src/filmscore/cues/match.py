@@ -534,9 +534,14 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
 
 
 def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
-    """Stronger cues keep their time; weaker ones are trimmed around them (or dropped)."""
+    """Cues with more evidence (mean coherence z times length) keep their time; others are trimmed around them.
+
+    Evidence rather than mean strength, so that where looped music matched at a
+    repeat of itself over part of a cue, the alignment that explains the whole
+    cue wins; the partial one is trimmed away (or to what it alone explains).
+    """
     kept: list[Cue] = []
-    for c in sorted(cues, key=lambda c: -c.strength):
+    for c in sorted(cues, key=lambda c: (-c.strength * (c.end - c.start), c.start, c.track)):
         pieces = [(c.start, c.end)]
         for k in kept:
             nxt = []
@@ -585,8 +590,9 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds and e0 <= mid_t + c.lag <= e1
                for g, lag, e0, e1 in examined):
             continue
-        # a candidate whose film window already lies inside an accepted cue is not checked again
-        # (looped music matches itself at several lags; the strongest came first)
+        # a candidate whose film window already lies inside an accepted cue is not checked again (music that
+        # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
+        # for a few seconds of recall where a repeat was accepted first and covers only part of a cue)
         if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
             continue
         n = tr.n_samples
@@ -617,9 +623,9 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         examined.append((c.track, lag / sr, span[0], span[1]))
         for q in cues:
             q.track = c.track
+        found += cues
         log.debug("%s: %s at lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined", film.path.name,
                   tr.name, lag / sr, c.source, z, ch, len(cues), span[0], span[1])
-        found += cues
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()

@@ -17,7 +17,7 @@ nothing) simply has no side channel, and matching falls back to mid.
   do not. They feed the cross-correlation candidate search.
 * PCM is decoded as int16 and kept as int16 mid/side (the film spooled to a
   temporary file while streaming, each track in the cache or a temporary
-  folder) and read back through memory maps, so a two-hour film or a long
+  folder) and read back span by span (`PcmFile`), so a two-hour film or a long
   soundtrack is decoded once and never sits in memory whole; the phase check
   reads spans of it. A track at another speed (PAL) is resampled span by span.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -272,11 +273,60 @@ def speed_ratio(speed: float) -> Fraction:
     return Fraction(speed).limit_denominator(200)
 
 
+class PcmFile:
+    """An int16 (n, k) array in a file (raw at `offset`, or a .npy), read by rows with pread.
+
+    Nothing is memory-mapped, so what the matcher has read does not stay
+    resident: memory holds only the spans in use. Indexing as `f[a:b, col]`
+    or `f[a:b]` reads those rows.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, int] | None = None, offset: int = 0):
+        self.path = Path(path)
+        if shape is None:  # a .npy file: its header tells shape and where the data start
+            with open(self.path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(fh)
+                offset = fh.tell()
+            if np.dtype(dtype) != np.dtype("<i2") or fortran or len(shape) != 2 or shape[1] not in (1, 2):
+                raise ValueError(f"{self.path}: not an int16 (n, 1|2) array ({dtype}, {shape})")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.offset = int(offset)
+        self._fd: int | None = os.open(self.path, os.O_RDONLY)
+        if os.fstat(self._fd).st_size < self.offset + 2 * self.shape[0] * self.shape[1]:
+            self.close()
+            raise ValueError(f"{self.path}: truncated")
+
+    def rows(self, a: int, b: int) -> np.ndarray:
+        a, b = max(0, a), min(self.shape[0], b)
+        k = self.shape[1]
+        if b <= a or self._fd is None:
+            return np.zeros((0, k), dtype=np.int16)
+        buf = os.pread(self._fd, 2 * k * (b - a), self.offset + 2 * k * a)
+        return np.frombuffer(buf, dtype="<i2").reshape(-1, k)
+
+    def __getitem__(self, key):
+        rows, col = (key if isinstance(key, tuple) else (key, slice(None)))
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("PcmFile reads contiguous rows: f[a:b] or f[a:b, col]")
+        a, b, _ = rows.indices(self.shape[0])
+        return self.rows(a, b)[:, col]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class TrackAudio:
     """A track's PCM at the matcher rate, as released (speed 1): int16 mid and, when it carries signal, side.
 
-    `data` (n, len(channels)) is usually a read-only memory map (of the cache,
-    or of a temporary file), so only the spans the matcher reads are paged in.
+    `data` (n, len(channels)) is an array or, usually, a `PcmFile` (in the
+    cache, or a temporary file), so only the spans the matcher reads are in memory.
     `span` gives float32 samples of the track at any playback speed: a speed
     above 1 renders it faster with the pitch raised, as a PAL transfer does
     (25/24), by polyphase resampling of just the samples the span needs. The
@@ -284,7 +334,7 @@ class TrackAudio:
     the same samples of the whole track resampled at once.
     """
 
-    def __init__(self, data: np.ndarray, channels: tuple[str, ...], sample_rate: int):
+    def __init__(self, data: "np.ndarray | PcmFile", channels: tuple[str, ...], sample_rate: int):
         self.data = data
         self.channels = tuple(channels)
         self.sample_rate = sample_rate
@@ -378,7 +428,7 @@ class FilmAudio:
             if c in keep:
                 self.prints.fp[c] = fp
                 self.prints.bands[c] = normalise_bands(bands, spec)
-        self._pcm = np.memmap(raw, dtype=np.int16, mode="r", shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
+        self._pcm: PcmFile | np.ndarray = PcmFile(raw, shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
         log.debug("%s: %.1f s decoded, channels %s", self.path, n / sr, keep)
 
     @property
@@ -399,6 +449,8 @@ class FilmAudio:
         return out
 
     def close(self) -> None:
+        if isinstance(self._pcm, PcmFile):
+            self._pcm.close()
         self._pcm = np.zeros((0, 2), dtype=np.int16)
         self._tmp.cleanup()
 
@@ -417,6 +469,6 @@ def check_decodable(path: Path, exc: Exception) -> MediaError:
 
 
 __all__ = [
-    "BandSpec", "Prints", "FilmAudio", "TrackAudio", "RawFingerprinter", "raw_fingerprint", "load_track_audio",
+    "BandSpec", "Prints", "FilmAudio", "TrackAudio", "PcmFile", "RawFingerprinter", "raw_fingerprint", "load_track_audio",
     "track_prints", "prints_of", "mid_side_int16", "CHROMAPRINT_HOP", "CHROMAPRINT_RATE", "speed_ratio",
 ]

@@ -26,7 +26,8 @@ from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
 from .cache import AUDIO_VERSION, CUES_VERSION, PRINTS_VERSION, PrintCache, content_hash
 from .match import Track, match_film
-from .prints import CHROMAPRINT_HOP, CHANNELS, FilmAudio, Prints, TrackAudio, _energy, load_track_audio, track_prints
+from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
+                     track_prints)
 from .settings import StampSettings
 from .windows import merge_hits, window_hits
 
@@ -82,7 +83,7 @@ class TrackSet:
 
     A track's PCM (int16 mid/side, speed 1) comes from the cache when it holds
     it, else it is decoded once and written to the cache (or, without one, to
-    a temporary folder), and read back through a memory map: whatever the
+    a temporary folder), and read back span by span: whatever the
     soundtrack's length, only the spans the phase check reads are in memory.
     """
 
@@ -138,6 +139,7 @@ class TrackSet:
             return self._audio[path]
         tag = _audio_tag(self.s)
         data = self.cache.load_track_audio(sha, tag) if self.cache.audio_enabled else None
+        decoded = None
         if data is None:
             try:
                 decoded = load_track_audio(path, self.s.sample_rate, self.s.use_side)
@@ -153,19 +155,27 @@ class TrackSet:
             if self.cache.audio_enabled:
                 self.cache.save_track_audio(sha, tag, decoded.data)
                 data = self.cache.load_track_audio(sha, tag)
-            if data is None:  # no cache: spool to a temporary folder, read back through a memory map
+            if data is None:  # no cache: spool to a temporary folder, read back span by span
                 if self._tmp is None:
                     self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-tracks-")
                 f = Path(self._tmp.name) / f"{len(self._audio)}.npy"
                 np.save(f, decoded.data)
-                data = np.load(f, mmap_mode="r")
+                data = PcmFile(f)
         audio = TrackAudio(data, CHANNELS[: data.shape[1]], self.s.sample_rate)
+        if check and decoded is None:  # from the cache: the settings may have changed since it was checked
+            why = self._unusable(audio)
+            if why:
+                log.warning("%s: %s, skipped", path, why)
+                return None
         self._audio[path] = audio
         return audio
 
     def release(self) -> None:
         for t in self.tracks:
             t.release()
+        for a in self._audio.values():
+            if isinstance(a.data, PcmFile):
+                a.data.close()
         self._audio.clear()
         if self._tmp is not None:
             self._tmp.cleanup()
