@@ -91,6 +91,7 @@ class TrackSet:
                  speeds: tuple | None = None):
         self.s = s
         self.cache = cache
+        self.keep_audio = s.mode == "chromaprint"  # the phase check reads the tracks' PCM; windows mode does not
         self.tracks: list[Track] = []
         self.skipped: list[str] = []
         self._audio: dict[Path, TrackAudio] = {}
@@ -152,6 +153,8 @@ class TrackSet:
                 if why:
                     log.warning("%s: %s, skipped", path, why)
                     return None
+            if not self.keep_audio:  # prints only (mode windows): nothing to keep once they are made
+                return TrackAudio(decoded.data, CHANNELS[: decoded.data.shape[1]], self.s.sample_rate)
             if self.cache.audio_enabled:
                 self.cache.save_track_audio(sha, tag, decoded.data)
                 data = self.cache.load_track_audio(sha, tag)
