@@ -22,7 +22,8 @@ def main(params: dict) -> None:
     corpus = load_corpus(params)
     manifest = read_table(MANIFEST) if Path(MANIFEST).is_file() else None
     c = params["cues"]
-    df = stamp_corpus(corpus, StampSettings.from_params(c), cache_root=c["cache"], manifest=manifest, jobs=c["jobs"])
+    df = stamp_corpus(corpus, StampSettings.from_params(c), cache_root=c["cache"], manifest=manifest, jobs=c["jobs"],
+                      cache_audio=c["cache_track_audio"])
     write_table(df, CUES)
 
 

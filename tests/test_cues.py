@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -154,6 +155,94 @@ def test_film_without_soundtrack_music_gives_an_empty_valid_table(tmp_path, trac
     assert df.empty and list(df.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
 
 
+def test_track_used_three_times_gives_three_cues_from_the_band_correlation(tmp_path, tracks, soundtrack):
+    # the same 10 s of a track at three places, under speech; Chromaprint votes off: each segment of the
+    # track must keep a peak for every use, not only its best one or two
+    uses = [5.0, 27.0, 49.0]
+    film = make_film(tmp_path, 70, [(tracks["alpha"], t, 6.0, 10.0) for t in uses], speech_db=6.0)
+    s = replace(FAST, hash=replace(FAST.hash, enabled=False))
+    df = stamp_film(film, soundtrack, s)
+    assert list(df.track) == ["alpha"] * 3, df
+    for (_, r), t in zip(df.iterrows(), uses):
+        assert abs(r.start - t) < 0.5 and abs(r.end - (t + 10)) < 0.5 and abs(r.track_offset - 6.0) < 0.5
+
+
+def test_track_audio_spans_equal_the_whole_track_resampled():
+    from scipy.signal import resample_poly
+
+    from filmscore.cues.prints import TrackAudio
+
+    rng = np.random.default_rng(3)
+    data = (rng.standard_normal((30000, 2)) * 3000).astype(np.int16)
+    ta = TrackAudio(data, ("mid", "side"), SR)
+    whole = resample_poly(data[:, 1].astype(np.float64) / 32768, 24, 25)  # 25/24: 24 samples out per 25 in
+    assert ta.length(25 / 24) == len(whole) == 28800
+    for a, b in [(0, 50), (1234, 5678), (20000, 28800), (28700, 29000), (-30, 40)]:
+        got = ta.span("side", a, b, 25 / 24)
+        ref = np.zeros(b - a)
+        lo, hi = max(a, 0), min(b, len(whole))
+        ref[lo - a:hi - a] = whole[lo:hi]
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+    np.testing.assert_array_equal(ta.span("mid", 10, 20), data[10:20, 0] / 32768)
+    assert not ta.span("mid", 40000, 40010).any() and not ta.span("nope", 0, 10).any()
+
+
+def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, soundtrack):
+    from filmscore.cues.match import Coherence
+    from filmscore.cues.prints import FilmAudio
+    from filmscore.cues.stamp import TrackSet
+
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 4.0, 2.0, 20.0)], speech_db=3.0)
+    ts = TrackSet([soundtrack / "alpha.wav"], FAST, PrintCache(None))
+    with FilmAudio(film, FAST.bands) as fa:
+        tr = ts.tracks[0]
+        args = (fa, tr, "mid", int(2.0 * SR), 1024, SR, 100.0, 5000.0, (11, -17))
+        whole, parts = Coherence(*args), Coherence(*args)
+        whole.extend(0, whole.n)
+        parts.extend(200, 260)
+        parts.extend(150, 400)
+        parts.extend(0, parts.n)
+        assert (parts.lo, parts.hi) == (0, whole.n) and whole.n > 500
+        np.testing.assert_allclose(parts.coh, whole.coh, atol=1e-6)
+        for a, b, oa, ob in zip(parts.nulls, whole.nulls, parts.null_ok, whole.null_ok):
+            np.testing.assert_array_equal(oa, ob)
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        # the track plays at this lag over film 4..24 s: coherence high there, at chance outside
+        t = (np.arange(whole.n) * 512 + 512 + int(2.0 * SR)) / SR
+        assert whole.coh[(t > 6) & (t < 22)].mean() > 0.3 > 0.05 > abs(whole.coh[t > 26].mean())
+    ts.release()
+
+
+def test_int16_decoding_matches_float(tmp_path, tracks):
+    from filmscore.media import decode_audio, stream_audio
+
+    path = write(tmp_path / "x.wav", tracks["beta"][: 3 * SR])
+    f = decode_audio(path, SR, channels=2)
+    i = decode_audio(path, SR, channels=2, dtype="int16")
+    assert i.dtype == np.int16 and i.shape == f.shape
+    assert np.abs(i.astype(np.float64) - f * 32768).max() <= 1.0
+    blocks = list(stream_audio(path, SR, channels=1, block_seconds=1.0, dtype="int16"))
+    assert [b.dtype for b in blocks] == [np.int16] * 3 and sum(len(b) for b in blocks) == 3 * SR
+    with pytest.raises(ValueError):
+        decode_audio(path, SR, dtype="float16")
+
+
+def test_chromaprint_item_hop_holds_over_an_hour():
+    """An excerpt taken 3000 s into a recording matches its items at round(3000 s / hop), not a few items off."""
+    from filmscore.cues.prints import CHROMAPRINT_HOP, raw_fingerprint
+
+    rng = np.random.default_rng(5)
+    t0 = 3000.0
+    x = np.repeat(rng.standard_normal(int((t0 + 40) * SR) // 64 + 1).astype(np.float32), 64)  # steppy noise
+    x = x[: int((t0 + 40) * SR)] * 0.2
+    whole = raw_fingerprint(x, SR)
+    part = raw_fingerprint(x[int(t0 * SR):], SR)[:200]
+    ber = {k: np.unpackbits((whole[k:k + 200] ^ part).view(np.uint8)).mean() for k in range(24200, 24260)}
+    best = min(ber, key=ber.get)
+    assert ber[best] < 0.15  # the same audio (frames 7 samples apart)
+    assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
+
+
 # ---------------------------------------------------------------- the paper's windows
 
 
@@ -210,6 +299,38 @@ def test_cache_by_content(tmp_path, tracks, soundtrack):
     b = stamp_film(moved, soundtrack, FAST, cache=cache, film_id="film")
     pd.testing.assert_frame_equal(a, b)
     assert len(list((tmp_path / "cache" / "films").rglob("*.parquet"))) == 1
+
+
+def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, caplog):
+    from filmscore.cues.prints import load_track_audio
+    from scipy.signal import resample
+
+    fast = resample(tracks["beta"], int(len(tracks["beta"]) * 24 / 25), axis=0).astype(np.float32)
+    film = make_film(tmp_path, 45, [(tracks["alpha"], 3.0, 4.0, 12.0), (fast, 24.0, 9.6, 14.0)], speech_db=3.0)
+    s = replace(StampSettings(), speeds=(1.0, 25 / 24))
+    fresh = stamp_film(film, soundtrack, s)  # no cache: tracks decoded into a temporary folder
+    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24)
+    root = tmp_path / "cache"
+    filled = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # decodes and caches the PCM
+    pcm = sorted(root.rglob("*.npy"))
+    assert len(pcm) == 2
+    want = load_track_audio(soundtrack / "alpha.wav", SR).data
+    got = np.load([p for p in pcm if np.load(p, mmap_mode="r").shape == want.shape][0])
+    np.testing.assert_array_equal(got, want)
+    shutil.rmtree(root / "films")
+    cached = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # reads prints and PCM from the cache
+    shutil.rmtree(root / "films")
+    no_audio = stamp_film(film, soundtrack, s, cache=PrintCache(root, audio=False))
+    for df in (filled, cached, no_audio):
+        pd.testing.assert_frame_equal(df, fresh)
+    # a torn PCM entry is recomputed, not trusted
+    shutil.rmtree(root / "films")
+    with open(pcm[0], "r+b") as fh:
+        fh.truncate(1000)
+    with caplog.at_level(logging.WARNING):
+        again = stamp_film(film, soundtrack, s, cache=PrintCache(root))
+    assert "unreadable cache entry" in caplog.text
+    pd.testing.assert_frame_equal(again, fresh)
 
 
 def _cli(argv):

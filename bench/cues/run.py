@@ -1,7 +1,7 @@
 """Benchmark of the Score Stamper against the peer audfprint on film-like mixtures.
 
     PYTHONPATH=src:. python bench/cues/run.py            # a few minutes
-    PYTHONPATH=src:. python bench/cues/run.py --full     # + the 2-hour film speed test
+    PYTHONPATH=src:. python bench/cues/run.py --full     # + the 2-hour film speed test (builds it once)
 
 Material (fetched once with `apt-get download` + `dpkg -x` into .bench/, which
 git ignores): real game music (Debian flare-game, naev-data), real speech
@@ -14,9 +14,16 @@ cues 4 % faster (PAL 25/24, pitch included). Films are AAC-encoded (as a film
 would be); tracks stay the original Ogg Vorbis files.
 
 Printed side by side for both systems: time-level precision, recall, F1, cue
-level, median boundary error, and speed (x real time, one core: BLAS threads
-are pinned to 1 before numpy loads). filmscore is timed with its soundtrack
-prints cached (a first pass fills the cache), audfprint with its database built.
+level, median boundary error, and speed as x real time, both wall-clock and
+CPU (this process and its ffmpeg children, user + system: the figure that holds
+on a shared machine), one core: BLAS threads are pinned to 1 before numpy
+loads. filmscore is timed with its soundtrack prints cached (a first pass fills
+the cache), audfprint with its database built.
+
+`--full` also builds (once) a 2-hour stereo film over a 1-hour soundtrack, made
+like the bench films with a truth table, and times it in a fresh process, with
+the tracks' PCM cached and without (decoded again): wall, CPU, peak RSS, and
+the accuracy on it.
 """
 
 from __future__ import annotations
@@ -269,31 +276,41 @@ def build(args, pk: Path) -> list[dict]:
 # ---------------------------------------------------------------- systems
 
 
-def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, float, float]:
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (ffmpeg decoders), user + system."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, float, float, float]:
+    """Cues of every bench film, prints of the tracks cached; (cues, wall s, CPU s, audio s)."""
+    from filmscore.cues.stamp import TrackSet, soundtrack_files
+
     out = ROOT / "films"
     cache = PrintCache(ROOT / f"cache-{label}")
-    tables, secs, audio = [], 0.0, 0.0
+    tables, secs, cpu, audio = [], 0.0, 0.0, 0.0
     for f in films:
         fid = f["film_id"]
         film = out / "films" / f"{fid}.m4a"
         st = out / "soundtracks" / fid
         # prints of the tracks cached (first call fills the cache), the film itself always matched afresh
-        from filmscore.cues.stamp import TrackSet, soundtrack_files
-
         TrackSet(soundtrack_files(st, fid), s, cache, speeds=s.speeds if s.mode == "chromaprint" else (1.0,))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         df = stamp_film(film, st, s, cache=_TracksOnly(cache), film_id=fid)
         secs += time.perf_counter() - t0
+        cpu += _cpu() - c0
         audio += _dur(film)
         tables.append(df)
-    return pd.concat(tables, ignore_index=True), secs, audio
+    return pd.concat(tables, ignore_index=True), secs, cpu, audio
 
 
 class _TracksOnly(PrintCache):
     """The print cache for tracks, never the per-film result cache (we time the matching)."""
 
     def __init__(self, inner: PrintCache):
-        super().__init__(inner.root)
+        super().__init__(inner.root, audio=inner.audio)
 
     def load_film(self, key):
         return None
@@ -308,10 +325,10 @@ def _dur(path: Path) -> float:
     return probe(path).duration
 
 
-def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float]:
+def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float, float]:
     exe = shutil.which("audfprint") or str(Path(sys.executable).with_name("audfprint"))
     out = ROOT / "films"
-    rows, secs = [], 0.0
+    rows, secs, cpu = [], 0.0, 0.0
     pat = re.compile(r"Matched\s+([\d.]+) s starting at\s+([\d.]+) s in (.+?) to time\s+([-\d.]+) s in (.+?) with")
     for f in films:
         fid = f["film_id"]
@@ -321,11 +338,12 @@ def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float]:
         if not db.is_file():
             subprocess.run([exe, "--dbase", str(db), "--maxtimebits", str(maxtimebits), "new", *tracks],
                            check=True, capture_output=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         r = subprocess.run([exe, "--dbase", str(db), "--maxtimebits", str(maxtimebits), "--find-time-range",
                             "--max-matches", "40", "-v", "match", str(out / "films" / f"{fid}.m4a")],
                            capture_output=True, text=True)
         wall = time.perf_counter() - t0
+        cpu += _cpu() - c0  # includes its Python start-up
         own = re.search(r"Processed 1 files .* in ([\d.]+) s", r.stdout + r.stderr)
         secs += float(own[1]) if own else wall  # its own timing: analysis + match, without Python start-up
         for line in (r.stdout + r.stderr).splitlines():
@@ -335,13 +353,13 @@ def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float]:
                 if dur > 0:
                     rows.append({"film_id": fid, "track": Path(track).stem, "start": start, "end": start + dur,
                                  "track_offset": toff})
-    return pd.DataFrame(rows, columns=["film_id", "track", "start", "end", "track_offset"]), secs
+    return pd.DataFrame(rows, columns=["film_id", "track", "start", "end", "track_offset"]), secs, cpu
 
 
 # ---------------------------------------------------------------- report
 
 
-def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: float, films) -> dict:
+def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: float, films, cpu: float | None = None) -> dict:
     per, ov = evaluate(found, truth)
     print(f"\n== {name}")
     print(f"{'film':<16}{'music dB':>9}{'time P':>8}{'time R':>8}{'cue P':>7}{'cue R':>7}{'bound':>7}")
@@ -350,6 +368,9 @@ def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: floa
         print(f"{r.film_id:<16}{meta[r.film_id]['music_db']:>9}{r.time_precision:>8.3f}{r.time_recall:>8.3f}"
               f"{r.cue_precision:>7.2f}{r.cue_recall:>7.2f}{r.median_boundary_error:>7.2f}")
     ov["x_realtime"] = audio / secs if secs > 0 else float("nan")
+    ov["x_realtime_cpu"] = audio / cpu if cpu else float("nan")
+    print(f"time: {audio:.0f} s of film in {secs:.1f} s wall = {ov['x_realtime']:.0f}x real time"
+          + (f", {cpu:.1f} CPU s (this process + its ffmpeg children) = {ov['x_realtime_cpu']:.0f}x" if cpu else ""))
     return ov
 
 
@@ -362,76 +383,159 @@ def main(argv=None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip audfprint")
     ap.add_argument("--windows", action="store_true", help="also run mode windows (the paper)")
     ap.add_argument("--full", action="store_true", help="also time a 2-hour film against a 1-hour soundtrack")
+    ap.add_argument("--full-only", action="store_true", help="only the 2-hour film speed test")
+    ap.add_argument("--time-one", nargs=4, metavar=("FILM", "SOUNDTRACK", "CACHE", "OUT_CSV"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-track-audio", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.time_one:
+        print(json.dumps(time_one(*(Path(a) for a in args.time_one), audio=not args.no_track_audio)))
+        return 0
     pk = fetch()
+    if args.full_only:
+        full_speed(pk, StampSettings())
+        return 0
     films = build(args, pk)
     truth = {f["film_id"]: pd.read_csv(ROOT / "films" / "truth" / f"{f['film_id']}.csv") for f in films}
     results = {}
     s = StampSettings()
-    found, secs, audio = run_filmscore(films, s, "chromaprint")
-    results["filmscore"] = report("filmscore (chromaprint mode)", found, truth, secs, audio, films)
+    found, secs, cpu, audio = run_filmscore(films, s, "chromaprint")
+    results["filmscore"] = report("filmscore (chromaprint mode)", found, truth, secs, audio, films, cpu)
     found.to_csv(ROOT / "found_filmscore.csv", index=False)
     if args.windows:
-        fw, sw, aw = run_filmscore(films, replace(s, mode="windows"), "windows")
-        results["filmscore windows"] = report("filmscore (windows mode, the paper)", fw, truth, sw, aw, films)
+        fw, sw, cw, aw = run_filmscore(films, replace(s, mode="windows"), "windows")
+        results["filmscore windows"] = report("filmscore (windows mode, the paper)", fw, truth, sw, aw, films, cw)
     if not args.no_peer:
-        fa, sa = run_audfprint(films, args.maxtimebits)
-        results["audfprint"] = report(f"audfprint (--maxtimebits {args.maxtimebits})", fa, truth, sa, audio, films)
+        fa, sa, ca = run_audfprint(films, args.maxtimebits)
+        results["audfprint"] = report(f"audfprint (--maxtimebits {args.maxtimebits})", fa, truth, sa, audio, films, ca)
         fa.to_csv(ROOT / "found_audfprint.csv", index=False)
     print("\n== overall (time level pooled over films; boundary = median |start/end error| of cue pairs, IoU >= 0.5)")
     keys = [("time_precision", "time P"), ("time_recall", "time R"), ("time_f1", "time F1"), ("cue_precision", "cue P"),
             ("cue_recall", "cue R"), ("cue_f1", "cue F1"), ("median_boundary_error", "bound s"),
-            ("median_offset_error", "offset s"), ("x_realtime", "x realtime")]
+            ("median_offset_error", "offset s"), ("x_realtime", "x rt wall"), ("x_realtime_cpu", "x rt CPU")]
     print(f"{'system':<20}" + "".join(f"{h:>11}" for _, h in keys))
     for name, ov in results.items():
-        print(f"{name:<20}" + "".join(f"{ov[k]:>11.3f}" for k, _ in keys))
+        print(f"{name:<20}" + "".join(f"{ov.get(k, float('nan')):>11.3f}" for k, _ in keys))
     if args.full:
         full_speed(pk, s)
     return 0
 
 
-def full_speed(pk: Path, s: StampSettings) -> None:
-    """A 2-hour film against a 1-hour soundtrack: decode + fingerprint + match, prints cached."""
-    import resource
+def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
+    """A 2-hour stereo film over a 1-hour soundtrack, made like the bench films, 10 minutes at a time.
 
+    Each 10-minute block: dialogue (centred, room reverb) and effects, 8 cues of
+    8 to 60 s from random tracks at random offsets, music 0 to -15 dB under the
+    dialogue, and 2 pieces of distractor music not in the soundtrack.
+    """
     out = ROOT / "full"
     out.mkdir(exist_ok=True)
     music = music_files(pk)
     st = out / "soundtrack"
-    if not st.is_dir():
-        st.mkdir()
-        total = 0.0
-        for f in music:
-            if total >= 3600:
-                break
-            shutil.copy(f, st / f.name)
-            total += _dur(f)
-    film = out / "film.m4a"
-    if not film.is_file():
-        rng = np.random.default_rng(1)
-        tracks = sorted(st.iterdir())
-        wav = out / "film.wav"
-        with sf.SoundFile(wav, "w", SR, 2) as fh:
-            for _ in range(12):  # 12 x 10 min
-                block = rng.standard_normal((600 * SR, 2)).astype(np.float32) * 0.02
-                for k in range(5):
-                    x = load(tracks[rng.integers(len(tracks))])[: 40 * SR]
-                    a = int(rng.uniform(0, 550) * SR)
-                    block[a:a + len(x)] += x * 0.3
-                fh.write(block)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(film)], check=True)
-        wav.unlink()
-    cache = PrintCache(ROOT / "cache-full")
+    film, truth_csv = out / "film.m4a", out / "truth.csv"
+    if film.is_file() and truth_csv.is_file() and st.is_dir():
+        return film, st, pd.read_csv(truth_csv)
+    shutil.rmtree(st, ignore_errors=True)
+    st.mkdir()
+    total, chosen = 0.0, []
+    for f in music:
+        if total >= 3600:
+            break
+        shutil.copy(f, st / f.name)
+        chosen.append(st / f.name)
+        total += _dur(f)
+    others = [f for f in music if f.name not in {c.name for c in chosen}]
+    rng = np.random.default_rng(seed)
+    speech = speech_pool(pk, rng)
+    effects = effects_pool(pk)
+    rows = []
+    wav = out / "film.wav"
+    block_s = 600
+    with sf.SoundFile(wav, "w", SR, 2) as fh:
+        for b in range(12):
+            n = block_s * SR
+            x = np.zeros((n, 2), np.float32)
+            dry = dialogue(n, speech, rng)
+            x += dry[:, None] * 0.8 + fftconvolve(dry[:, None], rir(rng), axes=0)[:n] * 0.35
+            for _ in range(block_s // 20):
+                e = effects[rng.integers(len(effects))]
+                p = int(rng.uniform(0, n - len(e)))
+                pan = rng.uniform(0.2, 0.8)
+                x[p:p + len(e)] += e[:, None] * np.array([pan, 1 - pan]) * 0.5
+            dial_rms = float(np.sqrt(np.mean(dry[dry != 0] ** 2)))
+            t = rng.uniform(3, 10)
+            items = [(chosen[rng.integers(len(chosen))], False) for _ in range(8)] + \
+                    [(others[rng.integers(len(others))], True) for _ in range(2)]
+            rng.shuffle(items)
+            for path, distractor in items:
+                src = load(path)
+                dur = min(rng.uniform(8, 60), len(src) / SR - 1)
+                if t + dur > block_s - 2:
+                    break
+                off = rng.uniform(0, len(src) / SR - dur)
+                a, m = int(t * SR), int(dur * SR)
+                seg = src[int(off * SR):int(off * SR) + m].copy()
+                ramp = np.linspace(0, 1, int(0.3 * SR), dtype=np.float32)[:, None]
+                seg[:len(ramp)] *= ramp
+                seg[-len(ramp):] *= ramp[::-1]
+                g = dial_rms * 10 ** (rng.choice([0, -5, -10, -15]) / 20) / (float(np.sqrt(np.mean(seg ** 2))) + 1e-9)
+                x[a:a + m] += seg * g
+                if not distractor:
+                    rows.append({"track": path.stem, "start": b * block_s + a / SR, "end": b * block_s + (a + m) / SR,
+                                 "track_offset": off})
+                t += dur + rng.uniform(3, 15)
+            x /= max(1.0, float(np.abs(x).max()) / 0.95)
+            fh.write(x)
+            print(f"full film: block {b + 1}/12", file=sys.stderr)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(film)], check=True)
+    wav.unlink()
+    truth = pd.DataFrame(rows)
+    truth.to_csv(truth_csv, index=False)
+    return film, st, truth
+
+
+def time_one(film: Path, st: Path, cache_root: Path, out_csv: Path, audio: bool = True) -> dict:
+    """Stamp one film (track prints cached; their PCM too if `audio`) in this process; wall, CPU, peak memory."""
+    import resource
+
+    s = StampSettings()
+    t0, c0 = time.perf_counter(), _cpu()
+    df = stamp_film(film, st, s, cache=_TracksOnly(PrintCache(cache_root, audio=audio)), film_id="full")
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    df.to_csv(out_csv, index=False)
+    return {"wall": wall, "cpu": cpu, "cues": len(df), "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def full_speed(pk: Path, s: StampSettings) -> None:
+    """A 2-hour film against a 1-hour soundtrack: decode + fingerprint + match, prints cached.
+
+    Timed in a fresh process (so its peak memory is the matcher's own), after a
+    first pass has filled the track print cache.
+    """
     from filmscore.cues.stamp import TrackSet, soundtrack_files
 
-    TrackSet(soundtrack_files(st, "full"), s, cache)
-    t0 = time.perf_counter()
-    df = stamp_film(film, st, s, cache=_TracksOnly(cache), film_id="full")
-    dt = time.perf_counter() - t0
+    film, st, truth = build_full(pk)
+    cache = ROOT / "cache-full"
+    TrackSet(soundtrack_files(st, "full"), s, PrintCache(cache))
+    found_csv = {True: ROOT / "full" / "found.csv", False: ROOT / "full" / "found_no_track_audio.csv"}
     dur = _dur(film)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n== full: {dur / 3600:.2f} h film vs {sum(_dur(p) for p in st.iterdir()) / 3600:.2f} h soundtrack: "
-          f"{dt:.1f} s = {dur / dt:.0f}x real time (one core, prints cached), {len(df)} cues, peak RSS {rss:.0f} MiB")
+    sdur = sum(_dur(p) for p in st.iterdir())
+    print(f"\n== full: {dur / 3600:.2f} h film vs {sdur / 3600:.2f} h soundtrack ({len(list(st.iterdir()))} tracks), "
+          f"prints cached, one core:")
+    for audio in (True, False):
+        r = subprocess.run([sys.executable, __file__, "--time-one", str(film), str(st), str(cache), str(found_csv[audio])]
+                           + ([] if audio else ["--no-track-audio"]),
+                           check=True, capture_output=True, text=True, env=dict(os.environ))
+        m = json.loads(r.stdout.strip().splitlines()[-1])
+        print(("tracks' PCM cached:     " if audio else "tracks decoded (no PCM): ")
+              + f"wall {m['wall']:.1f} s = {dur / m['wall']:.0f}x real time; CPU {m['cpu']:.1f} s (matcher + its "
+              f"ffmpeg) = {dur / m['cpu']:.0f}x real time; {m['cues']} cues; peak RSS {m['rss_mib']:.0f} MiB")
+    found = pd.read_csv(found_csv[True])
+    same = found.equals(pd.read_csv(found_csv[False]))
+    print(f"the same cues either way: {'yes' if same else 'NO'}")
+    found["film_id"] = "full"
+    _, ov = evaluate(found, {"full": truth})
+    print("accuracy: " + ", ".join(f"{k} {ov[k]:.3f}" for k in ("time_precision", "time_recall", "cue_precision",
+                                                                 "cue_recall", "median_boundary_error")))
 
 
 if __name__ == "__main__":

@@ -147,6 +147,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     "min_track_seconds": Float(min=0.5, max=600, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, doc="films matched in parallel"),
     "cache": Str(doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache_track_audio": Bool(doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
+                                  "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
         "n_fft": Int(min=256, max=65536), "hop": Int(min=64, max=65536), "n_bands": Int(min=4, max=128),
         "fmin": Float(min=20, max=10000), "fmax": Float(min=100, max=11025),
@@ -162,7 +164,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "enabled": Bool(doc="band-frame cross-correlation as a candidate source"),
         "segment_seconds": Float(min=1, max=60), "hop_seconds": Float(min=0.5, max=60),
         "min_z": Float(min=0, doc="z-score of a correlation peak to become a candidate"),
-        "peaks_per_segment": Int(min=1, max=20),
+        "peaks_per_segment": Int(min=1, max=64, doc="candidates per track segment: every peak at z >= min_z, at "
+                                 "least a segment apart, the strongest first, up to this many (one per use of the track)"),
         "max_candidates_per_minute": Float(min=0.1, doc="verification budget per minute of film"),
     },
     "verify": {
@@ -175,6 +178,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "n_fft": Int(min=128, max=16384, doc="phase-coherence frames at the verified lag"),
         "smooth_seconds": Float(min=0, max=10), "min_z": Float(min=0),
         "merge_gap_seconds": Float(min=0, max=60), "min_cue_seconds": Float(min=0, max=600),
+        "grow_seconds": Float(min=1, max=600, doc="coherence from the checked window outward in chunks this long, "
+                              "while the track still plays near an edge"),
     },
     "windows": {
         "seconds": Float(min=0.5, max=60, doc="the paper's window (5 s)"),

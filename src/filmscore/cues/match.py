@@ -18,8 +18,14 @@
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones dropped, and each
-   boundary put at the best two-level step fit.
+   boundary put at the best two-level step fit. The coherence is computed
+   from the checked window outward, a chunk at a time, for as long as the
+   track still plays near the edge: a cue costs its own length, not the
+   length of its track.
 4. Overlaps between cues are resolved in favour of the stronger cue.
+
+All FFTs are scipy's in single precision (numpy's float32 FFT is several
+times slower on batches of frames).
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import scipy.fft as sfft
 
-from .prints import CHROMAPRINT_HOP, FilmAudio, Prints
+from .prints import CHROMAPRINT_HOP, FilmAudio, Prints, TrackAudio
 from .settings import StampSettings
 
 log = logging.getLogger(__name__)
@@ -45,16 +51,29 @@ class Track:
     path: Path
     speed: float
     prints: Prints
-    loader: object = None  # callable() -> dict[channel, float32 PCM] at the matcher rate
-    _pcm: dict | None = None
+    loader: object = None  # callable() -> TrackAudio (speed 1; spans are rendered at self.speed)
+    _audio: TrackAudio | None = None
 
-    def pcm(self) -> dict:
-        if self._pcm is None:
-            self._pcm = self.loader()  # type: ignore[misc]
-        return self._pcm
+    def audio(self) -> TrackAudio:
+        if self._audio is None:
+            self._audio = self.loader()  # type: ignore[misc]
+        return self._audio
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.audio().channels
+
+    @property
+    def n_samples(self) -> int:
+        """Length at this track's speed, in samples."""
+        return self.audio().length(self.speed)
+
+    def span(self, channel: str, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) of one channel at this track's speed (float32, zero outside)."""
+        return self.audio().span(channel, start, stop, self.speed)
 
     def release(self) -> None:
-        self._pcm = None
+        self._audio = None
 
 
 @dataclass
@@ -142,17 +161,24 @@ def hash_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list
         good = np.nonzero(near >= hs.min_votes)[0]
         if not len(good):
             continue
-        fmin = np.full(len(uk), np.iinfo(np.int64).max)
-        fmax = np.full(len(uk), -1)
-        np.minimum.at(fmin, inv, fi)
-        np.maximum.at(fmax, inv, fi)
+        # each vote's film item, grouped by key: the support of a candidate is the verify window
+        # that holds most of its votes (chance votes of the same track and lag can lie far away)
+        order = np.lexsort((fi, inv))
+        fs_sorted = fi[order]
+        first = np.concatenate([[0], np.cumsum(c)])
+        win = max(1, int(round(s.verify.window_seconds / CHROMAPRINT_HOP)))
         for u in good:
             # keep local maxima only
             if any(near[j] > near[u] for j in np.searchsorted(uk, [uk[u] - 1, uk[u] + 1]) if j < len(uk) and abs(uk[j] - uk[u]) == 1):
                 continue
             gg = int(uk[u] // (2 * span))
             lg = int(uk[u] % (2 * span) - span)
-            f0, f1 = fmin[u] * CHROMAPRINT_HOP, (fmax[u] + 1) * CHROMAPRINT_HOP
+            parts = [fs_sorted[first[v]:first[v + 1]] for v in (u - 1, u, u + 1)
+                     if 0 <= v < len(uk) and abs(int(uk[v]) - int(uk[u])) <= 1]
+            votes = np.sort(np.concatenate(parts))
+            inside = np.searchsorted(votes, votes + win, "left") - np.arange(len(votes))  # votes in [v, v + win)
+            a = int(np.argmax(inside))
+            f0, f1 = votes[a] * CHROMAPRINT_HOP, (votes[a + inside[a] - 1] + 1) * CHROMAPRINT_HOP
             lag_s = lg * CHROMAPRINT_HOP
             out.append(Candidate(gg, ch, lag_s, f0 - lag_s, f1 - lag_s, float(near[u]), "chromaprint"))
     return out
@@ -162,6 +188,12 @@ def hash_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list
 
 
 def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list[Candidate]:
+    """Every track segment against every film position: z-scores of summed frame cosines.
+
+    One matrix product per chunk of segments, laid out (segments, positions)
+    so that each segment's mean, spread and peaks are read along contiguous
+    rows; a peak's z-score is (peak - mean) / spread of its row.
+    """
     xs = s.xcorr
     fs = s.bands.frame_seconds
     W = max(2, int(round(xs.segment_seconds / fs)))
@@ -172,7 +204,9 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         if len(F) < W:
             continue
         d = F.shape[1]
+        # (positions, W*d), contiguous: a strided view would be copied by every matrix product
         U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d))
+        P = len(U)
         segs, meta = [], []
         for g, t in enumerate(tracks):
             B = t.prints.bands.get(ch)
@@ -193,21 +227,34 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         if not segs:
             continue
         S = np.asarray(segs, dtype=np.float32)
+        ones = np.ones(P, dtype=np.float32)
         chunk = 256
         for c0 in range(0, len(S), chunk):
-            M = U @ S[c0:c0 + chunk].T  # (positions, segments): summed frame cosines
-            mu = M.mean(axis=0)
-            sd = M.std(axis=0) + 1e-9
-            Z = (M - mu) / sd
-            for _ in range(xs.peaks_per_segment):
-                p = np.argmax(Z, axis=0)
-                z = Z[p, np.arange(Z.shape[1])]
-                for j in np.nonzero(z >= xs.min_z)[0]:
-                    g, a, n_live = meta[c0 + j]
-                    lag = (int(p[j]) - a) * fs
-                    out.append(Candidate(g, ch, lag, a * fs, (a + W) * fs, float(z[j]), "xcorr"))
-                for j in range(Z.shape[1]):
-                    Z[max(0, p[j] - W):p[j] + W, j] = -np.inf
+            M = S[c0:c0 + chunk] @ U.T  # (segments, positions): summed frame cosines
+            mu = (M @ ones) / P
+            sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", M, M, dtype=np.float64) / P - mu.astype(np.float64) ** 2,
+                                    0.0)).astype(np.float32) + 1e-9
+            # every peak at z >= min_z, the strongest first, at least a segment apart, at most peaks_per_segment
+            # (a track used many times in a film peaks at every use)
+            rows, pos = np.nonzero(M >= (mu + xs.min_z * sd)[:, None])
+            if not len(rows):
+                continue
+            val = M[rows, pos]
+            order = np.lexsort((-val, rows))
+            rows, pos, val = rows[order], pos[order], val[order]
+            bounds = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1, [len(rows)]])
+            for r0, r1 in zip(bounds[:-1], bounds[1:]):
+                j = int(rows[r0])
+                g, a, n_live = meta[c0 + j]
+                kept: list[int] = []
+                for p, v in zip(pos[r0:r1], val[r0:r1]):
+                    if any(abs(int(p) - q) < W for q in kept):
+                        continue
+                    kept.append(int(p))
+                    z = float((v - mu[j]) / sd[j])
+                    out.append(Candidate(g, ch, (int(p) - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
+                    if len(kept) >= xs.peaks_per_segment:
+                        break
     return out
 
 
@@ -236,9 +283,11 @@ def merge_candidates(cands: list[Candidate], tol: float = 0.5) -> list[Candidate
 # ---------------------------------------------------------------- verification: STFT GCC-PHAT
 
 
-def _band(n_fft: int, sr: int, fmin: float, fmax: float) -> np.ndarray:
+def _band(n_fft: int, sr: int, fmin: float, fmax: float) -> slice:
+    """The rfft bins of [fmin, fmax] Hz for an n_fft-point transform."""
     f = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    return (f >= fmin) & (f <= fmax)
+    sel = np.nonzero((f >= fmin) & (f <= fmax))[0]
+    return slice(int(sel[0]), int(sel[-1]) + 1) if len(sel) else slice(0, 0)
 
 
 def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float) -> tuple[int, float]:
@@ -250,30 +299,23 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
     music is not masked carry the decision.
     """
     N = n_fft + 2 * max_lag
-    N2 = 1 << int(np.ceil(np.log2(N)))
+    N2 = sfft.next_fast_len(N, real=True)
     hop = n_fft // 2
     band = _band(N2, sr, fmin, fmax)
     win = np.hanning(n_fft).astype(np.float32)
-    acc = np.zeros(N2 // 2 + 1, dtype=np.complex128)
     n_frames = max(1, 1 + (len(y) - n_fft) // hop)
-    ys, xs = [], []
-    for m in range(n_frames):
-        a = m * hop
-        yf = y[a:a + n_fft]
-        if len(yf) < n_fft:
-            yf = np.pad(yf, (0, n_fft - len(yf)))
-        xf = x[a:a + n_fft + 2 * max_lag]
-        if len(xf) < n_fft + 2 * max_lag:
-            xf = np.pad(xf, (0, n_fft + 2 * max_lag - len(xf)))
-        ys.append(yf * win)
-        xs.append(xf)
-    Y = np.fft.rfft(np.asarray(ys), N2, axis=1)
-    X = np.fft.rfft(np.asarray(xs), N2, axis=1)
+    need_y = (n_frames - 1) * hop + n_fft
+    y = np.pad(y, (0, max(0, need_y - len(y)))).astype(np.float32, copy=False)
+    x = np.pad(x, (0, max(0, need_y + 2 * max_lag - len(x)))).astype(np.float32, copy=False)
+    ys = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n_frames] * win
+    xs = np.lib.stride_tricks.sliding_window_view(x, N)[::hop][:n_frames]
+    Y = sfft.rfft(ys, N2, axis=1, overwrite_x=True)[:, band]
+    X = sfft.rfft(xs, N2, axis=1)[:, band]
     C = X * np.conj(Y)
     C /= np.abs(C) + 1e-12
-    C[:, ~band] = 0
-    acc = C.mean(axis=0)
-    r = np.fft.irfft(acc, N2)[: 2 * max_lag + 1]
+    acc = np.zeros(N2 // 2 + 1, dtype=np.complex64)
+    acc[band] = C.mean(axis=0)
+    r = sfft.irfft(acc, N2)[: 2 * max_lag + 1]
     k = int(np.argmax(r))
     mask = np.ones(len(r), bool)
     mask[max(0, k - 32):k + 33] = False
@@ -285,44 +327,91 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
 # ---------------------------------------------------------------- extent: phase coherence at the lag
 
 
-def coherence_curves(film: FilmAudio, y: np.ndarray, ch: str, lag: int, n_fft: int, sr: int,
-                     fmin: float, fmax: float, f0: int, f1: int, null_shifts: tuple[int, ...]) -> tuple[np.ndarray, list]:
-    """Per-frame phase coherence of film[f0:f1] and the track at `lag` (film = track + lag samples).
+class Coherence:
+    """Per-frame phase coherence of the film and a track at one lag (film = track + lag samples).
 
-    Also the same at off lags of `null_shifts` whole frames (the chance level
-    of this very stretch of film), from the same spectra: the track's frames
-    are simply paired with film frames that many hops away.
+    Frames (n_fft, half overlap) are numbered from the start of the overlap of
+    track and film; any range of them can be computed, in any order, with the
+    same result as computing all at once. Also the same at off lags of
+    `null_shifts` whole frames (the chance level of this very stretch of film):
+    the track's frames are simply paired with film frames that many hops away.
     """
-    hop = n_fft // 2
-    x = film.pcm(ch, f0, f1)
-    ya = np.zeros(f1 - f0, dtype=np.float32)
-    a, b = max(0, f0 - lag), min(len(y), f1 - lag)
-    if b > a:
-        ya[a - (f0 - lag):b - (f0 - lag)] = y[a:b]
-    n = 1 + (len(x) - n_fft) // hop if len(x) >= n_fft else 0
-    if n <= 0:
-        return np.zeros(0, np.float32), [np.zeros(0, np.float32) for _ in null_shifts]
-    win = np.hanning(n_fft).astype(np.float32)
-    band = _band(n_fft, sr, fmin, fmax)
 
-    def unit_spectra(sig):
-        F = np.fft.rfft(np.lib.stride_tricks.sliding_window_view(sig, n_fft)[::hop][:n] * win, axis=1)[:, band]
-        return (F / (np.abs(F) + 1e-9)).astype(np.complex64)
+    def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
+                 null_shifts: tuple[int, ...]):
+        self.film, self.tr, self.ch, self.lag = film, tr, ch, lag
+        self.n_fft, self.hop = n_fft, n_fft // 2
+        self.f0 = max(0, lag)
+        f1 = min(film.n_samples, lag + tr.n_samples)
+        self.n = 1 + (f1 - self.f0 - n_fft) // self.hop if f1 - self.f0 >= n_fft else 0
+        self.win = np.hanning(n_fft).astype(np.float32)
+        self.band = _band(n_fft, sr, fmin, fmax)
+        self.shifts = null_shifts
+        self.K = max((abs(k) for k in null_shifts), default=0)
+        self.lo = self.hi = 0  # computed frames [lo, hi)
+        self.coh = np.zeros(0, np.float32)
+        self.nulls = [np.zeros(0, np.float32) for _ in null_shifts]
+        self.null_ok = [np.zeros(0, bool) for _ in null_shifts]
 
-    X, Y = unit_spectra(x), unit_spectra(ya)
-    live = (np.abs(Y).sum(axis=1) > 0)
-    coh = (X * np.conj(Y)).real.mean(axis=1)
-    nulls = []
-    for k in null_shifts:
-        if abs(k) >= n:
-            nulls.append(np.zeros(0, np.float32))
-            continue
-        if k > 0:
-            c = (X[k:] * np.conj(Y[:-k])).real.mean(axis=1)[live[:-k]]
-        else:
-            c = (X[:k] * np.conj(Y[-k:])).real.mean(axis=1)[live[-k:]]
-        nulls.append(c.astype(np.float32))
-    return coh.astype(np.float32), nulls
+    def _unit_spectra(self, sig: np.ndarray, n: int) -> np.ndarray:
+        """Unit-modulus spectra (band bins) of n frames, as float32 (re, im) pairs: (n, 2 * bins)."""
+        F = sfft.rfft(np.lib.stride_tricks.sliding_window_view(sig, self.n_fft)[:: self.hop][:n] * self.win,
+                      axis=1, overwrite_x=True)[:, self.band]
+        F /= np.abs(F) + 1e-9
+        return np.ascontiguousarray(F).view(np.float32)
+
+    def _compute(self, a: int, b: int) -> tuple[np.ndarray, list, list]:
+        """Coherence of frames [a, b) and their null values (pairs outside [0, n) are marked not ok)."""
+        K = self.K
+        e0, e1 = max(0, a - K), min(self.n, b + K)  # frames whose spectra are needed
+        s0 = self.f0 + e0 * self.hop
+        m = e1 - e0
+        length = (m - 1) * self.hop + self.n_fft
+        X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m)
+        Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length), m)
+        yl = np.abs(Y).sum(axis=1) > 0  # track frames that carry signal
+        nb = X.shape[1] // 2
+        ia = np.arange(a, b)
+        coh = np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]) / nb
+        nulls, oks = [], []
+        for k in self.shifts:
+            j = ia - k  # track frame paired with film frame i
+            ok = (j >= 0) & (j < self.n)
+            ok[ok] &= yl[j[ok] - e0]
+            v = np.zeros(len(ia), np.float32)
+            if ok.any():
+                v[ok] = np.einsum("ij,ij->i", X[ia[ok] - e0], Y[j[ok] - e0]) / nb
+            nulls.append(v)
+            oks.append(ok)
+        return coh.astype(np.float32), nulls, oks
+
+    def extend(self, a: int, b: int) -> None:
+        """Make frames [a, b) (clipped to the overlap) computed; the range stays contiguous."""
+        a, b = max(0, a), min(self.n, b)
+        if self.hi <= self.lo:
+            if b > a:
+                self.coh, self.nulls, self.null_ok = self._compute(a, b)
+                self.lo, self.hi = a, b
+            return
+        if a < self.lo:
+            c, nl, ok = self._compute(a, self.lo)
+            self.coh = np.concatenate([c, self.coh])
+            self.nulls = [np.concatenate([u, v]) for u, v in zip(nl, self.nulls)]
+            self.null_ok = [np.concatenate([u, v]) for u, v in zip(ok, self.null_ok)]
+            self.lo = a
+        if b > self.hi:
+            c, nl, ok = self._compute(self.hi, b)
+            self.coh = np.concatenate([self.coh, c])
+            self.nulls = [np.concatenate([u, v]) for u, v in zip(self.nulls, nl)]
+            self.null_ok = [np.concatenate([u, v]) for u, v in zip(self.null_ok, ok)]
+            self.hi = b
+
+    def z(self, k: int) -> np.ndarray:
+        """Smoothed coherence of the computed frames as a z-score against the smoothed nulls."""
+        sm = _smooth(self.coh, k)
+        null = [_smooth(v[ok], k) for v, ok in zip(self.nulls, self.null_ok) if ok.sum() > k]
+        null = np.concatenate(null) if null else sm
+        return (sm - float(np.median(null))) / (float(np.std(null)) + 1e-9)
 
 
 def _smooth(x: np.ndarray, k: int) -> np.ndarray:
@@ -378,27 +467,44 @@ class Cue:
     channel: str
 
 
-def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings) -> list[Cue]:
+def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
+           around: tuple[int, int] | None = None) -> tuple[list[Cue], tuple[float, float]]:
+    """Cues of `tr` at one verified lag, and the film span (seconds) that was examined.
+
+    `around` (film samples) is the checked window: the coherence is computed
+    there first, with `extent.grow_seconds` either side, then outward a chunk
+    at a time while the track still plays near an edge (some frame within a
+    merge gap and a smoothing window of it reaches half the threshold). None:
+    the whole overlap of track and film at once.
+    """
     sr = s.sample_rate
     es = s.extent
-    y = tr.pcm()[ch]
-    f0 = max(0, lag_samples)
-    f1 = min(film.n_samples, lag_samples + len(y))
-    if f1 - f0 < es.n_fft * 4:
-        return []
     hop = es.n_fft // 2
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
     shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
-    coh, nulls = coherence_curves(film, y, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, f0, f1, shifts)
-    sm = _smooth(coh, k)
-    null = np.concatenate([_smooth(c, k) for c in nulls if len(c) > k] or [sm])
-    sigma = float(np.std(null)) + 1e-9
-    mu = float(np.median(null))
-    z = (sm - mu) / sigma
+    co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts)
+    if co.n * hop < es.n_fft * 4:
+        return [], (0.0, 0.0)
+    gap = int(round(es.merge_gap_seconds * sr / hop))
+    if around is None:
+        co.extend(0, co.n)
+    else:
+        grow = max(1, int(round(es.grow_seconds * sr / hop)))
+        co.extend((around[0] - co.f0) // hop - grow, (around[1] - co.f0) // hop + grow)
+        edge = gap + 2 * k
+        while True:
+            z = co.z(k)
+            left = co.lo > 0 and bool(np.any(z[:edge] >= 0.5 * es.min_z))
+            right = co.hi < co.n and bool(np.any(z[-edge:] >= 0.5 * es.min_z))
+            if not (left or right):
+                break
+            co.extend(co.lo - grow if left else co.lo, co.hi + grow if right else co.hi)
+    if co.hi - co.lo <= k:
+        return [], (0.0, 0.0)
+    coh = co.coh
+    z = co.z(k)
     mask = z >= es.min_z
     runs = _runs(mask)
-    # merge short gaps
-    gap = int(round(es.merge_gap_seconds * sr / hop))
     merged: list[list[int]] = []
     for a, b in runs:
         if merged and a - merged[-1][1] <= gap:
@@ -406,7 +512,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         else:
             merged.append([a, b])
     cues = []
-    frame_t = lambda i: (f0 + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i
+    origin = co.f0 + co.lo * hop
+    frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (of the computed ones)
     for a, b in merged:
         if (b - a) * hop / sr < es.min_cue_seconds:
             continue
@@ -419,16 +526,22 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         if end - start < es.min_cue_seconds:
             continue
         cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch))
-    return cues
+    examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
+    return cues, examined
 
 
 # ---------------------------------------------------------------- overlaps
 
 
 def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
-    """Stronger cues keep their time; weaker ones are trimmed around them (or dropped)."""
+    """Cues with more evidence (mean coherence z times length) keep their time; others are trimmed around them.
+
+    Evidence rather than mean strength, so that where looped music matched at a
+    repeat of itself over part of a cue, the alignment that explains the whole
+    cue wins; the partial one is trimmed away (or to what it alone explains).
+    """
     kept: list[Cue] = []
-    for c in sorted(cues, key=lambda c: -c.strength):
+    for c in sorted(cues, key=lambda c: (-c.strength * (c.end - c.start), c.start, c.track)):
         pieces = [(c.start, c.end)]
         for k in kept:
             nxt = []
@@ -458,56 +571,62 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     n_hash = len(cands)
     if s.xcorr.enabled:
         cands += xcorr_candidates(film.prints, tracks, s)
+    n_votes = len(cands)
     cands = merge_candidates(cands)
     cap = max(20, int(s.xcorr.max_candidates_per_minute * film.duration / 60))
     log.debug("%s: %d hash + %d xcorr candidate votes -> %d alignments (cap %d)",
-              film.path.name, n_hash, len(cands) - n_hash, len(cands), cap)
+              film.path.name, n_hash, n_votes - n_hash, len(cands), cap)
     cands = cands[:cap]
     sr = s.sample_rate
     vs = s.verify
     S = int(round(vs.search_seconds * sr))
     found: list[Cue] = []
-    verified: list[tuple[int, float]] = []
+    examined: list[tuple[int, float, float, float]] = []  # (track, lag s, film span examined at that lag)
+    n_checked = 0
     for c in cands:
-        if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds for g, lag in verified):
+        tr = tracks[c.track]
+        mid_t = 0.5 * (c.t0 + c.t1)
+        # an alignment already examined around this candidate's window is not checked again
+        if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds and e0 <= mid_t + c.lag <= e1
+               for g, lag, e0, e1 in examined):
             continue
-        # a candidate whose film window already lies inside an accepted cue is not checked again
-        # (looped music matches itself at several lags; the strongest came first)
+        # a candidate whose film window already lies inside an accepted cue is not checked again (music that
+        # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
+        # for a few seconds of recall where a repeat was accepted first and covers only part of a cue)
         if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
             continue
-        tr = tracks[c.track]
-        pcm = tr.pcm()
-        dur = len(pcm["mid"]) / sr
-        mid_t = 0.5 * (c.t0 + c.t1)
+        n = tr.n_samples
+        dur = n / sr
         w = min(vs.window_seconds, dur)
         t0 = min(max(0.0, mid_t - w / 2), max(0.0, dur - w))
         ts, te = int(t0 * sr), int(min(dur, t0 + w) * sr)
         lag0 = int(round(c.lag * sr))
+        n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
         best = (0, -np.inf, "mid")
-        for ch in film.channels:
-            if ch not in pcm:
+        order = [c.channel] + [o for o in film.channels if o != c.channel]
+        for ch in order:
+            if ch not in film.channels or ch not in tr.channels:
                 continue
-            y = pcm[ch][ts:te]
+            y = tr.span(ch, ts, te)
             x = film.pcm(ch, ts + lag0 - S, te + lag0 + S)
             if not np.any(x) or not np.any(y):
                 continue
-            tau, z = gcc_phat(x, y, S, min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, len(y)))))), sr, vs.fmin, vs.fmax)
+            tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
             if z > best[1]:
                 best = (tau, z, ch)
+        n_checked += 1
         tau, z, ch = best
         if z < vs.min_z:
             continue
         lag = lag0 + tau
-        verified.append((c.track, lag / sr))
-        chans = [ch] + [o for o in film.channels if o != ch and o in pcm]
-        cues: list[Cue] = []
-        for ch2 in chans[:1]:
-            cues = extent(film, tr, ch2, lag, z, s)
+        cues, span = extent(film, tr, ch, lag, z, s, around=(ts + lag, te + lag))
+        examined.append((c.track, lag / sr, span[0], span[1]))
         for q in cues:
             q.track = c.track
-        log.debug("%s: %s at lag %.3f s (%s, gcc z %.1f, %s): %d cue(s)", film.path.name, tr.name, lag / sr,
-                  c.source, z, ch, len(cues))
         found += cues
+        log.debug("%s: %s at lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined", film.path.name,
+                  tr.name, lag / sr, c.source, z, ch, len(cues), span[0], span[1])
+    log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()
     return resolve_overlaps(found, s.extent.min_cue_seconds)

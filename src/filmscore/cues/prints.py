@@ -8,27 +8,32 @@ nothing) simply has no side channel, and matching falls back to mid.
 * Chromaprint raw fingerprints come from libchromaprint through pyacoustid's
   ctypes module (`import chromaprint`), fed the decoder's PCM block by block, so
   they cover the whole recording (no 120 s limit). One 32-bit item every
-  4096/3 samples at 11025 Hz (0.1238 s).
+  1365 samples at 11025 Hz (0.1238 s): libchromaprint's frame is 4096 samples
+  with an overlap of 4096 - 4096/3 in integer arithmetic, so the hop is 1365,
+  not 1365.33 (a difference that would shift a lag by 0.6 s after 40 minutes).
 * Band frames are log energies in log-spaced bands, high-passed in time and
   normalised per frame, so that the dot product of two frames is a cosine
   similarity that degrades gracefully under dialogue where Chromaprint's bits
   do not. They feed the cross-correlation candidate search.
-* Film PCM (mid and side, int16) is spooled to a temporary file while
-  streaming and read back through a memory map, so a two-hour film is decoded
-  once and never sits in memory whole; the phase check reads spans of it.
+* PCM is decoded as int16 and kept as int16 mid/side (the film spooled to a
+  temporary file while streaming, each track in the cache or a temporary
+  folder) and read back span by span (`PcmFile`), so a two-hour film or a long
+  soundtrack is decoded once and never sits in memory whole; the phase check
+  reads spans of it. A track at another speed (PAL) is resampled span by span.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
+import scipy.fft as sfft
 from scipy.signal import resample_poly
 
 from ..errors import MediaError
@@ -37,7 +42,7 @@ from ..media import decode_audio, stream_audio
 log = logging.getLogger(__name__)
 
 CHROMAPRINT_RATE = 11025  # libchromaprint resamples everything to this internally
-CHROMAPRINT_HOP = 4096 / 3 / CHROMAPRINT_RATE  # seconds per raw fingerprint item
+CHROMAPRINT_HOP = (4096 - (4096 - 4096 // 3)) / CHROMAPRINT_RATE  # seconds per raw fingerprint item (1365 samples)
 SIDE_MIN_RATIO = 0.01  # side RMS below this fraction of mid RMS: treat as mono
 CHANNELS = ("mid", "side")
 
@@ -70,12 +75,13 @@ class RawFingerprinter:
             raise RuntimeError("chromaprint_start failed")
 
     def feed(self, x: np.ndarray) -> None:
-        """Feed float PCM in [-1, 1] (mono)."""
+        """Feed mono PCM: int16 as is, float in [-1, 1] scaled to int16."""
         if len(x) == 0:
             return
-        pcm = np.clip(np.asarray(x, dtype=np.float32) * 32767.0, -32768, 32767).astype("<i2")
-        buf = pcm.tobytes()
-        if not self._lib.chromaprint_feed(self._ctx, buf, len(pcm)):
+        if x.dtype != np.int16:
+            x = np.clip(np.asarray(x, dtype=np.float32) * 32768.0, -32768, 32767).astype(np.int16)
+        x = np.ascontiguousarray(x)
+        if not self._lib.chromaprint_feed(self._ctx, ctypes.cast(x.ctypes.data, ctypes.POINTER(ctypes.c_char)), len(x)):
             raise RuntimeError("chromaprint_feed failed")
 
     def finish(self) -> np.ndarray:
@@ -131,28 +137,39 @@ class BandSpec:
 
 
 class BandFramer:
-    """Log band energies of a stream, frame by frame (keeps the tail between blocks)."""
+    """Log band energies of a stream, frame by frame (keeps the tail between blocks).
+
+    Takes float PCM or int16 (scaled by 1/32768). Only the FFT bins some band
+    uses are squared and summed (scipy's single-precision FFT: several times
+    numpy's on batches of frames).
+    """
 
     def __init__(self, spec: BandSpec):
         self.spec = spec
         self.window = np.hanning(spec.n_fft).astype(np.float32)
-        self.bands = spec.band_matrix()
+        m = spec.band_matrix()
+        used = np.nonzero(m.any(axis=1))[0]
+        self.lo, self.hi = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)
+        self.bands = np.ascontiguousarray(m[self.lo:self.hi])
         self.tail = np.zeros(0, dtype=np.float32)
         self.out: list[np.ndarray] = []
         self.started = False
 
     def feed(self, x: np.ndarray) -> None:
         s = self.spec
+        x = x.astype(np.float32) * np.float32(1 / 32768) if x.dtype == np.int16 else np.asarray(x, dtype=np.float32)
         if not self.started:  # centre the first frame on t=0
             x = np.concatenate([np.zeros(s.n_fft // 2 - s.hop // 2, dtype=np.float32), x])
             self.started = True
-        buf = np.concatenate([self.tail, np.asarray(x, dtype=np.float32)])
+        buf = np.concatenate([self.tail, x]) if len(self.tail) else x
         n = 0 if len(buf) < s.n_fft else 1 + (len(buf) - s.n_fft) // s.hop
         if n:
             frames = np.lib.stride_tricks.sliding_window_view(buf, s.n_fft)[:: s.hop][:n]
-            spec = np.abs(np.fft.rfft(frames * self.window, axis=1)).astype(np.float32) ** 2
-            self.out.append(spec @ self.bands)
-        self.tail = buf[n * s.hop:]
+            spec = sfft.rfft(frames * self.window, axis=1, overwrite_x=True)[:, self.lo:self.hi]
+            power = spec.real ** 2
+            power += spec.imag ** 2
+            self.out.append(power @ self.bands)
+        self.tail = buf[n * s.hop:].copy()
 
     def finish(self) -> np.ndarray:
         if len(self.tail):
@@ -214,20 +231,31 @@ class Prints:
         return p
 
 
-def mid_side(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def mid_side_int16(x: np.ndarray) -> np.ndarray:
+    """int16 L/R (n, 2) -> int16 (n, 2): mid (L+R)/2 and side (L-R)/2, rounded down. Mono (n,): side 0."""
+    out = np.empty((len(x), 2), dtype=np.int16)
     if x.ndim == 1:
-        return x.astype(np.float32), None
-    mid = 0.5 * (x[:, 0] + x[:, 1])
-    side = 0.5 * (x[:, 0] - x[:, 1])
-    return mid.astype(np.float32), side.astype(np.float32)
+        out[:, 0] = x
+        out[:, 1] = 0
+        return out
+    left = x[:, 0].astype(np.int32)
+    right = x[:, 1].astype(np.int32)
+    out[:, 0] = (left + right) >> 1
+    out[:, 1] = (left - right) >> 1
+    return out
 
 
 def _has_side(mid_energy: float, side_energy: float) -> bool:
     return side_energy > (SIDE_MIN_RATIO ** 2) * max(mid_energy, 1e-20)
 
 
+def _energy(x: np.ndarray, block: int = 1 << 20) -> float:
+    """Sum of squares of int16 or float samples (float64, in blocks: no int overflow, bounded memory)."""
+    return float(sum(np.dot(v, v) for v in (x[i:i + block].astype(np.float64) for i in range(0, len(x), block))))
+
+
 def prints_of(pcm: dict[str, np.ndarray], spec: BandSpec) -> Prints:
-    """Prints of in-memory PCM channels (mid and optional side) at spec.sample_rate."""
+    """Prints of in-memory PCM channels (mid and optional side) at spec.sample_rate (float or int16)."""
     mid = pcm["mid"]
     p = Prints(duration=len(mid) / spec.sample_rate)
     for c, x in pcm.items():
@@ -245,29 +273,127 @@ def speed_ratio(speed: float) -> Fraction:
     return Fraction(speed).limit_denominator(200)
 
 
-def load_track_pcm(path: str | Path, sample_rate: int, speed: float = 1.0, use_side: bool = True) -> dict[str, np.ndarray]:
-    """Decode a track to mid (and side, when it carries signal) at `sample_rate`.
+class PcmFile:
+    """An int16 (n, k) array in a file (raw at `offset`, or a .npy), read by rows with pread.
 
-    `speed` > 1 renders the track faster with pitch raised, as a PAL transfer does
-    (25/24): resampled to len/speed samples, played at the same rate.
+    Nothing is memory-mapped, so what the matcher has read does not stay
+    resident: memory holds only the spans in use. Indexing as `f[a:b, col]`
+    or `f[a:b]` reads those rows.
     """
-    x = decode_audio(path, sample_rate, channels=2)
-    mid, side = mid_side(x)
-    out = {"mid": mid}
-    if use_side and side is not None and _has_side(float(np.mean(mid ** 2)) if len(mid) else 0.0,
-                                                     float(np.mean(side ** 2)) if len(side) else 0.0):
-        out["side"] = side
-    if speed != 1.0:
+
+    def __init__(self, path: str | Path, shape: tuple[int, int] | None = None, offset: int = 0):
+        self.path = Path(path)
+        if shape is None:  # a .npy file: its header tells shape and where the data start
+            with open(self.path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(fh)
+                offset = fh.tell()
+            if np.dtype(dtype) != np.dtype("<i2") or fortran or len(shape) != 2 or shape[1] not in (1, 2):
+                raise ValueError(f"{self.path}: not an int16 (n, 1|2) array ({dtype}, {shape})")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.offset = int(offset)
+        self._fd: int | None = os.open(self.path, os.O_RDONLY)
+        if os.fstat(self._fd).st_size < self.offset + 2 * self.shape[0] * self.shape[1]:
+            self.close()
+            raise ValueError(f"{self.path}: truncated")
+
+    def rows(self, a: int, b: int) -> np.ndarray:
+        a, b = max(0, a), min(self.shape[0], b)
+        k = self.shape[1]
+        if b <= a or self._fd is None:
+            return np.zeros((0, k), dtype=np.int16)
+        buf = os.pread(self._fd, 2 * k * (b - a), self.offset + 2 * k * a)
+        return np.frombuffer(buf, dtype="<i2").reshape(-1, k)
+
+    def __getitem__(self, key):
+        rows, col = (key if isinstance(key, tuple) else (key, slice(None)))
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("PcmFile reads contiguous rows: f[a:b] or f[a:b, col]")
+        a, b, _ = rows.indices(self.shape[0])
+        return self.rows(a, b)[:, col]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class TrackAudio:
+    """A track's PCM at the matcher rate, as released (speed 1): int16 mid and, when it carries signal, side.
+
+    `data` (n, len(channels)) is an array or, usually, a `PcmFile` (in the
+    cache, or a temporary file), so only the spans the matcher reads are in memory.
+    `span` gives float32 samples of the track at any playback speed: a speed
+    above 1 renders it faster with the pitch raised, as a PAL transfer does
+    (25/24), by polyphase resampling of just the samples the span needs. The
+    span starts on a multiple of the resampler's period, so any span equals
+    the same samples of the whole track resampled at once.
+    """
+
+    def __init__(self, data: "np.ndarray | PcmFile", channels: tuple[str, ...], sample_rate: int):
+        self.data = data
+        self.channels = tuple(channels)
+        self.sample_rate = sample_rate
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.data.shape[0])
+
+    def length(self, speed: float = 1.0) -> int:
+        """Samples of the track played at `speed`."""
+        if speed == 1.0:
+            return self.n_samples
         r = speed_ratio(speed)
-        out = {c: resample_poly(v, r.denominator, r.numerator).astype(np.float32) for c, v in out.items()}
-    return out
+        return -(-self.n_samples * r.denominator // r.numerator)
+
+    def span(self, channel: str, start: int, stop: int, speed: float = 1.0) -> np.ndarray:
+        """Samples [start, stop) of one channel at `speed` as float32, zero outside the track."""
+        out = np.zeros(max(0, stop - start), dtype=np.float32)
+        if channel not in self.channels:
+            return out
+        col = self.channels.index(channel)
+        a, b = max(0, start), min(self.length(speed), stop)
+        if b <= a:
+            return out
+        if speed == 1.0:
+            out[a - start:b - start] = self.data[a:b, col] * np.float32(1 / 32768)
+            return out
+        r = speed_ratio(speed)
+        up, down = r.denominator, r.numerator  # output sample j sits at input j * down / up
+        pad = 10 * max(up, down) // up + 4      # resample_poly's filter half-length, in input samples
+        i0 = max(0, (a * down // up - pad) // down * down)
+        i1 = min(self.n_samples, b * down // up + pad + 1)
+        y = resample_poly(self.data[i0:i1, col] * np.float32(1 / 32768), up, down)
+        j0 = i0 * up // down
+        out[a - start:b - start] = y[a - j0:b - j0]
+        return out
+
+    def whole(self, channel: str, speed: float = 1.0) -> np.ndarray:
+        return self.span(channel, 0, self.length(speed), speed)
+
+
+def load_track_audio(path: str | Path, sample_rate: int, use_side: bool = True) -> TrackAudio:
+    """Decode a track (int16) to mid and, when it carries signal, side at `sample_rate`."""
+    ms = mid_side_int16(decode_audio(path, sample_rate, channels=2, dtype="int16"))
+    if use_side and _has_side(_energy(ms[:, 0]), _energy(ms[:, 1])):
+        return TrackAudio(ms, CHANNELS, sample_rate)
+    return TrackAudio(np.ascontiguousarray(ms[:, :1]), ("mid",), sample_rate)
+
+
+def track_prints(audio: TrackAudio, spec: BandSpec, speed: float = 1.0) -> Prints:
+    """Prints of a track played at `speed`."""
+    return prints_of({c: audio.whole(c, speed) for c in audio.channels}, spec)
 
 
 # ---------------------------------------------------------------- films
 
 
 class FilmAudio:
-    """A film decoded once by streaming: prints in memory, PCM spooled to a memory-mapped temp file."""
+    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file."""
 
     def __init__(self, path: str | Path, spec: BandSpec, use_side: bool = True, block_seconds: float = 60.0,
                  tmpdir: str | None = None):
@@ -279,16 +405,20 @@ class FilmAudio:
         fps = {c: RawFingerprinter(sr) for c in CHANNELS}
         framers = {c: BandFramer(spec) for c in CHANNELS}
         energy = {c: 0.0 for c in CHANNELS}
+        scale = np.float32(1 / 32768)
         n = 0
         with open(raw, "wb") as fh:
-            for block in stream_audio(self.path, sr, channels=2, block_seconds=block_seconds):
-                mid, side = mid_side(block)
-                for c, v in (("mid", mid), ("side", side)):
+            for block in stream_audio(self.path, sr, channels=2, block_seconds=block_seconds, dtype="int16"):
+                ms = mid_side_int16(block)
+                ms.tofile(fh)
+                for k, c in enumerate(CHANNELS):
+                    v = np.ascontiguousarray(ms[:, k])
                     fps[c].feed(v)
-                    framers[c].feed(v)
-                    energy[c] += float(np.dot(v, v))
-                fh.write(np.clip(np.stack([mid, side], axis=1) * 32767.0, -32768, 32767).astype("<i2").tobytes())
-                n += len(mid)
+                    f = v.astype(np.float32)
+                    f *= scale
+                    energy[c] += float(np.dot(f, f))
+                    framers[c].feed(f)
+                n += len(ms)
         self.n_samples = n
         self.prints = Prints(duration=n / sr)
         keep = ["mid"] + (["side"] if use_side and _has_side(energy["mid"], energy["side"]) else [])
@@ -298,7 +428,7 @@ class FilmAudio:
             if c in keep:
                 self.prints.fp[c] = fp
                 self.prints.bands[c] = normalise_bands(bands, spec)
-        self._pcm = np.memmap(raw, dtype="<i2", mode="r", shape=(n, 2)) if n else np.zeros((0, 2), dtype="<i2")
+        self._pcm: PcmFile | np.ndarray = PcmFile(raw, shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
         log.debug("%s: %.1f s decoded, channels %s", self.path, n / sr, keep)
 
     @property
@@ -315,11 +445,13 @@ class FilmAudio:
         out = np.zeros(max(0, stop - start), dtype=np.float32)
         a, b = max(0, start), min(self.n_samples, stop)
         if b > a:
-            out[a - start:b - start] = self._pcm[a:b, col].astype(np.float32) / 32767.0
+            out[a - start:b - start] = self._pcm[a:b, col] * np.float32(1 / 32768)
         return out
 
     def close(self) -> None:
-        self._pcm = np.zeros((0, 2), dtype="<i2")
+        if isinstance(self._pcm, PcmFile):
+            self._pcm.close()
+        self._pcm = np.zeros((0, 2), dtype=np.int16)
         self._tmp.cleanup()
 
     def __enter__(self) -> "FilmAudio":
@@ -337,6 +469,6 @@ def check_decodable(path: Path, exc: Exception) -> MediaError:
 
 
 __all__ = [
-    "BandSpec", "Prints", "FilmAudio", "RawFingerprinter", "raw_fingerprint", "load_track_pcm", "prints_of",
-    "CHROMAPRINT_HOP", "CHROMAPRINT_RATE", "speed_ratio", "Iterable",
+    "BandSpec", "Prints", "FilmAudio", "TrackAudio", "PcmFile", "RawFingerprinter", "raw_fingerprint", "load_track_audio",
+    "track_prints", "prints_of", "mid_side_int16", "CHROMAPRINT_HOP", "CHROMAPRINT_RATE", "speed_ratio",
 ]

@@ -28,7 +28,7 @@ class XcorrSettings:
     segment_seconds: float = 5.0
     hop_seconds: float = 2.5
     min_z: float = 5.0          # candidate: z-score of the band-frame cross-correlation
-    peaks_per_segment: int = 2
+    peaks_per_segment: int = 8
     max_candidates_per_minute: float = 12.0
 
 
@@ -49,6 +49,7 @@ class ExtentSettings:
     min_z: float = 4.0          # coherence above the null (off-lag) spread
     merge_gap_seconds: float = 2.0
     min_cue_seconds: float = 2.0
+    grow_seconds: float = 16.0  # coherence computed this far either side of the checked window, then chunks as long
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ that voted for the hit, capped at 1.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,10 @@ import pandas as pd
 
 from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
-from .cache import CACHE_VERSION, PrintCache, content_hash
+from .cache import AUDIO_VERSION, CUES_VERSION, PRINTS_VERSION, PrintCache, content_hash
 from .match import Track, match_film
-from .prints import CHROMAPRINT_HOP, FilmAudio, Prints, load_track_pcm, prints_of
+from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
+                     track_prints)
 from .settings import StampSettings
 from .windows import merge_hits, window_hits
 
@@ -68,19 +70,32 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
 
 
 def _track_tag(s: StampSettings, speed: float) -> str:
-    return s.digest(f"track-prints-v{CACHE_VERSION}", f"{speed:.8f}",
+    return s.digest(f"track-prints-v{PRINTS_VERSION}", f"{speed:.8f}",
                     str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
 
 
+def _audio_tag(s: StampSettings) -> str:
+    return s.digest(f"track-audio-v{AUDIO_VERSION}", str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+
+
 class TrackSet:
-    """The soundtrack of one film: prints at every speed (cached), PCM decoded on demand."""
+    """The soundtrack of one film: prints at every speed (cached), PCM on demand (memory-mapped).
+
+    A track's PCM (int16 mid/side, speed 1) comes from the cache when it holds
+    it, else it is decoded once and written to the cache (or, without one, to
+    a temporary folder), and read back span by span: whatever the
+    soundtrack's length, only the spans the phase check reads are in memory.
+    """
 
     def __init__(self, paths: list[Path], s: StampSettings, cache: PrintCache, hashes: dict | None = None,
                  speeds: tuple | None = None):
         self.s = s
+        self.cache = cache
+        self.keep_audio = s.mode == "chromaprint"  # the phase check reads the tracks' PCM; windows mode does not
         self.tracks: list[Track] = []
         self.skipped: list[str] = []
-        self._decoded: dict[Path, dict] = {}
+        self._audio: dict[Path, TrackAudio] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
         speeds = tuple(speeds if speeds is not None else s.speeds)
         for p in paths:
             sha = content_hash(p, hashes) if cache.enabled else ""
@@ -94,20 +109,13 @@ class TrackSet:
                         break
                     per_speed[sp] = Prints.from_arrays(arrs)
                     continue
-                try:
-                    pcm = self._pcm(p, sp)
-                except MediaError:
-                    raise
-                except Exception as e:  # noqa: BLE001  anything the decoder or resampler throws
-                    raise MediaError(p, f"cannot be decoded ({e})", "replace it with a valid audio file") from None
-                why = self._unusable(pcm)
-                if why:
-                    log.warning("%s: %s, skipped", p, why)
+                audio = self.audio(p, sha, check=True)
+                if audio is None:
                     if cache.enabled:
                         cache.save_track(sha, tag, {"skip": np.array([1])})
                     per_speed = {}
                     break
-                pr = prints_of(pcm, s.bands)
+                pr = track_prints(audio, s.bands, sp)
                 per_speed[sp] = pr
                 if cache.enabled:
                     cache.save_track(sha, tag, pr.to_arrays())
@@ -115,30 +123,66 @@ class TrackSet:
                 self.skipped.append(p.stem)
                 continue
             for sp, pr in per_speed.items():
-                self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sp=sp: self._pcm(p, sp))))
-        self._decoded.clear()
+                self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
 
-    def _unusable(self, pcm: dict) -> str:
-        mid = pcm["mid"]
-        dur = len(mid) / self.s.sample_rate
+    def _unusable(self, audio: TrackAudio) -> str:
+        dur = audio.n_samples / self.s.sample_rate
         if dur < self.s.min_track_seconds:
             return f"only {dur:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
-        if float(np.sqrt(np.mean(mid.astype(np.float64) ** 2))) < SILENCE_RMS:
+        mid = audio.data[:, 0]
+        if np.sqrt(_energy(mid) / max(1, len(mid))) / 32768 < SILENCE_RMS:
             return "silent"
         return ""
 
-    def _pcm(self, path: Path, speed: float) -> dict:
-        key = (path, speed)
-        if key not in self._decoded:
-            if len(self._decoded) > 8:
-                self._decoded.clear()
-            self._decoded[key] = load_track_pcm(path, self.s.sample_rate, speed, self.s.use_side)
-        return self._decoded[key]
+    def audio(self, path: Path, sha: str, check: bool = False) -> TrackAudio | None:
+        """The PCM of one track (None, with a warning, for a short or silent one when `check`)."""
+        if path in self._audio:
+            return self._audio[path]
+        tag = _audio_tag(self.s)
+        data = self.cache.load_track_audio(sha, tag) if self.cache.audio_enabled else None
+        decoded = None
+        if data is None:
+            try:
+                decoded = load_track_audio(path, self.s.sample_rate, self.s.use_side)
+            except MediaError:
+                raise
+            except Exception as e:  # noqa: BLE001  anything the decoder or resampler throws
+                raise MediaError(path, f"cannot be decoded ({e})", "replace it with a valid audio file") from None
+            if check:
+                why = self._unusable(decoded)
+                if why:
+                    log.warning("%s: %s, skipped", path, why)
+                    return None
+            if not self.keep_audio:  # prints only (mode windows): nothing to keep once they are made
+                return TrackAudio(decoded.data, CHANNELS[: decoded.data.shape[1]], self.s.sample_rate)
+            if self.cache.audio_enabled:
+                self.cache.save_track_audio(sha, tag, decoded.data)
+                data = self.cache.load_track_audio(sha, tag)
+            if data is None:  # no cache: spool to a temporary folder, read back span by span
+                if self._tmp is None:
+                    self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-tracks-")
+                f = Path(self._tmp.name) / f"{len(self._audio)}.npy"
+                np.save(f, decoded.data)
+                data = PcmFile(f)
+        audio = TrackAudio(data, CHANNELS[: data.shape[1]], self.s.sample_rate)
+        if check and decoded is None:  # from the cache: the settings may have changed since it was checked
+            why = self._unusable(audio)
+            if why:
+                log.warning("%s: %s, skipped", path, why)
+                return None
+        self._audio[path] = audio
+        return audio
 
     def release(self) -> None:
-        self._decoded.clear()
         for t in self.tracks:
             t.release()
+        for a in self._audio.values():
+            if isinstance(a.data, PcmFile):
+                a.data.close()
+        self._audio.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
 
 def _decode_film(path: Path, s: StampSettings) -> FilmAudio:
@@ -169,7 +213,7 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     key = None
     if cache.enabled:
         parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
-        key = s.digest(f"film-cues-v{CACHE_VERSION}", *parts)
+        key = s.digest(f"film-cues-v{CUES_VERSION}", *parts)
         hit = cache.load_film(key)
         if hit is not None:
             hit = hit.copy()
@@ -179,7 +223,20 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
 
     speeds = s.speeds if s.mode == "chromaprint" else (1.0,)
     ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
-    rows = []
+    try:
+        rows = _stamp_tracks(film, film_id, ts, s)
+    finally:
+        ts.release()
+    df = pd.DataFrame(rows) if rows else empty_cues()
+    df = finalize(df)
+    if key is not None:
+        cache.save_film(key, df)
+    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
+    return df
+
+
+def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> list[dict]:
+    rows: list[dict] = []
     if ts.tracks:
         with _decode_film(film, s) as fa:
             if s.mode == "windows":
@@ -202,22 +259,16 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
                                  "mode": "chromaprint"})
     else:
         log.warning("%s: no usable soundtrack track: no cues", film_id)
-    ts.release()
-    df = pd.DataFrame(rows) if rows else empty_cues()
-    df = finalize(df)
-    if key is not None:
-        cache.save_film(key, df)
-    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
-    return df
+    return rows
 
 
 def _stamp_one(args):
-    film, tracks, s, cache_root, fid, hashes = args
-    return stamp_film(film, tracks, s, PrintCache(cache_root), film_id=fid, hashes=hashes)
+    film, tracks, s, cache_root, cache_audio, fid, hashes = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes)
 
 
 def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
-                 jobs: int = 1) -> pd.DataFrame:
+                 jobs: int = 1, cache_audio: bool = True) -> pd.DataFrame:
     """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
 
     Content hashes come from the manifest (stage `validate`) when given, so
@@ -236,7 +287,7 @@ def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None,
         tracks = corpus.tracks.get(fid)
         if not tracks:
             soundtrack_files(Path(corpus.root) / "soundtracks" / fid, fid)  # raises, naming the film
-        work.append((corpus.films[fid], list(tracks), s, cache_root, fid, hashes))
+        work.append((corpus.films[fid], list(tracks), s, cache_root, cache_audio, fid, hashes))
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             tables = list(progress(pool.map(_stamp_one, work), desc="matching films", total=len(work), unit="film"))
