@@ -12,6 +12,7 @@ from filmscore.corpus import load_corpus
 from filmscore.cues.settings import StampSettings
 from filmscore.cues.stamp import stamp_corpus
 from filmscore.files import read_table, write_table
+from filmscore.parallel import run_options
 from filmscore.stage import run_stage
 
 MANIFEST = "data/manifest.parquet"
@@ -22,10 +23,10 @@ def main(params: dict) -> None:
     corpus = load_corpus(params)
     manifest = read_table(MANIFEST) if Path(MANIFEST).is_file() else None
     c = params["cues"]
-    df = stamp_corpus(corpus, StampSettings.from_params(c), cache_root=c["cache"], manifest=manifest, jobs=c["jobs"],
-                      cache_audio=c["cache_track_audio"])
+    df = stamp_corpus(corpus, StampSettings.from_params(c), cache_root=c["cache"], manifest=manifest,
+                      cache_audio=c["cache_track_audio"], **run_options(params, jobs=c["jobs"]))
     write_table(df, CUES)
 
 
 if __name__ == "__main__":
-    run_stage(main, sections=["corpus", "cues"])
+    run_stage(main, sections=["corpus", "cues", "run"])

@@ -268,30 +268,33 @@ def _stamp_one(args):
 
 
 def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
-                 jobs: int = 1, cache_audio: bool = True) -> pd.DataFrame:
+                 jobs: int = 1, cache_audio: bool = True, scheduler: str | None = None,
+                 wait_s: float = 60.0) -> pd.DataFrame:
     """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
 
     Content hashes come from the manifest (stage `validate`) when given, so
     nothing is hashed twice; with a cache, a film whose media and settings are
-    unchanged is read back, not matched again.
+    unchanged is read back, not matched again. Films are mapped by
+    `filmscore.parallel.map_films`: `jobs` local processes, or the Dask cluster
+    at `scheduler`; films already matched stay in the cache if a run stops.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
-    from ..log import progress
+    from ..parallel import map_films
 
     hashes = None
     if manifest is not None and "sha256" in manifest.columns:
-        hashes = {str(Path(corpus.root) / p): h for p, h in zip(manifest["path"], manifest["sha256"])}
+        hashes = {str(Path(corpus.root).absolute() / p): h for p, h in zip(manifest["path"], manifest["sha256"])}
+    cache_root = str(Path(cache_root).absolute()) if cache_root is not None else None
     work = []
     for fid in corpus.film_ids:
         tracks = corpus.tracks.get(fid)
         if not tracks:
             soundtrack_files(Path(corpus.root) / "soundtracks" / fid, fid)  # raises, naming the film
-        work.append((corpus.films[fid], list(tracks), s, cache_root, cache_audio, fid, hashes))
-    if jobs > 1 and len(work) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            tables = list(progress(pool.map(_stamp_one, work), desc="matching films", total=len(work), unit="film"))
-    else:
-        tables = [_stamp_one(w) for w in progress(work, desc="matching films", total=len(work), unit="film")]
+        # absolute, not resolved: a corpus checked out from a symlinked DVC cache keeps its names
+        film = Path(corpus.films[fid]).absolute()
+        tracks = [Path(t).absolute() for t in tracks]
+        own = {str(p): hashes[str(p)] for p in [film, *tracks] if str(p) in hashes} if hashes else None
+        work.append((film, tracks, s, cache_root, cache_audio, fid, own))
+    tables = [t for _, t in map_films(_stamp_one, work, jobs=jobs, scheduler=scheduler, wait_s=wait_s,
+                                      desc="matching films", label=lambda w: w[5])]
     tables = [t for t in tables if len(t)]
     return finalize(pd.concat(tables, ignore_index=True)) if tables else empty_cues()
