@@ -161,7 +161,7 @@ def write_predictions(root: Path, cell: str, ids, labels, probs: np.ndarray, gen
 def params(corpus_path: str = "corpus", n_repeats: int = 20) -> dict:
     return {
         "corpus": {"path": corpus_path, "genres": list(GENRES), "quick_check": True, "jobs": 1},
-        "model": {"features": "vggish", "level": "cue", "pool": "single_attention", "hidden": 128},
+        "model": {"set": "vggish", "level": "cue", "pool": "single_attention", "hidden": 128},
         "reports": {
             "importance": {"features": "mir", "level": "cue", "pool": "avg", "hidden": 64, "n_repeats": n_repeats, "seed": 0, "confidence": 0.95},
             "crossmodal": {"alpha": 0.01, "min_clips": 5, "min_films": 2},

@@ -282,6 +282,62 @@ REPORTS = {
     },
 }
 
+# -- genre models (filmscore.mil): the Table 4 grid, the headline model, training, evaluation
+from .mil.names import ATTENTION_NORMS as _ATT, BASES as _BASES, CLASSICAL as _CLASSICAL  # noqa: E402
+from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS  # noqa: E402
+
+MODEL = {
+    "set": Str(_SETS, doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
+    "level": Str(_LEVELS, doc="instance level of the headline model: cue or frame; must be in grid.levels"),
+    "pool": Str(_POOLS, doc="pooling of the headline model; must be in grid.pools"),
+    "hidden": Int(min=1, max=4096, doc="hidden units of the headline model; must be in grid.hidden"),
+}
+
+GRID = {
+    "sets": List(Str(_SETS), min_len=1, unique=True, doc="feature sets of Table 4"),
+    "levels": List(Str(_LEVELS), min_len=1, unique=True, doc="instance levels (cue: frames averaged per cue)"),
+    "pools": List(Str(_POOLS), min_len=1, unique=True, doc="neural pooling types"),
+    "hidden": List(Int(min=1, max=4096), min_len=1, unique=True, doc="hidden units per embedding layer"),
+    "classical": List(Str(_CLASSICAL), min_len=1, unique=True, doc="classical MIL methods (binary relevance)"),
+    "bases": List(Str(_BASES), min_len=1, unique=True, doc="base classifiers of the classical methods"),
+}
+
+CV = {
+    "folds": Int(min=0, max=100000, doc="0: leave-one-out over the films (the paper); k >= 2: k shuffled folds"),
+    "seed": Int(min=0, doc="shuffling of k-fold assignments (unused for leave-one-out)"),
+}
+
+TRAIN = {
+    "epochs": Int(min=1, max=100000, doc="training epochs (paper: 200)"),
+    "lr": Float(min=1e-8, max=1.0, doc="Adam learning rate (paper: 5e-5)"),
+    "batch_size": Int(min=1, max=100000, doc="bags per batch (paper: 16)"),
+    "layers": Int(min=1, max=16, doc="dense embedding layers before pooling (paper: 3)"),
+    "attention": Str(_ATT, doc="attention normalisation: sigmoid (Kong et al. 2019) or softmax (Ilse et al. 2018)"),
+    "attend_layers": List(Int(min=1, max=16), min_len=1, unique=True,
+                          doc="embedding layers (1-based) attended by multi_attention"),
+    "dropout": Float(min=0.0, max=0.95, doc="dropout after each embedding layer (paper: none)"),
+    "loss_weights": Str(("balanced", "none"), doc="per-genre positive/negative weights of the BCE loss"),
+    "threshold": Float(min=0.001, max=0.999, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
+    "seed": Int(min=0, doc="initial weights and batch order"),
+    "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
+    "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
+}
+
+CLASSICAL = {
+    "knn_k": Int(min=1, max=1000, doc="neighbours of the kNN base classifier"),
+    "svm_c": Float(min=1e-6, max=1e6, doc="C of the SVM base classifier"),
+    "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), doc="SVM kernel (gamma: 'scale')"),
+    "rf_trees": Int(min=1, max=10000, doc="trees of the random-forest base classifier"),
+    "seed": Int(min=0, doc="random forest seed"),
+}
+
+EVALUATE = {
+    "random_draws": Int(min=1, max=1000000, doc="draws averaged for the random-guess baseline"),
+    "ttest_over": Str(("genres", "films"), doc="pairs of the t-test against random: per-genre APs or per-film APs"),
+    "alpha": Float(min=1e-9, max=0.5, doc="significance level of the t-test (paper: 0.01)"),
+    "seed": Int(min=0, doc="random-guess draws"),
+}
+
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
@@ -289,6 +345,12 @@ SCHEMA: dict[str, Any] = {
     "features": FEATURES,
     "run": RUN,
     "reports": REPORTS,
+    "model": MODEL,
+    "grid": GRID,
+    "cv": CV,
+    "train": TRAIN,
+    "classical": CLASSICAL,
+    "evaluate": EVALUATE,
 }
 
 # Cross-field checks: functions of the whole params dict returning problems.
@@ -371,6 +433,30 @@ def _check_run(p: dict) -> list[Problem]:
 
 
 CHECKS.append(_check_run)
+def _check_models(p: dict) -> list[Problem]:
+    """The headline model is a grid cell; multi-attention attends existing layers; cv.folds != 1."""
+    out = []
+    m, g, t, cv = p.get("model"), p.get("grid"), p.get("train"), p.get("cv")
+    if isinstance(m, dict) and isinstance(g, dict):
+        for mk, gk in (("set", "sets"), ("level", "levels"), ("pool", "pools"), ("hidden", "hidden")):
+            if mk in m and gk in g and isinstance(g[gk], list) and m[mk] not in g[gk]:
+                out.append(Problem(f"params.yaml: model.{mk}", f"is {m[mk]!r}, not in grid.{gk} {g[gk]}",
+                                   f"the headline model must be a trained grid cell: add {m[mk]!r} to grid.{gk} "
+                                   f"(e.g. dvc exp run -S model.{mk}={m[mk]} -S 'grid.{gk}={g[gk] + [m[mk]]}')"))
+    if isinstance(t, dict):
+        try:
+            bad = [l for l in t["attend_layers"] if l > t["layers"]]
+            if bad:
+                out.append(Problem("params.yaml: train.attend_layers", f"{bad} exceed train.layers = {t['layers']}",
+                                   f"attend layers between 1 and {t['layers']}"))
+        except (KeyError, TypeError):
+            pass
+    if isinstance(cv, dict) and cv.get("folds") == 1:
+        out.append(Problem("params.yaml: cv.folds", "is 1", "use 0 (leave-one-out) or 2 or more folds"))
+    return out
+
+
+CHECKS.append(_check_models)
 
 
 # --------------------------------------------------------------------------

@@ -27,7 +27,7 @@ FEATURES_DIR = Path("data/features")  # stage features: <set>/{frames,cues}.parq
 MODELS_DIR = Path("data/models")  # stage train: <set>-<level>-<pool>-<hidden>/
 TABLE4 = Path("reports/table4.csv")  # stage evaluate
 S2_FIGURE = Path("reports/figures/s2_pr_curves.png")  # stage evaluate (precision-recall curves)
-S3_FIGURE = Path("reports/figures/s3_film_scatter.png")  # stage evaluate (per-film precision vs recall)
+S3_FIGURE = Path("reports/figures/s3_film_pr.png")  # stage evaluate (per-film precision vs recall)
 
 # The stage that writes data/models/<cell>/predictions.parquet and the fold models.
 MODEL_STAGE = "train"
@@ -64,11 +64,11 @@ def parse_cell(cell: str) -> dict:
 def headline_cell(params: dict) -> str:
     """The cell of the headline model chosen in params.yaml `model.*`.
 
-    The keys read here (model.features, model.level, model.pool, model.hidden)
+    The keys read here (model.set, model.level, model.pool, model.hidden)
     are the ones the stages list under `params:` in dvc.yaml.
     """
     m = params["model"]
-    return model_cell(m["features"], m["level"], m["pool"], m["hidden"])
+    return model_cell(m["set"], m["level"], m["pool"], m["hidden"])
 
 
 def available_cells() -> list[str]:

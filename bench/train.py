@@ -1,0 +1,140 @@
+"""Benchmark: fold-batched MIL training against a plain per-fold Lightning loop, and the full grid.
+
+    PYTHONPATH=src:. python bench/train.py                 # everything (about 30 min on 2 cores)
+    PYTHONPATH=src:. python bench/train.py --skip-per-fold # batched + full grid only
+    PYTHONPATH=src:. python bench/train.py --films 30 --epochs 20   # a quick look
+
+Synthetic bags shaped like the paper's corpus: 110 films with its genre counts
+(Action 55, Comedy 37, Drama 44, Horror 11, Romance 13, Sci-Fi 36), 10-40 cues per
+film, VGGish-like 128-d embeddings (0..255-ish values) and MIR-like 140-d features
+(mixed scales: tempo ~120, centroid ~2000, MFCCs ~0-50). Each cue mixes its film's
+genre prototypes, and some cues carry another genre's character (soft bags).
+
+Prints (stdout): the time and macro F1 of leave-one-out training of one cell
+(avg pooling, 64 units) batched over folds and as one Lightning run per fold on the
+same bags; then the time of the whole Table 4 grid (6 pools x 2 feature sets, plus
+Simple MI and IMV with kNN and SVM). Load average and threads are printed too:
+the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]
+COUNTS = [55, 37, 44, 11, 13, 36]
+
+
+def synthetic_corpus(n_films: int = 110, seed: int = 0):
+    """Labels with the paper's genre frequencies and two feature sets of bags."""
+    rng = np.random.default_rng(seed)
+    p = np.array(COUNTS) / 110
+    Y = (rng.random((n_films, 6)) < p).astype(int)
+    empty = Y.sum(1) == 0
+    Y[empty, rng.integers(0, 6, empty.sum())] = 1
+    n_cues = rng.integers(10, 41, n_films)
+    sets = {}
+    for name, dim in (("vggish", 128), ("mir", 140)):
+        protos = rng.normal(size=(6, dim))
+        bags = []
+        for i in range(n_films):
+            gs = np.flatnonzero(Y[i])
+            cue_genres = rng.choice(gs, n_cues[i])
+            foreign = rng.random(n_cues[i]) < 0.2  # soft bag: cues typical of other genres
+            cue_genres[foreign] = rng.integers(0, 6, foreign.sum())
+            x = 0.6 * protos[cue_genres] + rng.normal(size=(n_cues[i], dim))
+            if name == "vggish":
+                x = np.clip(128 + 30 * x, 0, 255)
+            else:
+                scale = np.concatenate([[20.0, 400.0], np.full(dim - 2, 8.0)])
+                offset = np.concatenate([[120.0, 2000.0], np.linspace(-20, 50, dim - 2)])
+                x = offset + scale * x
+            bags.append(x.astype(np.float32))
+        sets[name] = bags
+    return sets, Y
+
+
+def macro_f1(res) -> float:
+    from filmscore.mil.metrics import prf
+
+    return float(prf(res.truth, res.pred)["f1"].mean())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--films", type=int, default=110)
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--pool", default="avg", help="pool of the batched vs per-fold comparison")
+    ap.add_argument("--skip-per-fold", action="store_true")
+    ap.add_argument("--skip-grid", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="processes sharing the folds in batched training (0: one per CPU core, as train.jobs)")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("FILMSCORE_NO_PROGRESS", "1")
+    import torch
+
+    from filmscore.log import setup_logging
+    from filmscore.mil import InstanceMajorityVote, MILClassifier, SimpleMI, cross_validate, make_folds
+    from filmscore.mil.names import POOLS
+
+    setup_logging()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sets, Y = synthetic_corpus(args.films)
+    folds = make_folds(args.films)
+    print(f"# bench/train: {args.films} films, leave-one-out ({args.films} folds), {args.epochs} epochs, "
+          f"hidden {args.hidden}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"# cues per film: {int(np.mean([len(b) for b in sets['vggish']]))} on average; "
+          f"genre counts {Y.sum(0).tolist()}")
+    kw = dict(hidden=args.hidden, epochs=args.epochs, show_progress=False)
+    bkw = dict(kw, jobs=args.jobs)
+
+    t = time.perf_counter()
+    batched = MILClassifier(pool=args.pool, **bkw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
+    tb = time.perf_counter() - t
+    print(f"batched   {args.pool:<18} vggish: {tb:8.1f} s   macro F1 {macro_f1(batched):.3f}   "
+          f"(jobs={args.jobs or os.cpu_count()})")
+    sys.stdout.flush()
+    if not args.skip_per_fold:
+        t = time.perf_counter()
+        per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(
+            sets["vggish"], Y, folds, genres=GENRES)
+        tp = time.perf_counter() - t
+        diff = np.abs(per_fold.prob - batched.prob).max()
+        print(f"per-fold  {args.pool:<18} vggish: {tp:8.1f} s   macro F1 {macro_f1(per_fold):.3f}   "
+              f"(speed-up {tp / tb:.1f}x; max |prob difference| {diff:.2g})")
+        sys.stdout.flush()
+    if args.skip_grid:
+        return 0
+
+    t0 = time.perf_counter()
+    for name, bags in sets.items():
+        for pool in POOLS:
+            t = time.perf_counter()
+            res = MILClassifier(pool=pool, **bkw).cross_validate(bags, Y, folds, genres=GENRES)
+            print(f"grid  {name:<7} {pool:<18} {time.perf_counter() - t:7.1f} s   macro F1 {macro_f1(res):.3f}")
+            sys.stdout.flush()
+        for est in (SimpleMI(base="knn"), SimpleMI(base="svm"), InstanceMajorityVote(base="knn"),
+                    InstanceMajorityVote(base="svm")):
+            t = time.perf_counter()
+            res = cross_validate(est, bags, Y, folds, genres=GENRES)
+            print(f"grid  {name:<7} {est.method_name + '-' + est.base:<18} {time.perf_counter() - t:7.1f} s   "
+                  f"macro F1 {macro_f1(res):.3f}")
+            sys.stdout.flush()
+    total = time.perf_counter() - t0
+    print(f"full grid (6 pools x 2 sets + Simple MI / IMV x kNN / SVM): {total:.1f} s = {total / 60:.1f} min; "
+          f"load average now {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Names shared by the MIL code, the params schema and the stages (no heavy imports here)."""
+
+#: the six neural pooling types (SPEC.md, Table 3 of the paper)
+POOLS = ("max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention")
+#: attention normalisation: sigmoid-normalised (Kong et al. 2019) or softmax (Ilse et al. 2018)
+ATTENTION_NORMS = ("sigmoid", "softmax")
+#: classical MIL methods and their base classifiers (binary relevance)
+CLASSICAL = ("simplemi", "imv")
+BASES = ("knn", "svm", "rf")
+#: instance level: one instance per cue (frames averaged) or per 1 Hz frame
+LEVELS = ("cue", "frame")
+#: feature sets of the features stage (data/features/<set>/)
+FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
+#: label-only baselines (no features)
+LABEL_BASELINES = ("random", "plurality")
+
+#: key columns of the feature tables; every other column is a feature
+KEY_COLUMNS = ("film_id", "cue_id", "t", "start", "end")
+
+#: human-readable model names (Table 4)
+MODEL_LABELS = {
+    "random": "Random guess", "plurality": "Plurality label",
+    "simplemi": "Simple MI", "imv": "IMV",
+    "max": "Max pooling", "avg": "Avg. pooling", "linear_softmax": "Linear softmax",
+    "single_attention": "Single attention", "multi_attention": "Multi-attention",
+    "feature_attention": "Feature-level attention",
+}
+
+
+def cell_name(feature_set: str, level: str, method: str, size) -> str:
+    """Folder name of a grid cell: <set>-<level>-<pool>-<hidden> or <set>-<level>-<method>-<base>."""
+    return f"{feature_set}-{level}-{method}-{size}"
+
+
+__all__ = ["POOLS", "ATTENTION_NORMS", "CLASSICAL", "BASES", "LEVELS", "FEATURE_SETS", "LABEL_BASELINES",
+           "KEY_COLUMNS", "MODEL_LABELS", "cell_name"]

@@ -1,0 +1,25 @@
+"""Stage `train` (a DVC matrix over params `grid`): cross-validate one grid cell.
+
+    python -m stages.train SET LEVEL METHOD SIZE
+
+METHOD is a pool (SIZE: hidden units) or a classical method (SIZE: base classifier);
+writes data/models/<SET>-<LEVEL>-<METHOD>-<SIZE>/ (see filmscore.mil.grid).
+"""
+
+import sys
+
+from filmscore.errors import FilmscoreError, Problem
+from filmscore.mil.grid import run_cell
+from filmscore.stage import run_stage
+
+USAGE = "python -m stages.train SET LEVEL METHOD SIZE   (e.g. vggish cue avg 64, or mir cue simplemi svm)"
+
+
+def main(params: dict, argv: list[str]) -> None:
+    if len(argv) != 4:
+        raise FilmscoreError(Problem("stages.train", f"got arguments {argv}", f"usage: {USAGE}"))
+    run_cell(*argv, params=params)
+
+
+if __name__ == "__main__":
+    run_stage(lambda params: main(params, sys.argv[1:]), sections=["corpus", "cv", "train", "classical"])

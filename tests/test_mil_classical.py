@@ -1,0 +1,157 @@
+"""Classical MIL baselines and the metrics, against scikit-learn / scipy / hand values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from filmscore.mil import InstanceMajorityVote, PluralityLabelSet, RandomGuess, SimpleMI, make_folds
+from filmscore.mil.cv import cross_validate
+from filmscore.mil.metrics import (_ap_untied, average_precisions, film_scores, paired_ttest, prf, random_baseline,
+                                   score)
+from filmscore.mil.report import label_baseline_cv
+
+
+def data(n=30, d=4, g=3, seed=0):
+    rng = np.random.default_rng(seed)
+    Y = (rng.random((n, g)) < 0.4).astype(int)
+    Y[0] = 1
+    Y[1] = 0
+    bags = [rng.normal(size=(rng.integers(2, 7), d)) + Y[i, :1] * 1.5 for i in range(n)]
+    return bags, Y
+
+
+def test_simplemi_knn_equals_sklearn_on_bag_means():
+    bags, Y = data()
+    train, test = bags[:20], bags[20:]
+    means = np.stack([b.mean(0) for b in train])
+    sc = StandardScaler().fit(means)
+    got = SimpleMI(base="knn", k=5).fit(train, Y[:20]).predict_proba(test)
+    for j in range(3):
+        ref = KNeighborsClassifier(5).fit(sc.transform(means), Y[:20, j])
+        exp = ref.predict_proba(sc.transform(np.stack([b.mean(0) for b in test])))[:, 1]
+        np.testing.assert_allclose(got[:, j], exp)
+
+
+def test_simplemi_svm_and_rf_decisions_match_sklearn():
+    bags, Y = data()
+    means = np.stack([b.mean(0) for b in bags])
+    sc = StandardScaler().fit(means[:20])
+    svm = SimpleMI(base="svm").fit(bags[:20], Y[:20])
+    ref = SVC().fit(sc.transform(means[:20]), Y[:20, 0])
+    assert svm.predict(bags[20:])[:, 0].tolist() == ref.predict(sc.transform(means[20:])).tolist()
+    rf = SimpleMI(base="rf", trees=20, seed=1).fit(bags[:20], Y[:20])
+    p = rf.predict_proba(bags[20:])
+    assert ((p >= 0) & (p <= 1)).all() and rf.predict(bags[20:]).shape == (10, 3)
+
+
+def test_imv_svm_precomputed_kernel_equals_rbf_svc():
+    bags, Y = data(n=16)
+    inst = np.concatenate(bags[:12])
+    yi = np.repeat(Y[:12, 0], [len(b) for b in bags[:12]])
+    sc = StandardScaler().fit(inst)
+    ref = SVC(kernel="rbf", gamma="scale").fit(sc.transform(inst), yi)
+    imv = InstanceMajorityVote(base="svm").fit(bags[:12], Y[:12])
+    for b, v in zip(bags[12:], imv.votes(bags[12:])):
+        assert v[:, 0].tolist() == ref.predict(sc.transform(b)).tolist()
+
+
+def test_imv_majority_vote_by_hand():
+    # 1-D instances; kNN with k=1 copies the nearest training instance's (inherited) label
+    train = [np.array([[0.0], [0.1]]), np.array([[10.0], [10.1]])]
+    Y = np.array([[0], [1]])
+    imv = InstanceMajorityVote(base="knn", k=1).fit(train, Y)
+    test = [np.array([[9.9], [10.2], [0.05]]), np.array([[9.9], [0.0]]), np.zeros((0, 1))]
+    np.testing.assert_allclose(imv.predict_proba(test)[:, 0], [2 / 3, 1 / 2, 1 / 2])
+    assert imv.predict(test)[:, 0].tolist() == [1, 0, 1]  # a tie is no majority; empty: prior 0.5 >= 0.5
+
+
+def test_constant_training_label_predicted_as_constant():
+    bags, Y = data()
+    Y[:, 2] = 0
+    for est in (SimpleMI(base="svm"), InstanceMajorityVote(base="svm"), SimpleMI(base="knn")):
+        p = est.fit(bags[:20], Y[:20]).predict_proba(bags[20:])
+        assert (p[:, 2] == 0).all()
+
+
+def test_classical_cross_validation_keeps_empty_bags():
+    bags, Y = data()
+    bags[5] = np.zeros((0, 4))
+    res = cross_validate(SimpleMI(base="knn"), bags, Y, make_folds(len(bags)))
+    np.testing.assert_allclose(res.prob[5], np.delete(Y, 5, axis=0).mean(0))
+    np.testing.assert_allclose(res.predict_heldout(bags), res.prob)
+
+
+def test_label_baselines():
+    Y = np.array([[1, 0], [1, 0], [0, 1], [1, 1], [1, 0]])
+    pl = PluralityLabelSet().fit(None, Y)
+    assert pl.predict([None, None]).tolist() == [[1, 0], [1, 0]]
+    rg = RandomGuess(seed=0).fit(None, Y)
+    np.testing.assert_allclose(rg.predict_proba([None])[0], [0.8, 0.4])
+    draws = rg.predict([None] * 20000)
+    np.testing.assert_allclose(draws.mean(0), [0.8, 0.4], atol=0.02)
+    prob, pred = label_baseline_cv(PluralityLabelSet(), Y, make_folds(5))
+    assert pred.tolist() == [[1, 0]] * 5
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_prf_matches_sklearn():
+    rng = np.random.default_rng(3)
+    t, p = rng.random((40, 5)) < 0.3, rng.random((40, 5)) < 0.4
+    p[:, 4] = False  # a genre never predicted: precision 0
+    s = prf(t, p)
+    ref = precision_recall_fscore_support(t, p, average=None, zero_division=0)
+    for k, r in zip(("precision", "recall", "f1"), ref[:3]):
+        np.testing.assert_allclose(s[k], r)
+    m = score(t.astype(int), rng.random((40, 5)), p.astype(int), list("abcde"))
+    assert m["macro"]["f1"] == pytest.approx(ref[2].mean())
+
+
+def test_average_precision_matches_sklearn():
+    rng = np.random.default_rng(4)
+    t = (rng.random((30, 4)) < 0.3).astype(int)
+    t[0] = 1
+    s = rng.random((30, 4))
+    ref = [average_precision_score(t[:, j], s[:, j]) for j in range(4)]
+    np.testing.assert_allclose(average_precisions(t, s), ref)
+    np.testing.assert_allclose(_ap_untied(t, s), ref)
+    t[:, 3] = 0
+    assert np.isnan(average_precisions(t, s)[3])
+
+
+def test_random_baseline_expectation():
+    rng = np.random.default_rng(5)
+    Y = (rng.random((60, 3)) < np.array([0.5, 0.2, 0.1])).astype(int)
+    folds = make_folds(60)
+    r = random_baseline(Y, folds, draws=400, seed=0)
+    prev = Y.mean(0)
+    # guessing with the (leave-one-out) frequency: E[recall] ~ frequency, E[precision] ~ prevalence
+    np.testing.assert_allclose(r["recall"], prev, atol=0.03)
+    np.testing.assert_allclose(r["precision"], prev, atol=0.04)
+    # random scores: E[AP] is close to the prevalence (slightly above for few positives)
+    assert (r["ap"] > prev - 0.01).all() and (r["ap"] < prev + 0.12).all()
+
+
+def test_paired_ttest_is_scipy():
+    a, b = np.array([0.5, 0.6, 0.7, 0.9, np.nan]), np.array([0.3, 0.35, 0.32, 0.4, 0.2])
+    t = paired_ttest(a, b)
+    ref = stats.ttest_rel(a[:4], b[:4])
+    assert t["t"] == pytest.approx(ref.statistic) and t["p"] == pytest.approx(ref.pvalue) and t["n"] == 4
+    m = score(np.array([[1, 0], [0, 1], [1, 1]]), np.array([[.9, .1], [.2, .8], [.7, .6]]),
+              np.array([[1, 0], [0, 1], [1, 1]]), ["x", "y"],
+              random={"ap": np.array([0.5, 0.5]), "film_ap": np.full(3, 0.5)}, ttest_over="films")
+    assert m["ttest_vs_random"]["over"] == "films" and m["ttest_vs_random"]["n"] == 3
+
+
+def test_film_scores_by_hand():
+    t = np.array([[1, 1, 0], [0, 0, 1], [1, 0, 0]])
+    p = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 0]])
+    s = film_scores(t, p)
+    np.testing.assert_allclose(s["precision"], [0.5, 0.0, 1.0])
+    np.testing.assert_allclose(s["recall"], [0.5, 0.0, 1.0])
