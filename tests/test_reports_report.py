@@ -84,7 +84,7 @@ def test_report_contains_every_section_with_the_papers_numbers(full_run):
     assert "paper: Actual" in md and "-0.70" in md and "crossmodal/crossmodal.png" in md
     assert "1 film(s) have no video stream" in md
     # S2/S3 and the timeline figure
-    assert "figures/s2_pr_curves.png" in md and "figures/s3_film_scatter.png" in md
+    assert "figures/s2_pr_curves.png" in md and "figures/s3_film_pr.png" in md
     timeline = sorted((root / "reports/timeline").glob("*.png"))
     assert [p.name for p in timeline] == ["timeline_01.png", "timeline_02.png"]  # 12 films, 8 per page
     assert "](timeline/timeline_01.png)" in md
