@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUME
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -50,25 +50,9 @@ from filmscore.features.vggish.postprocess import Postprocessor  # noqa: E402
 from filmscore.features.weights import WeightsMissing  # noqa: E402
 from filmscore.media import decode_audio  # noqa: E402
 
-BENCH = ROOT / ".bench"
-PACKAGE = "flare-game"
+from material import fetch_music  # noqa: E402  (bench/material.py)
 
 
-def fetch_music() -> list[Path]:
-    unpacked = BENCH / "flare"
-    if not unpacked.is_dir():
-        BENCH.mkdir(exist_ok=True)
-        debs = sorted(BENCH.glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            subprocess.run(["apt-get", "download", PACKAGE], cwd=BENCH, check=True)
-            debs = sorted(BENCH.glob(f"{PACKAGE}_*.deb"))
-        tmp = BENCH / "flare.tmp"
-        subprocess.run(["dpkg", "-x", str(debs[-1]), str(tmp)], check=True)
-        tmp.rename(unpacked)
-    tracks = sorted(p for p in unpacked.rglob("*.ogg") if "music" in p.parts)
-    if not tracks:
-        sys.exit(f"no music found under {unpacked}")
-    return tracks
 
 
 def _cpu_now() -> float:

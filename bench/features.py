@@ -32,31 +32,15 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUME
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-BENCH = ROOT / ".bench"
-PACKAGE = "flare-game"
+from material import BENCH, fetch_music  # noqa: E402  (bench/material.py)
 
 
-def fetch_music() -> list[Path]:
-    """The Flare music tracks, downloaded and unpacked on first use."""
-    unpacked = BENCH / "flare"
-    if not unpacked.is_dir():
-        BENCH.mkdir(exist_ok=True)
-        debs = sorted(BENCH.glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            subprocess.run(["apt-get", "download", PACKAGE], cwd=BENCH, check=True)
-            debs = sorted(BENCH.glob(f"{PACKAGE}_*.deb"))
-        tmp = BENCH / "flare.tmp"
-        subprocess.run(["dpkg", "-x", str(debs[-1]), str(tmp)], check=True)
-        tmp.rename(unpacked)
-    tracks = sorted(p for p in unpacked.rglob("*.ogg") if "music" in p.parts)
-    if not tracks:
-        sys.exit(f"no music found under {unpacked}")
-    return tracks
 
 
 def synthetic_film(seconds: int) -> Path:
