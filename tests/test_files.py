@@ -43,3 +43,20 @@ def test_unknown_table_extension(tmp_path):
     with pytest.raises(ValueError, match="unsupported table extension"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_json_and_csv_round_last_bit_noise(tmp_path):
+    import json
+
+    from filmscore.files import write_json
+
+    a, b = 0.1 + 0.2, 0.3  # differ in the last bit, like sums taken in another order
+    assert a != b
+    write_json(tmp_path / "a.json", {"x": a, "nested": [a, float("nan")], "n": 3})
+    write_json(tmp_path / "b.json", {"x": b, "nested": [b, float("nan")], "n": 3})
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert json.loads((tmp_path / "a.json").read_text())["x"] == 0.3
+    write_table(pd.DataFrame({"v": [a, 1234.5678901234567]}), tmp_path / "a.csv")
+    write_table(pd.DataFrame({"v": [b, 1234.5678901234567]}), tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert read_table(tmp_path / "a.csv").v.tolist() == [0.3, 1234.56789012]

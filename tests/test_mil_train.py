@@ -97,21 +97,35 @@ def test_parallel_fold_shares_give_the_same_models():
 
 
 def test_held_out_film_never_reaches_its_fold():
-    """Poison fold 0's held-out film (huge values, more instances, flipped labels): fold 0's
-    model is unchanged; folds that train on that film change (the poison is strong)."""
+    """Poison fold 0's held-out film (huge values, flipped labels): fold 0's model is bit-identical;
+    folds that train on that film change (the poison is strong)."""
     bags, Y = synthetic(n=8)
     folds = make_folds(len(bags))
     clean = MILClassifier(pool="single_attention", **FAST).cross_validate(bags, Y, folds)
     poisoned = [b.copy() for b in bags]
-    poisoned[0] = np.full((9, 5), 1e4)
+    poisoned[0] = np.full(bags[0].shape, 1e4)
     Yp = Y.copy()
     Yp[0] = 1 - Yp[0]
     dirty = MILClassifier(pool="single_attention", **FAST).cross_validate(poisoned, Yp, folds)
     for k, v in clean.models.state_dict().items():
-        torch.testing.assert_close(dirty.models.state_dict()[k][0], v[0], rtol=1e-5, atol=1e-6)
+        assert torch.equal(dirty.models.state_dict()[k][0], v[0]), k
         if k.endswith("weight") and "embed.0" in k:
             assert (dirty.models.state_dict()[k][1:] - v[1:]).abs().max() > 1e-3
     np.testing.assert_allclose(dirty.prob[1:] != clean.prob[1:], True)
+
+
+def test_held_out_bag_size_changes_fold_only_at_float_rounding():
+    """A held-out bag with more instances changes the packed batch's shape, hence the order of
+    float32 sums in the matrix products, and nothing else: fold 0 agrees to rounding (~1e-6),
+    three orders of magnitude below what training on the poison does to the other folds."""
+    bags, Y = synthetic(n=8)
+    folds = make_folds(len(bags))
+    clean = MILClassifier(pool="single_attention", **FAST).cross_validate(bags, Y, folds)
+    poisoned = [b.copy() for b in bags]
+    poisoned[0] = np.full((len(bags[0]) + 4, bags[0].shape[1]), 1e4)
+    dirty = MILClassifier(pool="single_attention", **FAST).cross_validate(poisoned, Y, folds)
+    for k, v in clean.models.state_dict().items():
+        torch.testing.assert_close(dirty.models.state_dict()[k][0], v[0], rtol=1e-4, atol=2e-5)
 
 
 def test_same_seed_same_results_other_seed_differs():

@@ -23,6 +23,9 @@ log = logging.getLogger("filmscore")
 COMMANDS = [
     "filmscore.corpus",
     "filmscore.demo",
+    "filmscore.cues.cli",
+    "filmscore.features.weights",
+    "filmscore.lab",
 ]
 
 

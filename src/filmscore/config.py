@@ -129,11 +129,157 @@ DEMO = {
     "music_db": List(Float(min=-40, max=10), min_len=2, doc="[lowest, highest] music level relative to the dialogue bed, dB"),
     "foreign_cue_prob": Float(min=0, max=1, doc="chance that a cue has another genre's character"),
     "max_genres": Int(min=1, max=6),
-    "sample_rate": Int(min=8000, max=48000),
+    "min_films_per_genre": Int(min=0, max=1000, doc="every genre labels at least this many films (where max_genres allows)"),
+    "sample_rate": Int(min=8000, max=48000, doc="synthesis rate (files are written at 44.1 kHz MP3 / 48 kHz film audio)"),
     "video": Bool(doc="write H.264 MP4 films (false: audio-only films)"),
-    "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height]"),
+    "audio_only_share": Float(min=0, max=1, doc="share of films written as audio-only MP3s (when video is true)"),
+    "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height], both even"),
     "video_fps": Int(min=1, max=60),
     "jobs": Int(min=1, max=256),
+}
+
+CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
+    "mode": Str(choices=("chromaprint", "windows"), doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
+    "sample_rate": Int(min=8000, max=22050, doc="matching rate, Hz (Chromaprint works at 11025)"),
+    "use_side": Bool(doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
+    "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
+                   doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
+    "min_track_seconds": Float(min=0.5, max=600, doc="shorter tracks are skipped with a warning"),
+    "jobs": Int(min=1, max=256, doc="films matched in parallel"),
+    "cache": Str(doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache_track_audio": Bool(doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
+                                  "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
+    "bands": {
+        "n_fft": Int(min=256, max=65536), "hop": Int(min=64, max=65536), "n_bands": Int(min=4, max=128),
+        "fmin": Float(min=20, max=10000), "fmax": Float(min=100, max=11025),
+        "highpass_seconds": Float(min=0, max=60, doc="log band energies minus their moving mean over this span"),
+    },
+    "hash": {
+        "enabled": Bool(doc="Chromaprint sub-fingerprint index as a candidate source"),
+        "key_bits": Int(choices=(8, 16, 32), doc="items indexed by parts of this many bits"),
+        "min_votes": Int(min=1, doc="aligned item parts for a candidate"),
+        "max_bucket": Int(min=1, doc="keys held more often than this are ignored"),
+    },
+    "xcorr": {
+        "enabled": Bool(doc="band-frame cross-correlation as a candidate source"),
+        "segment_seconds": Float(min=1, max=60), "hop_seconds": Float(min=0.5, max=60),
+        "min_z": Float(min=0, doc="z-score of a correlation peak to become a candidate"),
+        "peaks_per_segment": Int(min=1, max=64, doc="candidates per track segment: every peak at z >= min_z, at "
+                                 "least a segment apart, the strongest first, up to this many (one per use of the track)"),
+        "max_candidates_per_minute": Float(min=0.1, doc="verification budget per minute of film"),
+    },
+    "verify": {
+        "n_fft": Int(min=1024, max=131072, doc="STFT-GCC-PHAT frame"),
+        "window_seconds": Float(min=1, max=120), "search_seconds": Float(min=0.01, max=5),
+        "fmin": Float(min=0, max=10000), "fmax": Float(min=100, max=11025),
+        "min_z": Float(min=0, doc="GCC-PHAT peak z-score to accept an alignment"),
+    },
+    "extent": {
+        "n_fft": Int(min=128, max=16384, doc="phase-coherence frames at the verified lag"),
+        "smooth_seconds": Float(min=0, max=10), "min_z": Float(min=0),
+        "merge_gap_seconds": Float(min=0, max=60), "min_cue_seconds": Float(min=0, max=600),
+        "grow_seconds": Float(min=1, max=600, doc="coherence from the checked window outward in chunks this long, "
+                              "while the track still plays near an edge"),
+    },
+    "windows": {
+        "seconds": Float(min=0.5, max=60, doc="the paper's window (5 s)"),
+        "min_votes": Int(min=1), "max_gap": Int(min=0, max=100, doc="empty windows allowed inside a cue"),
+    },
+    "eval": {
+        "iou": Float(min=0.01, max=1.0, doc="intersection over union for a found cue to pair with a true one"),
+    },
+}
+
+FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
+
+FEATURES = {
+    "sets": List(Str(choices=FEATURE_SETS), unique=True,
+                 doc="feature sets to extract; the others are written as skipped (key-only tables)"),
+    "jobs": Int(min=1, max=256, doc="films extracted in parallel (processes)"),
+    "mir": {
+        "sample_rate": Int(min=8000, max=48000, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
+        "frame_size": Int(min=256, max=8192, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
+        "hop_size": Int(min=64, max=8192),
+        "tonal_frame_size": Int(min=1024, max=32768, doc="tonal frames (samples): chroma, roughness, inharmonicity"),
+        "tonal_hop_size": Int(min=256, max=32768),
+        "texture_window": Float(min=0.5, max=60, doc="texture window, s (paper: 5)"),
+        "texture_hop": Float(min=0.1, max=60, doc="texture hop, s (paper: 33 % overlap of 5 s = 3.35)"),
+        "texture_align": Str(choices=("nearest", "centred"),
+                             doc="1 Hz frames take the nearest texture window, or one window is centred on each"),
+        "key_frame": Float(min=0.1, max=30, doc="chroma averaged over this many s for key strength and mode"),
+        "key_hop": Float(min=0.05, max=30),
+        "rhythm_frame": Float(min=1, max=30, doc="onset-curve frame for tempo and pulse clarity, s"),
+        "rhythm_hop": Float(min=0.05, max=30),
+        "tempo_range": List(Float(min=10, max=600), min_len=2, doc="[slowest, fastest] tempo searched, BPM"),
+        "brightness_cutoff": Float(min=100, max=20000, doc="spectral brightness: energy share above this, Hz"),
+        "silence_db": Float(min=-160, max=0, doc="frames quieter than this (dBFS RMS) have no spectral shape"),
+    },
+    "visual": {
+        "size": List(Int(min=8, max=3840), min_len=2, doc="[width, height] frames are scaled to before analysis"),
+        "samples_per_second": Int(min=1, max=60, doc="pictures averaged per second of film"),
+        "region_cut": Str(choices=("otsu", "mean"), doc="how the bright and dark regions of contrast are cut"),
+        "batch_frames": Int(min=1, max=4096, doc="frames decoded per batch (bounds memory)"),
+    },
+}
+
+# Neural audio embeddings (filmscore.features.vggish / .openl3): merged by the
+# features section as features.vggish and features.openl3. Weight files are
+# looked up relative to the repository root; see docs/weights.md.
+_DEVICE_DOC = "cpu, auto (the first CUDA GPU if any, else cpu), cuda or cuda:N"
+EMBED_SCHEMA = {
+    "vggish": {
+        "weights": Str(doc="VGGish state_dict: torchvggish's vggish-10086976.pth, or the TF checkpoint converted "
+                           "with `filmscore weights convert-vggish`"),
+        "pca_params": Str(doc="PCA params: torchvggish's vggish_pca_params-970ea276.pth or the TF release's "
+                              "vggish_pca_params.npz (read only with postprocess: true)"),
+        "postprocess": Bool(doc="PCA + clip + 8-bit quantisation as the released AudioSet embeddings (the paper); "
+                                "false: the raw 128-d output"),
+        "device": Str(doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=4096, doc="0.96 s examples per forward pass"),
+        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+    },
+    "openl3": {
+        "weights": Str(doc="official Keras weights, e.g. openl3_audio_mel256_music.h5"),
+        "input_repr": Str(choices=["mel256", "mel128"], doc="the model's input spectrogram; must match the weight file"),
+        "embedding_size": Int(choices=(512, 6144), doc="512 (the final max-pool spans the whole map) or 6144"),
+        "device": Str(doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=1024, doc="1 s windows per forward pass"),
+        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+    },
+}
+
+FEATURES["vggish"] = EMBED_SCHEMA["vggish"]
+FEATURES["openl3"] = EMBED_SCHEMA["openl3"]
+
+RUN = {
+    # Where per-film work runs (filmscore.parallel.map_films). It never changes a
+    # result, so stages do not list this section under `params:` in dvc.yaml:
+    # switching to a cluster does not re-run anything.
+    "scheduler": Str(nullable=True, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
+    "jobs": Int(min=1, max=256, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
+    "wait_s": Float(min=1, max=3600, doc="seconds to wait for the scheduler to answer and a first worker to join"),
+}
+
+REPORTS = {
+    "importance": {
+        # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
+        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+                        doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+        "level": Str(choices=("cue", "frame"), doc="bag level of the analysed model (the paper: cue)"),
+        "pool": Str(doc="pooling of the analysed model (the paper: avg)"),
+        "hidden": Int(min=1, doc="hidden units of the analysed model (the paper: 64)"),
+        "n_repeats": Int(min=1, max=10000, doc="permutations per feature group (the paper: 100)"),
+        "seed": Int(min=0, doc="seed of the permutations"),
+        "confidence": Float(min=0.5, max=0.999, doc="level of the t-interval over repeats"),
+    },
+    "crossmodal": {
+        "alpha": Float(min=1e-6, max=0.5, doc="family-wise significance level (Bonferroni over the genres)"),
+        "min_clips": Int(min=2, max=10000, doc="a genre is testable with at least this many clips on each side"),
+        "min_films": Int(min=1, max=10000, doc="... and at least this many films on each side"),
+    },
+    "timeline": {
+        "films_per_page": Int(min=1, max=500, doc="films per cue-timeline figure"),
+    },
 }
 
 # -- genre models (filmscore.mil): the Table 4 grid, the headline model, training, evaluation
@@ -196,6 +342,10 @@ EVALUATE = {
 SCHEMA: dict[str, Any] = {
     "corpus": CORPUS,
     "demo": DEMO,
+    "cues": CUES,
+    "features": FEATURES,
+    "run": RUN,
+    "reports": REPORTS,
     "model": MODEL,
     "grid": GRID,
     "cv": CV,
@@ -226,6 +376,64 @@ def _check_demo(p: dict) -> list[Problem]:
 CHECKS.append(_check_demo)
 
 
+def _check_cues(p: dict) -> list[Problem]:
+    c = p.get("cues", {})
+    out = []
+    try:
+        for sec in ("bands", "verify"):
+            if c[sec]["fmin"] >= c[sec]["fmax"]:
+                out.append(Problem(f"params.yaml: cues.{sec}.fmin", "is not below fmax", "make fmin < fmax"))
+            if c[sec]["fmax"] > c["sample_rate"] / 2:
+                out.append(Problem(f"params.yaml: cues.{sec}.fmax", f"is above half of cues.sample_rate ({c['sample_rate'] / 2:g} Hz)",
+                                   "lower it or raise cues.sample_rate"))
+        if c["bands"]["hop"] > c["bands"]["n_fft"]:
+            out.append(Problem("params.yaml: cues.bands.hop", "is larger than cues.bands.n_fft", "make hop <= n_fft"))
+        if c["xcorr"]["hop_seconds"] > c["xcorr"]["segment_seconds"]:
+            out.append(Problem("params.yaml: cues.xcorr.hop_seconds", "is larger than segment_seconds",
+                               "make hop_seconds <= segment_seconds, or segments leave gaps"))
+    except (KeyError, TypeError):
+        pass
+    return out
+
+
+CHECKS.append(_check_cues)
+def _check_features(p: dict) -> list[Problem]:
+    f = p.get("features")
+    if not isinstance(f, dict):
+        return []
+    out = []
+    try:
+        m = f["mir"]
+        pairs = (("hop_size", "frame_size"), ("tonal_hop_size", "tonal_frame_size"), ("texture_hop", "texture_window"),
+                 ("key_hop", "key_frame"), ("rhythm_hop", "rhythm_frame"))
+        for hop, frame in pairs:
+            if m[hop] > m[frame]:
+                out.append(Problem(f"params.yaml: features.mir.{hop}", f"({m[hop]}) is larger than features.mir.{frame} "
+                                   f"({m[frame]}): parts of the audio would be skipped", f"make {hop} <= {frame}"))
+        lo, hi = m["tempo_range"][0], m["tempo_range"][1]
+        if lo >= hi:
+            out.append(Problem("params.yaml: features.mir.tempo_range", f"[{lo}, {hi}] is not [slowest, fastest]",
+                               "put the smaller tempo first"))
+        elif m["rhythm_frame"] < 2 * 60.0 / lo:
+            out.append(Problem("params.yaml: features.mir.rhythm_frame",
+                               f"{m['rhythm_frame']} s holds fewer than two beats at {lo} BPM",
+                               f"make it at least {2 * 60.0 / lo:.2f} s or raise tempo_range[0]"))
+    except (KeyError, TypeError, IndexError):
+        pass  # reported by the schema pass
+    return out
+
+
+CHECKS.append(_check_features)
+
+
+def _check_run(p: dict) -> list[Problem]:
+    from .parallel import scheduler_problem
+
+    prob = scheduler_problem(p.get("run", {}).get("scheduler")) if isinstance(p.get("run"), dict) else None
+    return [prob] if prob else []
+
+
+CHECKS.append(_check_run)
 def _check_models(p: dict) -> list[Problem]:
     """The headline model is a grid cell; multi-attention attends existing layers; cv.folds != 1."""
     out = []

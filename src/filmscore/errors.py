@@ -38,10 +38,22 @@ class FilmscoreError(Exception):
         )
         super().__init__(self.render())
 
+    def __reduce__(self):
+        # Subclasses have their own __init__ signatures; rebuild from the problems so
+        # the error survives pickling across process pools and Dask workers.
+        return (_restore, (self.__class__, self.problems, self.headline, dict(self.__dict__)))
+
     def render(self) -> str:
         lines = [self.headline + ":"]
         lines += ["  - " + str(p).replace("\n", "\n  ") for p in self.problems]
         return "\n".join(lines)
+
+
+def _restore(cls, problems, headline, state):
+    err = cls.__new__(cls)
+    FilmscoreError.__init__(err, problems, headline)
+    err.__dict__.update(state)
+    return err
 
 
 class MediaError(FilmscoreError):

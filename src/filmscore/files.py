@@ -61,8 +61,30 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+#: Significant digits of floats in JSON and CSV outputs. Float sums can differ in the last
+#: bits between runs (numpy's vectorised sums depend on memory alignment); rounding keeps
+#: the bytes, and so DVC's hashes of metrics and reports, identical across machines.
+FLOAT_DIGITS = 12
+
+
+def _round_floats(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return float(f"{x:.{FLOAT_DIGITS}g}") if np.isfinite(x) else x
+    if isinstance(obj, dict):
+        return {k: _round_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_round_floats(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _round_floats(obj.tolist())
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """JSON with sorted keys and floats rounded to FLOAT_DIGITS significant digits."""
+    return write_text(path, json.dumps(_round_floats(obj), indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
 def _json_default(o: Any) -> Any:
@@ -85,7 +107,7 @@ def write_table(df, path: str | Path, index: bool = False) -> Path:
         if ext == ".parquet":
             df.to_parquet(tmp, index=index)
         elif ext == ".csv":
-            df.to_csv(tmp, index=index)
+            df.to_csv(tmp, index=index, float_format=f"%.{FLOAT_DIGITS}g")
         elif ext == ".md":
             tmp.write_text(df.to_markdown(index=index) + "\n", encoding="utf-8")
         else:

@@ -176,6 +176,12 @@ def evaluate(params: dict, models_root: str | Path = MODELS_ROOT, reports: str |
     return dvc_metrics
 
 
+def _one_line(text) -> str:
+    """A table cell: the first line of a (multi-line) reason, with any pipe escaped."""
+    first = str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
+    return first.rstrip(":").replace("|", "\\|")
+
+
 def _flat(s: dict) -> dict:
     m, t = s["macro"], s.get("ttest_vs_random", {})
     return {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "map": m["map"],
@@ -229,7 +235,8 @@ def write_text_md(t4: pd.DataFrame, path: Path, ev: dict, headline: str) -> None
         paper = " / ".join(f(r[k]) for k in ("paper_precision", "paper_recall", "paper_f1")) \
             if np.isfinite(float(r["paper_f1"])) else ""
         p = f(r["p"], "{:.2g}") + ("*" if r.get("significant") is True else "")
-        note = r["note"] if r["status"] == "ok" else f"**{r['status']}**: {r['note']}"
+        note = r["note"] if r["status"] == "ok" else \
+            f"**{r['status']}**: {_one_line(r['note'])} (see data/features/{r['features']}/status.json)"
         lines.append(f"| {r['features']} | {r['level']} | {r['model']} | {r['size']} | {f(r['precision'])} | "
                      f"{f(r['recall'])} | {f(r['f1'])} | {f(r['map'])} | {p} | {paper} | {note} |")
     from ..files import write_text

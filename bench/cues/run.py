@@ -1,0 +1,542 @@
+"""Benchmark of the Score Stamper against the peer audfprint on film-like mixtures.
+
+    PYTHONPATH=src:. python bench/cues/run.py            # a few minutes
+    PYTHONPATH=src:. python bench/cues/run.py --full     # + the 2-hour film speed test (builds it once)
+
+Material (fetched once with `apt-get download` + `dpkg -x` into .bench/, which
+git ignores): real game music (Debian flare-game, naev-data), real speech
+(hedgewars-data voice clips and espeak-ng sentences), sound effects
+(hedgewars-data). Each film has a dialogue bed (centred, with a stereo room
+reverb) and effects; cues of 8 to 60 s from its soundtrack at a music level 0
+to -15 dB under the dialogue, one track used twice; distractor music that is
+not in the soundtrack. Films come stereo, folded to mono, and one with its
+cues 4 % faster (PAL 25/24, pitch included). Films are AAC-encoded (as a film
+would be); tracks stay the original Ogg Vorbis files.
+
+Printed side by side for both systems: time-level precision, recall, F1, cue
+level, median boundary error, and speed as x real time, both wall-clock and
+CPU (this process and its ffmpeg children, user + system: the figure that holds
+on a shared machine), one core: BLAS threads are pinned to 1 before numpy
+loads. filmscore is timed with its soundtrack prints cached (a first pass fills
+the cache), audfprint with its database built.
+
+`--full` also builds (once) a 2-hour stereo film over a 1-hour soundtrack, made
+like the bench films with a truth table, and times it in a fresh process, with
+the tracks' PCM cached and without (decoded again): wall, CPU, peak RSS, and
+the accuracy on it.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import soundfile as sf  # noqa: E402
+from scipy.signal import fftconvolve, resample  # noqa: E402
+
+from filmscore.cues.cache import PrintCache  # noqa: E402
+from filmscore.cues.evaluate import evaluate  # noqa: E402
+from filmscore.cues.settings import StampSettings  # noqa: E402
+from filmscore.cues.stamp import stamp_film  # noqa: E402
+from filmscore.errors import FilmscoreError  # noqa: E402
+from filmscore.media import decode_audio, probe  # noqa: E402
+
+ROOT = Path(".bench")
+PKGS = ["flare-game", "naev-data", "hedgewars-data", "espeak-ng", "libespeak-ng1", "espeak-ng-data",
+        "libpcaudio0", "libsonic0"]
+SR = 22050
+SENTENCES = [
+    "I told you we should never have come back to this place.", "Where were you last night when the lights went out?",
+    "Keep your voice down, they can hear everything we say.", "The ship leaves at dawn, with or without you.",
+    "Do you remember the summer we spent by the lake?", "Nobody walks away from this, not this time.",
+    "We have three minutes before the doors seal for good.", "She said she would wait, but that was years ago.",
+    "Give me the map and nobody gets hurt.", "I am not asking you, I am telling you.",
+    "It was never about the money, it was about the family.", "Listen to me, the signal is coming from inside.",
+    "Captain, the engines will not hold much longer.", "You always know exactly what to say, don't you?",
+    "There is something in the water, I saw it move.", "Let us go home, it is getting late and cold.",
+]
+
+
+# ---------------------------------------------------------------- material
+
+
+def fetch() -> Path:
+    pk = ROOT / "pkgs"
+    need = [p for p in PKGS if not (pk / p).is_dir()]
+    if need:
+        debs = ROOT / "debs"
+        debs.mkdir(parents=True, exist_ok=True)
+        missing = [p for p in need if not list(debs.glob(f"{p}_*.deb"))]
+        if missing:
+            print(f"fetching {' '.join(missing)} (apt-get download)...", file=sys.stderr)
+            subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True, capture_output=True)
+        for p in need:
+            (deb,) = debs.glob(f"{p}_*.deb")
+            (pk / p).mkdir(parents=True, exist_ok=True)
+            subprocess.run(["dpkg", "-x", str(deb), str(pk / p)], check=True)
+    return pk
+
+
+def music_files(pk: Path) -> list[Path]:
+    files = sorted((pk / "flare-game").rglob("music/*.ogg")) + sorted((pk / "naev-data").rglob("music/*.ogg"))
+    listing = ROOT / "music_ok.json"
+    if listing.is_file():
+        return [Path(p) for p in json.loads(listing.read_text())]
+    ok = []
+    for f in files:
+        if "ambient" in f.name:
+            continue
+        try:  # a few files carry timestamps ffmpeg complains about: leave them out
+            decode_audio(f, 8000)
+            ok.append(f)
+        except FilmscoreError:
+            pass
+    listing.write_text(json.dumps([str(p) for p in ok]))
+    return ok
+
+
+def load(path: Path, channels: int = 2) -> np.ndarray:
+    return decode_audio(path, SR, channels=channels)
+
+
+def espeak(pk: Path, text: str, voice: str, pitch: int, speed: int, out: Path) -> np.ndarray:
+    lib = ":".join(str(p) for p in (pk / "libespeak-ng1", pk / "libpcaudio0", pk / "libsonic0"))
+    libdirs = ":".join(str(d) for d in Path(pk).glob("lib*/usr/lib/x86_64-linux-gnu"))
+    env = dict(os.environ, LD_LIBRARY_PATH=libdirs or lib)
+    data = next((pk / "espeak-ng-data").rglob("espeak-ng-data"))
+    subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
+                    "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
+    return load(out, 1)
+
+
+def speech_pool(pk: Path, rng: np.random.Generator) -> list[np.ndarray]:
+    cache = ROOT / "speech"
+    cache.mkdir(parents=True, exist_ok=True)
+    pool = []
+    voices = ["en", "en-us", "en-gb-x-rp", "en+f3", "en+m3", "en+f2"]
+    for i, text in enumerate(SENTENCES):
+        for j, v in enumerate(voices[:3] if i % 2 else voices[3:]):
+            out = cache / f"s{i}_{j}.wav"
+            try:
+                pool.append(load(out, 1) if out.is_file() else espeak(pk, text, v, 30 + 10 * j, 150 + 10 * j, out))
+            except (subprocess.CalledProcessError, StopIteration, OSError):
+                pass
+    voices_dir = next((pk / "hedgewars-data").rglob("Sounds/voices"))
+    clips = sorted(voices_dir.rglob("*.ogg"))
+    for f in rng.choice(clips, size=min(150, len(clips)), replace=False):
+        pool.append(load(Path(f), 1))
+    return [p / (np.sqrt(np.mean(p ** 2)) + 1e-9) * 0.1 for p in pool if len(p) > SR // 4]
+
+
+def effects_pool(pk: Path) -> list[np.ndarray]:
+    d = next((pk / "hedgewars-data").rglob("Data/Sounds"))
+    files = sorted(f for f in d.glob("*.ogg"))[:60]
+    return [load(f, 1) for f in files]
+
+
+def rir(rng: np.random.Generator, rt60: float = 0.45) -> np.ndarray:
+    n = int(rt60 * SR)
+    t = np.arange(n) / SR
+    env = np.exp(-6.9 * t / rt60)
+    h = rng.standard_normal((n, 2)) * env[:, None]
+    h[: int(0.01 * SR)] = 0  # pre-delay
+    return (h / np.sqrt((h ** 2).sum(axis=0))).astype(np.float32)
+
+
+# ---------------------------------------------------------------- films
+
+
+def dialogue(n: int, speech: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros(n, np.float32)
+    t = int(rng.uniform(0, 1) * SR)
+    while t < n:
+        s = speech[rng.integers(len(speech))]
+        m = min(len(s), n - t)
+        out[t:t + m] += s[:m]
+        t += m + int(rng.uniform(0.15, 1.2) * SR)
+    return out
+
+
+def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.ndarray], speech, effects,
+              rng: np.random.Generator, seconds: float, music_db: float, mono: bool = False, speed: float = 1.0,
+              n_cues: int = 6) -> tuple[np.ndarray, pd.DataFrame]:
+    n = int(seconds * SR)
+    film = np.zeros((n, 2), np.float32)
+    dry = dialogue(n, speech, rng)
+    wet = fftconvolve(dry[:, None], rir(rng), axes=0)[:n]
+    film += dry[:, None] * 0.8 + wet * 0.35  # centred dialogue + stereo room
+    for _ in range(int(seconds / 20)):
+        e = effects[rng.integers(len(effects))]
+        p = int(rng.uniform(0, max(1, n - len(e))))
+        pan = rng.uniform(0.2, 0.8)
+        m = min(len(e), n - p)
+        film[p:p + m] += e[:m, None] * np.array([pan, 1 - pan]) * 0.5
+    dial_rms = float(np.sqrt(np.mean(dry[dry != 0] ** 2)))
+    gain_db = music_db
+    names = list(tracks)
+    slots, t = [], rng.uniform(3, 10)
+    rows = []
+    plan = [names[i % len(names)] for i in range(n_cues)]
+    plan[-1] = plan[0]  # a track used twice
+    items = [(nm, False) for nm in plan] + [(None, True) for _ in range(max(1, n_cues // 3))]
+    rng.shuffle(items)
+    for nm, is_distractor in items:
+        src = distractors[rng.integers(len(distractors))] if is_distractor else tracks[nm]
+        if speed != 1.0 and not is_distractor:
+            src = resample(src, int(round(len(src) / speed)), axis=0).astype(np.float32)
+        dur = rng.uniform(8, 60)
+        dur = min(dur, len(src) / SR - 1)
+        if t + dur > seconds - 2:
+            break
+        off = rng.uniform(0, len(src) / SR - dur)
+        a, b = int(t * SR), int(t * SR) + int(dur * SR)
+        seg = src[int(off * SR):int(off * SR) + (b - a)].copy()
+        fade = int(0.3 * SR)
+        ramp = np.linspace(0, 1, fade, dtype=np.float32)[:, None]
+        seg[:fade] *= ramp
+        seg[-fade:] *= ramp[::-1]
+        rms = float(np.sqrt(np.mean(seg ** 2))) + 1e-9
+        g = dial_rms * 10 ** (gain_db / 20) / rms
+        film[a:b] += seg * g
+        if not is_distractor:
+            rows.append({"track": nm, "start": a / SR, "end": b / SR, "track_offset": off * speed})
+        t += dur + rng.uniform(3, 15)
+    if mono:
+        film = np.repeat(film.mean(axis=1, keepdims=True), 2, axis=1)
+    peak = float(np.abs(film).max())
+    film /= max(1.0, peak / 0.95)
+    return (film[:, :1] if mono else film), pd.DataFrame(rows)
+
+
+def encode(x: np.ndarray, out: Path) -> None:
+    wav = out.with_suffix(".wav")
+    sf.write(wav, x, SR)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(out)], check=True)
+    wav.unlink()
+
+
+def build(args, pk: Path) -> list[dict]:
+    out = ROOT / "films"
+    spec = json.dumps({"seed": args.seed, "films": args.films, "seconds": args.seconds, "v": 4})
+    if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
+        return json.loads((out / "films.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    rng = np.random.default_rng(args.seed)
+    music = music_files(pk)
+    speech = speech_pool(pk, rng)
+    effects = effects_pool(pk)
+    rng.shuffle(music)
+    films = []
+    levels = [0, -5, -10, -15]
+    variants = []
+    for i in range(args.films):
+        variants.append({"music_db": levels[i % len(levels)], "mono": (i // 4) % 2 == 1, "speed": 1.0})
+    variants.append({"music_db": -5, "mono": False, "speed": 25 / 24})  # PAL rendition
+    pos = 0
+    for i, v in enumerate(variants):
+        fid = f"film{i:02d}" + ("_mono" if v["mono"] else "") + ("_pal" if v["speed"] != 1 else "")
+        chosen = music[pos:pos + 5]
+        distract = music[pos + 5:pos + 7]
+        pos = (pos + 7) % max(1, len(music) - 7)
+        tdir = out / "soundtracks" / fid
+        tdir.mkdir(parents=True)
+        tracks = {}
+        for f in chosen:
+            dst = tdir / f.name
+            shutil.copy(f, dst)
+            tracks[dst.stem] = load(dst)
+        dists = [load(f) for f in distract]
+        x, truth = make_film(fid, tracks, dists, speech, effects, rng, args.seconds, v["music_db"], v["mono"], v["speed"])
+        (out / "films").mkdir(exist_ok=True)
+        encode(x, out / "films" / f"{fid}.m4a")
+        (out / "truth").mkdir(exist_ok=True)
+        truth.to_csv(out / "truth" / f"{fid}.csv", index=False)
+        films.append({"film_id": fid, **v})
+        print(f"built {fid}: music {v['music_db']} dB, {len(truth)} cues", file=sys.stderr)
+    (out / "films.json").write_text(json.dumps(films))
+    (out / "spec.json").write_text(spec)
+    return films
+
+
+# ---------------------------------------------------------------- systems
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (ffmpeg decoders), user + system."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, float, float, float]:
+    """Cues of every bench film, prints of the tracks cached; (cues, wall s, CPU s, audio s)."""
+    from filmscore.cues.stamp import TrackSet, soundtrack_files
+
+    out = ROOT / "films"
+    cache = PrintCache(ROOT / f"cache-{label}")
+    tables, secs, cpu, audio = [], 0.0, 0.0, 0.0
+    for f in films:
+        fid = f["film_id"]
+        film = out / "films" / f"{fid}.m4a"
+        st = out / "soundtracks" / fid
+        # prints of the tracks cached (first call fills the cache), the film itself always matched afresh
+        TrackSet(soundtrack_files(st, fid), s, cache, speeds=s.speeds if s.mode == "chromaprint" else (1.0,))
+        t0, c0 = time.perf_counter(), _cpu()
+        df = stamp_film(film, st, s, cache=_TracksOnly(cache), film_id=fid)
+        secs += time.perf_counter() - t0
+        cpu += _cpu() - c0
+        audio += _dur(film)
+        tables.append(df)
+    return pd.concat(tables, ignore_index=True), secs, cpu, audio
+
+
+class _TracksOnly(PrintCache):
+    """The print cache for tracks, never the per-film result cache (we time the matching)."""
+
+    def __init__(self, inner: PrintCache):
+        super().__init__(inner.root, audio=inner.audio)
+
+    def load_film(self, key):
+        return None
+
+    def save_film(self, key, df):
+        return None
+
+
+def _dur(path: Path) -> float:
+    from filmscore.media import probe
+
+    return probe(path).duration
+
+
+def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float, float]:
+    exe = shutil.which("audfprint") or str(Path(sys.executable).with_name("audfprint"))
+    out = ROOT / "films"
+    rows, secs, cpu = [], 0.0, 0.0
+    pat = re.compile(r"Matched\s+([\d.]+) s starting at\s+([\d.]+) s in (.+?) to time\s+([-\d.]+) s in (.+?) with")
+    for f in films:
+        fid = f["film_id"]
+        db = ROOT / "audfprint" / f"{fid}.pklz"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        tracks = sorted(str(p) for p in (out / "soundtracks" / fid).iterdir())
+        if not db.is_file():
+            subprocess.run([exe, "--dbase", str(db), "--maxtimebits", str(maxtimebits), "new", *tracks],
+                           check=True, capture_output=True)
+        t0, c0 = time.perf_counter(), _cpu()
+        r = subprocess.run([exe, "--dbase", str(db), "--maxtimebits", str(maxtimebits), "--find-time-range",
+                            "--max-matches", "40", "-v", "match", str(out / "films" / f"{fid}.m4a")],
+                           capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        cpu += _cpu() - c0  # includes its Python start-up
+        own = re.search(r"Processed 1 files .* in ([\d.]+) s", r.stdout + r.stderr)
+        secs += float(own[1]) if own else wall  # its own timing: analysis + match, without Python start-up
+        for line in (r.stdout + r.stderr).splitlines():
+            m = pat.search(line)
+            if m:
+                dur, start, _, toff, track = float(m[1]), float(m[2]), m[3], float(m[4]), m[5]
+                if dur > 0:
+                    rows.append({"film_id": fid, "track": Path(track).stem, "start": start, "end": start + dur,
+                                 "track_offset": toff})
+    return pd.DataFrame(rows, columns=["film_id", "track", "start", "end", "track_offset"]), secs, cpu
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: float, films, cpu: float | None = None) -> dict:
+    per, ov = evaluate(found, truth)
+    print(f"\n== {name}")
+    print(f"{'film':<16}{'music dB':>9}{'time P':>8}{'time R':>8}{'cue P':>7}{'cue R':>7}{'bound':>7}")
+    meta = {f["film_id"]: f for f in films}
+    for r in per.itertuples():
+        print(f"{r.film_id:<16}{meta[r.film_id]['music_db']:>9}{r.time_precision:>8.3f}{r.time_recall:>8.3f}"
+              f"{r.cue_precision:>7.2f}{r.cue_recall:>7.2f}{r.median_boundary_error:>7.2f}")
+    ov["x_realtime"] = audio / secs if secs > 0 else float("nan")
+    ov["x_realtime_cpu"] = audio / cpu if cpu else float("nan")
+    print(f"time: {audio:.0f} s of film in {secs:.1f} s wall = {ov['x_realtime']:.0f}x real time"
+          + (f", {cpu:.1f} CPU s (this process + its ffmpeg children) = {ov['x_realtime_cpu']:.0f}x" if cpu else ""))
+    return ov
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--films", type=int, default=8, help="films besides the PAL one")
+    ap.add_argument("--seconds", type=float, default=240.0, help="length of each film")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--maxtimebits", type=int, default=18, help="audfprint time bits (2^18 frames = 3 h at 23 ms)")
+    ap.add_argument("--no-peer", action="store_true", help="skip audfprint")
+    ap.add_argument("--windows", action="store_true", help="also run mode windows (the paper)")
+    ap.add_argument("--full", action="store_true", help="also time a 2-hour film against a 1-hour soundtrack")
+    ap.add_argument("--full-only", action="store_true", help="only the 2-hour film speed test")
+    ap.add_argument("--time-one", nargs=4, metavar=("FILM", "SOUNDTRACK", "CACHE", "OUT_CSV"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-track-audio", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.time_one:
+        print(json.dumps(time_one(*(Path(a) for a in args.time_one), audio=not args.no_track_audio)))
+        return 0
+    pk = fetch()
+    if args.full_only:
+        full_speed(pk, StampSettings())
+        return 0
+    films = build(args, pk)
+    truth = {f["film_id"]: pd.read_csv(ROOT / "films" / "truth" / f"{f['film_id']}.csv") for f in films}
+    results = {}
+    s = StampSettings()
+    found, secs, cpu, audio = run_filmscore(films, s, "chromaprint")
+    results["filmscore"] = report("filmscore (chromaprint mode)", found, truth, secs, audio, films, cpu)
+    found.to_csv(ROOT / "found_filmscore.csv", index=False)
+    if args.windows:
+        fw, sw, cw, aw = run_filmscore(films, replace(s, mode="windows"), "windows")
+        results["filmscore windows"] = report("filmscore (windows mode, the paper)", fw, truth, sw, aw, films, cw)
+    if not args.no_peer:
+        fa, sa, ca = run_audfprint(films, args.maxtimebits)
+        results["audfprint"] = report(f"audfprint (--maxtimebits {args.maxtimebits})", fa, truth, sa, audio, films, ca)
+        fa.to_csv(ROOT / "found_audfprint.csv", index=False)
+    print("\n== overall (time level pooled over films; boundary = median |start/end error| of cue pairs, IoU >= 0.5)")
+    keys = [("time_precision", "time P"), ("time_recall", "time R"), ("time_f1", "time F1"), ("cue_precision", "cue P"),
+            ("cue_recall", "cue R"), ("cue_f1", "cue F1"), ("median_boundary_error", "bound s"),
+            ("median_offset_error", "offset s"), ("x_realtime", "x rt wall"), ("x_realtime_cpu", "x rt CPU")]
+    print(f"{'system':<20}" + "".join(f"{h:>11}" for _, h in keys))
+    for name, ov in results.items():
+        print(f"{name:<20}" + "".join(f"{ov.get(k, float('nan')):>11.3f}" for k, _ in keys))
+    if args.full:
+        full_speed(pk, s)
+    return 0
+
+
+def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
+    """A 2-hour stereo film over a 1-hour soundtrack, made like the bench films, 10 minutes at a time.
+
+    Each 10-minute block: dialogue (centred, room reverb) and effects, 8 cues of
+    8 to 60 s from random tracks at random offsets, music 0 to -15 dB under the
+    dialogue, and 2 pieces of distractor music not in the soundtrack.
+    """
+    out = ROOT / "full"
+    out.mkdir(exist_ok=True)
+    music = music_files(pk)
+    st = out / "soundtrack"
+    film, truth_csv = out / "film.m4a", out / "truth.csv"
+    if film.is_file() and truth_csv.is_file() and st.is_dir():
+        return film, st, pd.read_csv(truth_csv)
+    shutil.rmtree(st, ignore_errors=True)
+    st.mkdir()
+    total, chosen = 0.0, []
+    for f in music:
+        if total >= 3600:
+            break
+        shutil.copy(f, st / f.name)
+        chosen.append(st / f.name)
+        total += _dur(f)
+    others = [f for f in music if f.name not in {c.name for c in chosen}]
+    rng = np.random.default_rng(seed)
+    speech = speech_pool(pk, rng)
+    effects = effects_pool(pk)
+    rows = []
+    wav = out / "film.wav"
+    block_s = 600
+    with sf.SoundFile(wav, "w", SR, 2) as fh:
+        for b in range(12):
+            n = block_s * SR
+            x = np.zeros((n, 2), np.float32)
+            dry = dialogue(n, speech, rng)
+            x += dry[:, None] * 0.8 + fftconvolve(dry[:, None], rir(rng), axes=0)[:n] * 0.35
+            for _ in range(block_s // 20):
+                e = effects[rng.integers(len(effects))]
+                p = int(rng.uniform(0, n - len(e)))
+                pan = rng.uniform(0.2, 0.8)
+                x[p:p + len(e)] += e[:, None] * np.array([pan, 1 - pan]) * 0.5
+            dial_rms = float(np.sqrt(np.mean(dry[dry != 0] ** 2)))
+            t = rng.uniform(3, 10)
+            items = [(chosen[rng.integers(len(chosen))], False) for _ in range(8)] + \
+                    [(others[rng.integers(len(others))], True) for _ in range(2)]
+            rng.shuffle(items)
+            for path, distractor in items:
+                src = load(path)
+                dur = min(rng.uniform(8, 60), len(src) / SR - 1)
+                if t + dur > block_s - 2:
+                    break
+                off = rng.uniform(0, len(src) / SR - dur)
+                a, m = int(t * SR), int(dur * SR)
+                seg = src[int(off * SR):int(off * SR) + m].copy()
+                ramp = np.linspace(0, 1, int(0.3 * SR), dtype=np.float32)[:, None]
+                seg[:len(ramp)] *= ramp
+                seg[-len(ramp):] *= ramp[::-1]
+                g = dial_rms * 10 ** (rng.choice([0, -5, -10, -15]) / 20) / (float(np.sqrt(np.mean(seg ** 2))) + 1e-9)
+                x[a:a + m] += seg * g
+                if not distractor:
+                    rows.append({"track": path.stem, "start": b * block_s + a / SR, "end": b * block_s + (a + m) / SR,
+                                 "track_offset": off})
+                t += dur + rng.uniform(3, 15)
+            x /= max(1.0, float(np.abs(x).max()) / 0.95)
+            fh.write(x)
+            print(f"full film: block {b + 1}/12", file=sys.stderr)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(film)], check=True)
+    wav.unlink()
+    truth = pd.DataFrame(rows)
+    truth.to_csv(truth_csv, index=False)
+    return film, st, truth
+
+
+def time_one(film: Path, st: Path, cache_root: Path, out_csv: Path, audio: bool = True) -> dict:
+    """Stamp one film (track prints cached; their PCM too if `audio`) in this process; wall, CPU, peak memory."""
+    import resource
+
+    s = StampSettings()
+    t0, c0 = time.perf_counter(), _cpu()
+    df = stamp_film(film, st, s, cache=_TracksOnly(PrintCache(cache_root, audio=audio)), film_id="full")
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    df.to_csv(out_csv, index=False)
+    return {"wall": wall, "cpu": cpu, "cues": len(df), "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def full_speed(pk: Path, s: StampSettings) -> None:
+    """A 2-hour film against a 1-hour soundtrack: decode + fingerprint + match, prints cached.
+
+    Timed in a fresh process (so its peak memory is the matcher's own), after a
+    first pass has filled the track print cache.
+    """
+    from filmscore.cues.stamp import TrackSet, soundtrack_files
+
+    film, st, truth = build_full(pk)
+    cache = ROOT / "cache-full"
+    TrackSet(soundtrack_files(st, "full"), s, PrintCache(cache))
+    found_csv = {True: ROOT / "full" / "found.csv", False: ROOT / "full" / "found_no_track_audio.csv"}
+    dur = _dur(film)
+    sdur = sum(_dur(p) for p in st.iterdir())
+    print(f"\n== full: {dur / 3600:.2f} h film vs {sdur / 3600:.2f} h soundtrack ({len(list(st.iterdir()))} tracks), "
+          f"prints cached, one core:")
+    for audio in (True, False):
+        r = subprocess.run([sys.executable, __file__, "--time-one", str(film), str(st), str(cache), str(found_csv[audio])]
+                           + ([] if audio else ["--no-track-audio"]),
+                           check=True, capture_output=True, text=True, env=dict(os.environ))
+        m = json.loads(r.stdout.strip().splitlines()[-1])
+        print(("tracks' PCM cached:     " if audio else "tracks decoded (no PCM): ")
+              + f"wall {m['wall']:.1f} s = {dur / m['wall']:.0f}x real time; CPU {m['cpu']:.1f} s (matcher + its "
+              f"ffmpeg) = {dur / m['cpu']:.0f}x real time; {m['cues']} cues; peak RSS {m['rss_mib']:.0f} MiB")
+    found = pd.read_csv(found_csv[True])
+    same = found.equals(pd.read_csv(found_csv[False]))
+    print(f"the same cues either way: {'yes' if same else 'NO'}")
+    found["film_id"] = "full"
+    _, ov = evaluate(found, {"full": truth})
+    print("accuracy: " + ", ".join(f"{k} {ov[k]:.3f}" for k in ("time_precision", "time_recall", "cue_precision",
+                                                                 "cue_recall", "median_boundary_error")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

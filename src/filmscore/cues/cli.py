@@ -1,0 +1,60 @@
+"""`filmscore stamp FILM SOUNDTRACK_DIR -o cues.csv|.parquet`: the cues of one film."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import FilmscoreError, Problem
+from ..files import write_table
+from .cache import PrintCache
+from .settings import StampSettings
+from .stamp import stamp_film
+
+log = logging.getLogger(__name__)
+
+
+def _settings(args: argparse.Namespace) -> StampSettings:
+    s = StampSettings()
+    if args.params:
+        from ..config import load_params
+
+        s = StampSettings.from_params(load_params(args.params, sections=["cues"])["cues"])
+    if args.mode:
+        s = replace(s, mode=args.mode)
+    if args.speeds:
+        s = replace(s, speeds=tuple(float(x) for x in args.speeds.split(",")))
+    if args.mono:
+        s = replace(s, use_side=False)
+    return s
+
+
+def _cmd_stamp(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise FilmscoreError([Problem(str(out), "unsupported output extension", "name the output .csv or .parquet")])
+    film_id = args.film_id or Path(args.film).stem
+    df = stamp_film(args.film, args.soundtrack, _settings(args), PrintCache(args.cache), film_id=film_id)
+    write_table(df, out)
+    log.info("%d cue(s) written to %s", len(df), out)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "stamp", help="find where a film uses the tracks of its soundtrack (cues)",
+        description="Score Stamper: match a film's audio against every track in SOUNDTRACK_DIR and write one row "
+        "per cue (film_id, track, start, end, track_offset, confidence, cue_id, ...). A film where nothing "
+        "matches gives an empty table with the same columns.")
+    p.add_argument("film", help="film file (video with audio, or audio only)")
+    p.add_argument("soundtrack", help="folder of the film's soundtrack tracks")
+    p.add_argument("-o", "--output", required=True, help="cue table, .csv or .parquet")
+    p.add_argument("--params", help="read the settings from this params.yaml's cues section (default: built-in defaults)")
+    p.add_argument("--mode", choices=("chromaprint", "windows"), help="override cues.mode")
+    p.add_argument("--speeds", help="comma-separated playback speeds to search (e.g. 1,1.0416667)")
+    p.add_argument("--mono", action="store_true", help="match the mid signal only (no side L-R)")
+    p.add_argument("--cache", help="fingerprint cache folder (e.g. data/cues_cache); default: none")
+    p.add_argument("--film-id", help="film id in the table (default: the film's file stem)")
+    p.set_defaults(func=_cmd_stamp)

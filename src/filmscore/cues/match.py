@@ -1,0 +1,632 @@
+"""Find every use of a soundtrack's tracks in a film (mode `chromaprint`).
+
+1. Candidates, two sources:
+   * Chromaprint: an index of the tracks' raw 32-bit sub-fingerprints; every
+     film item that hits it votes for (track, film-minus-track offset).
+     Offsets with enough aligned votes are candidates. Cheap and exact where
+     the music is clear.
+   * Band-frame cross-correlation: every few-second segment of every track is
+     correlated with the whole film at every lag at once (one matrix product
+     over unfolded film frames). A cosine similarity of log-band frames
+     degrades gracefully under dialogue where Chromaprint's bits flip.
+   Both run on mid and, for stereo films, on the side signal (L-R), where
+   centred dialogue cancels; and on every searched speed (1 and the PAL 25/24).
+2. Verification: a phase-coherent check of the waveforms (STFT GCC-PHAT) at the
+   candidate lag: the film carries the very recording of the track, so a true
+   alignment gives a sharp peak far above chance; its position is the
+   sample-exact offset.
+3. Extent: at the verified lag, the per-frame phase coherence of film and
+   track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
+   where the track plays; runs are merged, short ones dropped, and each
+   boundary put at the best two-level step fit. The coherence is computed
+   from the checked window outward, a chunk at a time, for as long as the
+   track still plays near the edge: a cue costs its own length, not the
+   length of its track.
+4. Overlaps between cues are resolved in favour of the stronger cue.
+
+All FFTs are scipy's in single precision (numpy's float32 FFT is several
+times slower on batches of frames).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.fft as sfft
+
+from .prints import CHROMAPRINT_HOP, FilmAudio, Prints, TrackAudio
+from .settings import StampSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Track:
+    """One soundtrack track at one speed: its prints and (lazily) its PCM."""
+
+    name: str
+    path: Path
+    speed: float
+    prints: Prints
+    loader: object = None  # callable() -> TrackAudio (speed 1; spans are rendered at self.speed)
+    _audio: TrackAudio | None = None
+
+    def audio(self) -> TrackAudio:
+        if self._audio is None:
+            self._audio = self.loader()  # type: ignore[misc]
+        return self._audio
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.audio().channels
+
+    @property
+    def n_samples(self) -> int:
+        """Length at this track's speed, in samples."""
+        return self.audio().length(self.speed)
+
+    def span(self, channel: str, start: int, stop: int) -> np.ndarray:
+        """Samples [start, stop) of one channel at this track's speed (float32, zero outside)."""
+        return self.audio().span(channel, start, stop, self.speed)
+
+    def release(self) -> None:
+        self._audio = None
+
+
+@dataclass
+class Candidate:
+    track: int          # index into the track list
+    channel: str
+    lag: float          # film time minus (speed-adjusted) track time, seconds
+    t0: float           # track span that supports it (speed-adjusted seconds)
+    t1: float
+    score: float        # z-like strength, for ordering
+    source: str
+
+
+# ---------------------------------------------------------------- candidates: Chromaprint votes
+
+
+def sub_keys(fp: np.ndarray, key_bits: int) -> np.ndarray:
+    """Split each 32-bit item into 32/key_bits keys, tagged with their part: (n, parts) int64.
+
+    Chromaprint items of the same audio differ in about a tenth of their bits
+    even between a clean track and a clean mix (the film's frames do not fall
+    on the track's), so whole 32-bit items rarely agree; a part of 16 bits
+    agrees far more often and is still rare enough to index.
+    """
+    parts = 32 // key_bits
+    fp = np.asarray(fp, dtype=np.int64)
+    mask = (1 << key_bits) - 1
+    return np.stack([((fp >> (k * key_bits)) & mask) + (k << key_bits) for k in range(parts)], axis=1)
+
+
+class KeyIndex:
+    """Sorted sub-keys of many items, queried for every (query item, index item) pair sharing a key."""
+
+    def __init__(self, keys: np.ndarray):
+        self.parts = keys.shape[1]
+        flat = keys.reshape(-1)
+        self.order = np.argsort(flat, kind="stable")
+        self.sorted = flat[self.order]
+
+    def query(self, query_keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
+        """(query item, index item) index pairs; keys held more than max_bucket times are skipped."""
+        q = query_keys.reshape(-1)
+        lo = np.searchsorted(self.sorted, q, "left")
+        hi = np.searchsorted(self.sorted, q, "right")
+        cnt = hi - lo
+        ok = (cnt > 0) & (cnt <= max_bucket)
+        if not ok.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        c = cnt[ok]
+        qi = np.repeat(np.nonzero(ok)[0], c)
+        within = np.arange(len(qi)) - np.repeat(np.cumsum(c) - c, c)
+        idx = self.order[np.repeat(lo[ok], c) + within] // self.parts
+        return qi // self.parts, idx
+
+
+def hash_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list[Candidate]:
+    out: list[Candidate] = []
+    hs = s.hash
+    for ch in film.channels:
+        vals, gid, pos = [], [], []
+        for g, t in enumerate(tracks):
+            if ch in t.prints.fp and len(t.prints.fp[ch]):
+                fp = t.prints.fp[ch]
+                vals.append(fp)
+                gid.append(np.full(len(fp), g, dtype=np.int64))
+                pos.append(np.arange(len(fp), dtype=np.int64))
+        ffp = film.fp.get(ch)
+        if not vals or ffp is None or not len(ffp):
+            continue
+        vals, gid, pos = sub_keys(np.concatenate(vals), hs.key_bits), np.concatenate(gid), np.concatenate(pos)
+        fi, idx = KeyIndex(vals).query(sub_keys(ffp, hs.key_bits), hs.max_bucket)
+        if not len(fi):
+            continue
+        g = gid[idx]
+        lag = fi - pos[idx]
+        span = len(ffp) + int(vals.size) + 2
+        key = g * (2 * span) + (lag + span)
+        # vote with the lag and its neighbours (Chromaprint frames drift by a hop)
+        uk, inv, c = np.unique(key, return_inverse=True, return_counts=True)
+        near = c.copy()
+        for d in (-1, 1):
+            j = np.searchsorted(uk, uk + d)
+            hit = (j < len(uk)) & (uk[np.minimum(j, len(uk) - 1)] == uk + d)
+            near[hit] += c[j[hit]]
+        good = np.nonzero(near >= hs.min_votes)[0]
+        if not len(good):
+            continue
+        # each vote's film item, grouped by key: the support of a candidate is the verify window
+        # that holds most of its votes (chance votes of the same track and lag can lie far away)
+        order = np.lexsort((fi, inv))
+        fs_sorted = fi[order]
+        first = np.concatenate([[0], np.cumsum(c)])
+        win = max(1, int(round(s.verify.window_seconds / CHROMAPRINT_HOP)))
+        for u in good:
+            # keep local maxima only
+            if any(near[j] > near[u] for j in np.searchsorted(uk, [uk[u] - 1, uk[u] + 1]) if j < len(uk) and abs(uk[j] - uk[u]) == 1):
+                continue
+            gg = int(uk[u] // (2 * span))
+            lg = int(uk[u] % (2 * span) - span)
+            parts = [fs_sorted[first[v]:first[v + 1]] for v in (u - 1, u, u + 1)
+                     if 0 <= v < len(uk) and abs(int(uk[v]) - int(uk[u])) <= 1]
+            votes = np.sort(np.concatenate(parts))
+            inside = np.searchsorted(votes, votes + win, "left") - np.arange(len(votes))  # votes in [v, v + win)
+            a = int(np.argmax(inside))
+            f0, f1 = votes[a] * CHROMAPRINT_HOP, (votes[a + inside[a] - 1] + 1) * CHROMAPRINT_HOP
+            lag_s = lg * CHROMAPRINT_HOP
+            out.append(Candidate(gg, ch, lag_s, f0 - lag_s, f1 - lag_s, float(near[u]), "chromaprint"))
+    return out
+
+
+# ---------------------------------------------------------------- candidates: band-frame cross-correlation
+
+
+def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list[Candidate]:
+    """Every track segment against every film position: z-scores of summed frame cosines.
+
+    One matrix product per chunk of segments, laid out (segments, positions)
+    so that each segment's mean, spread and peaks are read along contiguous
+    rows; a peak's z-score is (peak - mean) / spread of its row.
+    """
+    xs = s.xcorr
+    fs = s.bands.frame_seconds
+    W = max(2, int(round(xs.segment_seconds / fs)))
+    H = max(1, int(round(xs.hop_seconds / fs)))
+    out: list[Candidate] = []
+    for ch in film.channels:
+        F = film.bands[ch]
+        if len(F) < W:
+            continue
+        d = F.shape[1]
+        # (positions, W*d), contiguous: a strided view would be copied by every matrix product
+        U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d))
+        P = len(U)
+        segs, meta = [], []
+        for g, t in enumerate(tracks):
+            B = t.prints.bands.get(ch)
+            if B is None or len(B) < W // 2:
+                continue
+            starts = list(range(0, max(1, len(B) - W + 1), H))
+            if len(B) > W and starts[-1] < len(B) - W:
+                starts.append(len(B) - W)
+            for a in starts:
+                seg = B[a:a + W]
+                n_live = int((np.abs(seg).sum(axis=1) > 0).sum())
+                if n_live < W // 2:
+                    continue
+                if len(seg) < W:
+                    seg = np.vstack([seg, np.zeros((W - len(seg), d), np.float32)])
+                segs.append(seg.reshape(-1))
+                meta.append((g, a, n_live))
+        if not segs:
+            continue
+        S = np.asarray(segs, dtype=np.float32)
+        ones = np.ones(P, dtype=np.float32)
+        chunk = 256
+        for c0 in range(0, len(S), chunk):
+            M = S[c0:c0 + chunk] @ U.T  # (segments, positions): summed frame cosines
+            mu = (M @ ones) / P
+            sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", M, M, dtype=np.float64) / P - mu.astype(np.float64) ** 2,
+                                    0.0)).astype(np.float32) + 1e-9
+            # every peak at z >= min_z, the strongest first, at least a segment apart, at most peaks_per_segment
+            # (a track used many times in a film peaks at every use)
+            rows, pos = np.nonzero(M >= (mu + xs.min_z * sd)[:, None])
+            if not len(rows):
+                continue
+            val = M[rows, pos]
+            order = np.lexsort((-val, rows))
+            rows, pos, val = rows[order], pos[order], val[order]
+            bounds = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1, [len(rows)]])
+            for r0, r1 in zip(bounds[:-1], bounds[1:]):
+                j = int(rows[r0])
+                g, a, n_live = meta[c0 + j]
+                kept: list[int] = []
+                for p, v in zip(pos[r0:r1], val[r0:r1]):
+                    if any(abs(int(p) - q) < W for q in kept):
+                        continue
+                    kept.append(int(p))
+                    z = float((v - mu[j]) / sd[j])
+                    out.append(Candidate(g, ch, (int(p) - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
+                    if len(kept) >= xs.peaks_per_segment:
+                        break
+    return out
+
+
+def merge_candidates(cands: list[Candidate], tol: float = 0.5) -> list[Candidate]:
+    """One candidate per (track, lag within tol): the strongest, spanning its supporters."""
+    by: dict[int, list[Candidate]] = {}
+    for c in cands:
+        by.setdefault(c.track, []).append(c)
+    out = []
+    for g, cs in by.items():
+        cs.sort(key=lambda c: c.lag)
+        group: list[Candidate] = []
+        for c in cs + [None]:  # type: ignore[list-item]
+            if c is not None and group and c.lag - group[-1].lag <= tol:
+                group.append(c)
+                continue
+            if group:
+                best = max(group, key=lambda c: c.score)
+                score = best.score * (1 + 0.1 * (len(group) - 1))
+                out.append(Candidate(g, best.channel, best.lag, best.t0, best.t1, score, best.source))
+            group = [c] if c is not None else []
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+# ---------------------------------------------------------------- verification: STFT GCC-PHAT
+
+
+def _band(n_fft: int, sr: int, fmin: float, fmax: float) -> slice:
+    """The rfft bins of [fmin, fmax] Hz for an n_fft-point transform."""
+    f = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    sel = np.nonzero((f >= fmin) & (f <= fmax))[0]
+    return slice(int(sel[0]), int(sel[-1]) + 1) if len(sel) else slice(0, 0)
+
+
+def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float) -> tuple[int, float]:
+    """Where y sits in x (x = y delayed by max_lag + tau, tau in [-max_lag, max_lag]) and the peak's z-score.
+
+    x is 2*max_lag samples longer than y. Frames of y (n_fft, half overlap) are
+    matched with the frames of x that cover every lag; cross-spectra are
+    whitened (PHAT) per frame and averaged, which lets the bins where the
+    music is not masked carry the decision.
+    """
+    N = n_fft + 2 * max_lag
+    N2 = sfft.next_fast_len(N, real=True)
+    hop = n_fft // 2
+    band = _band(N2, sr, fmin, fmax)
+    win = np.hanning(n_fft).astype(np.float32)
+    n_frames = max(1, 1 + (len(y) - n_fft) // hop)
+    need_y = (n_frames - 1) * hop + n_fft
+    y = np.pad(y, (0, max(0, need_y - len(y)))).astype(np.float32, copy=False)
+    x = np.pad(x, (0, max(0, need_y + 2 * max_lag - len(x)))).astype(np.float32, copy=False)
+    ys = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n_frames] * win
+    xs = np.lib.stride_tricks.sliding_window_view(x, N)[::hop][:n_frames]
+    Y = sfft.rfft(ys, N2, axis=1, overwrite_x=True)[:, band]
+    X = sfft.rfft(xs, N2, axis=1)[:, band]
+    C = X * np.conj(Y)
+    C /= np.abs(C) + 1e-12
+    acc = np.zeros(N2 // 2 + 1, dtype=np.complex64)
+    acc[band] = C.mean(axis=0)
+    r = sfft.irfft(acc, N2)[: 2 * max_lag + 1]
+    k = int(np.argmax(r))
+    mask = np.ones(len(r), bool)
+    mask[max(0, k - 32):k + 33] = False
+    bg = r[mask] if mask.sum() > 16 else r
+    z = float((r[k] - np.median(bg)) / (bg.std() + 1e-12))
+    return k - max_lag, z
+
+
+# ---------------------------------------------------------------- extent: phase coherence at the lag
+
+
+class Coherence:
+    """Per-frame phase coherence of the film and a track at one lag (film = track + lag samples).
+
+    Frames (n_fft, half overlap) are numbered from the start of the overlap of
+    track and film; any range of them can be computed, in any order, with the
+    same result as computing all at once. Also the same at off lags of
+    `null_shifts` whole frames (the chance level of this very stretch of film):
+    the track's frames are simply paired with film frames that many hops away.
+    """
+
+    def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
+                 null_shifts: tuple[int, ...]):
+        self.film, self.tr, self.ch, self.lag = film, tr, ch, lag
+        self.n_fft, self.hop = n_fft, n_fft // 2
+        self.f0 = max(0, lag)
+        f1 = min(film.n_samples, lag + tr.n_samples)
+        self.n = 1 + (f1 - self.f0 - n_fft) // self.hop if f1 - self.f0 >= n_fft else 0
+        self.win = np.hanning(n_fft).astype(np.float32)
+        self.band = _band(n_fft, sr, fmin, fmax)
+        self.shifts = null_shifts
+        self.K = max((abs(k) for k in null_shifts), default=0)
+        self.lo = self.hi = 0  # computed frames [lo, hi)
+        self.coh = np.zeros(0, np.float32)
+        self.nulls = [np.zeros(0, np.float32) for _ in null_shifts]
+        self.null_ok = [np.zeros(0, bool) for _ in null_shifts]
+
+    def _unit_spectra(self, sig: np.ndarray, n: int) -> np.ndarray:
+        """Unit-modulus spectra (band bins) of n frames, as float32 (re, im) pairs: (n, 2 * bins)."""
+        F = sfft.rfft(np.lib.stride_tricks.sliding_window_view(sig, self.n_fft)[:: self.hop][:n] * self.win,
+                      axis=1, overwrite_x=True)[:, self.band]
+        F /= np.abs(F) + 1e-9
+        return np.ascontiguousarray(F).view(np.float32)
+
+    def _compute(self, a: int, b: int) -> tuple[np.ndarray, list, list]:
+        """Coherence of frames [a, b) and their null values (pairs outside [0, n) are marked not ok)."""
+        K = self.K
+        e0, e1 = max(0, a - K), min(self.n, b + K)  # frames whose spectra are needed
+        s0 = self.f0 + e0 * self.hop
+        m = e1 - e0
+        length = (m - 1) * self.hop + self.n_fft
+        X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m)
+        Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length), m)
+        yl = np.abs(Y).sum(axis=1) > 0  # track frames that carry signal
+        nb = X.shape[1] // 2
+        ia = np.arange(a, b)
+        coh = np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]) / nb
+        nulls, oks = [], []
+        for k in self.shifts:
+            j = ia - k  # track frame paired with film frame i
+            ok = (j >= 0) & (j < self.n)
+            ok[ok] &= yl[j[ok] - e0]
+            v = np.zeros(len(ia), np.float32)
+            if ok.any():
+                v[ok] = np.einsum("ij,ij->i", X[ia[ok] - e0], Y[j[ok] - e0]) / nb
+            nulls.append(v)
+            oks.append(ok)
+        return coh.astype(np.float32), nulls, oks
+
+    def extend(self, a: int, b: int) -> None:
+        """Make frames [a, b) (clipped to the overlap) computed; the range stays contiguous."""
+        a, b = max(0, a), min(self.n, b)
+        if self.hi <= self.lo:
+            if b > a:
+                self.coh, self.nulls, self.null_ok = self._compute(a, b)
+                self.lo, self.hi = a, b
+            return
+        if a < self.lo:
+            c, nl, ok = self._compute(a, self.lo)
+            self.coh = np.concatenate([c, self.coh])
+            self.nulls = [np.concatenate([u, v]) for u, v in zip(nl, self.nulls)]
+            self.null_ok = [np.concatenate([u, v]) for u, v in zip(ok, self.null_ok)]
+            self.lo = a
+        if b > self.hi:
+            c, nl, ok = self._compute(self.hi, b)
+            self.coh = np.concatenate([self.coh, c])
+            self.nulls = [np.concatenate([u, v]) for u, v in zip(self.nulls, nl)]
+            self.null_ok = [np.concatenate([u, v]) for u, v in zip(self.null_ok, ok)]
+            self.hi = b
+
+    def z(self, k: int) -> np.ndarray:
+        """Smoothed coherence of the computed frames as a z-score against the smoothed nulls."""
+        sm = _smooth(self.coh, k)
+        null = [_smooth(v[ok], k) for v, ok in zip(self.nulls, self.null_ok) if ok.sum() > k]
+        null = np.concatenate(null) if null else sm
+        return (sm - float(np.median(null))) / (float(np.std(null)) + 1e-9)
+
+
+def _smooth(x: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1 or len(x) == 0:
+        return x
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    i = np.arange(len(x))
+    lo = np.clip(i - k // 2, 0, len(x))
+    hi = np.clip(i + k - k // 2, 0, len(x))
+    return ((c[hi] - c[lo]) / (hi - lo)).astype(np.float32)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    if not mask.any():
+        return []
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
+
+
+def _step_fit(c: np.ndarray, b: int, w: int, rising: bool) -> int:
+    """Best boundary in [b-w, b+w] for a two-level fit of c (low then high if rising)."""
+    lo, hi = max(1, b - w), min(len(c) - 1, b + w)
+    if hi <= lo:
+        return b
+    a0, a1 = max(0, b - 2 * w), min(len(c), b + 2 * w)
+    seg = c[a0:a1].astype(np.float64)
+    cs = np.concatenate([[0.0], np.cumsum(seg)])
+    cs2 = np.concatenate([[0.0], np.cumsum(seg ** 2)])
+    best, best_k = None, b
+    n = len(seg)
+    for k in range(lo, hi + 1):
+        i = k - a0
+        if i <= 0 or i >= n:
+            continue
+        m1 = cs[i] / i
+        m2 = (cs[n] - cs[i]) / (n - i)
+        if (m2 > m1) != rising:
+            continue
+        sse = (cs2[i] - i * m1 ** 2) + (cs2[n] - cs2[i] - (n - i) * m2 ** 2)
+        if best is None or sse < best:
+            best, best_k = sse, k
+    return best_k
+
+
+@dataclass
+class Cue:
+    track: int
+    start: float
+    end: float
+    lag: float          # seconds, film = track(speed-adjusted) + lag
+    strength: float     # mean coherence z over the cue
+    gcc_z: float
+    channel: str
+
+
+def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
+           around: tuple[int, int] | None = None) -> tuple[list[Cue], tuple[float, float]]:
+    """Cues of `tr` at one verified lag, and the film span (seconds) that was examined.
+
+    `around` (film samples) is the checked window: the coherence is computed
+    there first, with `extent.grow_seconds` either side, then outward a chunk
+    at a time while the track still plays near an edge (some frame within a
+    merge gap and a smoothing window of it reaches half the threshold). None:
+    the whole overlap of track and film at once.
+    """
+    sr = s.sample_rate
+    es = s.extent
+    hop = es.n_fft // 2
+    k = max(1, int(round(es.smooth_seconds * sr / hop)))
+    shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
+    co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts)
+    if co.n * hop < es.n_fft * 4:
+        return [], (0.0, 0.0)
+    gap = int(round(es.merge_gap_seconds * sr / hop))
+    if around is None:
+        co.extend(0, co.n)
+    else:
+        grow = max(1, int(round(es.grow_seconds * sr / hop)))
+        co.extend((around[0] - co.f0) // hop - grow, (around[1] - co.f0) // hop + grow)
+        edge = gap + 2 * k
+        while True:
+            z = co.z(k)
+            left = co.lo > 0 and bool(np.any(z[:edge] >= 0.5 * es.min_z))
+            right = co.hi < co.n and bool(np.any(z[-edge:] >= 0.5 * es.min_z))
+            if not (left or right):
+                break
+            co.extend(co.lo - grow if left else co.lo, co.hi + grow if right else co.hi)
+    if co.hi - co.lo <= k:
+        return [], (0.0, 0.0)
+    coh = co.coh
+    z = co.z(k)
+    mask = z >= es.min_z
+    runs = _runs(mask)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] <= gap:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    cues = []
+    origin = co.f0 + co.lo * hop
+    frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (of the computed ones)
+    for a, b in merged:
+        if (b - a) * hop / sr < es.min_cue_seconds:
+            continue
+        a2 = _step_fit(coh, a, k, rising=True)
+        b2 = _step_fit(coh, b, k, rising=False)
+        if b2 <= a2:
+            a2, b2 = a, b
+        start = max(0.0, frame_t(a2) - hop / (2 * sr))
+        end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
+        if end - start < es.min_cue_seconds:
+            continue
+        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch))
+    examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
+    return cues, examined
+
+
+# ---------------------------------------------------------------- overlaps
+
+
+def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
+    """Cues with more evidence (mean coherence z times length) keep their time; others are trimmed around them.
+
+    Evidence rather than mean strength, so that where looped music matched at a
+    repeat of itself over part of a cue, the alignment that explains the whole
+    cue wins; the partial one is trimmed away (or to what it alone explains).
+    """
+    kept: list[Cue] = []
+    for c in sorted(cues, key=lambda c: (-c.strength * (c.end - c.start), c.start, c.track)):
+        pieces = [(c.start, c.end)]
+        for k in kept:
+            nxt = []
+            for a, b in pieces:
+                if b <= k.start or a >= k.end:
+                    nxt.append((a, b))
+                    continue
+                if a < k.start:
+                    nxt.append((a, k.start))
+                if b > k.end:
+                    nxt.append((k.end, b))
+            pieces = nxt
+        for a, b in pieces:
+            if b - a >= min_len:
+                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel))
+    return sorted(kept, key=lambda c: c.start)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[Cue]:
+    """All cues of `tracks` in `film` (chromaprint mode)."""
+    cands: list[Candidate] = []
+    if s.hash.enabled:
+        cands += hash_candidates(film.prints, tracks, s)
+    n_hash = len(cands)
+    if s.xcorr.enabled:
+        cands += xcorr_candidates(film.prints, tracks, s)
+    n_votes = len(cands)
+    cands = merge_candidates(cands)
+    cap = max(20, int(s.xcorr.max_candidates_per_minute * film.duration / 60))
+    log.debug("%s: %d hash + %d xcorr candidate votes -> %d alignments (cap %d)",
+              film.path.name, n_hash, n_votes - n_hash, len(cands), cap)
+    cands = cands[:cap]
+    sr = s.sample_rate
+    vs = s.verify
+    S = int(round(vs.search_seconds * sr))
+    found: list[Cue] = []
+    examined: list[tuple[int, float, float, float]] = []  # (track, lag s, film span examined at that lag)
+    n_checked = 0
+    for c in cands:
+        tr = tracks[c.track]
+        mid_t = 0.5 * (c.t0 + c.t1)
+        # an alignment already examined around this candidate's window is not checked again
+        if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds and e0 <= mid_t + c.lag <= e1
+               for g, lag, e0, e1 in examined):
+            continue
+        # a candidate whose film window already lies inside an accepted cue is not checked again (music that
+        # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
+        # for a few seconds of recall where a repeat was accepted first and covers only part of a cue)
+        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
+            continue
+        n = tr.n_samples
+        dur = n / sr
+        w = min(vs.window_seconds, dur)
+        t0 = min(max(0.0, mid_t - w / 2), max(0.0, dur - w))
+        ts, te = int(t0 * sr), int(min(dur, t0 + w) * sr)
+        lag0 = int(round(c.lag * sr))
+        n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
+        best = (0, -np.inf, "mid")
+        order = [c.channel] + [o for o in film.channels if o != c.channel]
+        for ch in order:
+            if ch not in film.channels or ch not in tr.channels:
+                continue
+            y = tr.span(ch, ts, te)
+            x = film.pcm(ch, ts + lag0 - S, te + lag0 + S)
+            if not np.any(x) or not np.any(y):
+                continue
+            tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
+            if z > best[1]:
+                best = (tau, z, ch)
+        n_checked += 1
+        tau, z, ch = best
+        if z < vs.min_z:
+            continue
+        lag = lag0 + tau
+        cues, span = extent(film, tr, ch, lag, z, s, around=(ts + lag, te + lag))
+        examined.append((c.track, lag / sr, span[0], span[1]))
+        for q in cues:
+            q.track = c.track
+        found += cues
+        log.debug("%s: %s at lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined", film.path.name,
+                  tr.name, lag / sr, c.source, z, ch, len(cues), span[0], span[1])
+    log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
+    for t in tracks:
+        t.release()
+    return resolve_overlaps(found, s.extent.min_cue_seconds)

@@ -1,0 +1,300 @@
+"""Score Stamper: the cue table of one film, or of a whole corpus.
+
+`stamp_film(film, soundtrack_dir)` returns one row per cue with the columns of
+the cue contract (`CUE_COLUMNS`) plus extras: `speed` (1, or 25/24 for a PAL
+rendition), `channel` (mid or side, where the alignment was verified),
+`gcc_z` (the phase check's z-score), `strength` (mean coherence z over the
+cue) and `mode`. A film where nothing matches gives an empty table with the
+same columns.
+
+`confidence` maps the phase check's z-score through a logistic centred on the
+acceptance threshold (`cues.verify.min_z`): 0.5 at the threshold, above 0.95
+six points over it. In `windows` mode it is the share of the window's items
+that voted for the hit, capped at 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FilmscoreError, MediaError, Problem
+from ..media import AUDIO_EXTS, MEDIA_EXTS
+from .cache import AUDIO_VERSION, CUES_VERSION, PRINTS_VERSION, PrintCache, content_hash
+from .match import Track, match_film
+from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
+                     track_prints)
+from .settings import StampSettings
+from .windows import merge_hits, window_hits
+
+log = logging.getLogger(__name__)
+
+CUE_COLUMNS = ["film_id", "track", "start", "end", "track_offset", "confidence", "cue_id"]
+EXTRA_COLUMNS = ["speed", "channel", "gcc_z", "strength", "mode"]
+SILENCE_RMS = 1e-4
+
+
+def empty_cues() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUE_COLUMNS + EXTRA_COLUMNS})
+    for c in ("film_id", "track", "cue_id", "channel", "mode"):
+        df[c] = df[c].astype("object")
+    return df
+
+
+def finalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort by film_id, start and number the cues per film (cue_id = film_id:0000)."""
+    if df.empty:
+        return empty_cues()
+    df = df.sort_values(["film_id", "start", "end", "track"], kind="stable").reset_index(drop=True)
+    df["cue_id"] = [f"{f}:{i:04d}" for f, i in zip(df["film_id"], df.groupby("film_id").cumcount())]
+    cols = CUE_COLUMNS + [c for c in df.columns if c not in CUE_COLUMNS]
+    return df[cols]
+
+
+def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} not found",
+                                      f"create it with the film's tracks, as soundtracks/{film_id}/<track>.<ext>")],
+                             headline="missing soundtrack")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTS + MEDIA_EXTS
+                   and not p.name.startswith("."))
+    if not files:
+        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} holds no audio files",
+                                      "add the soundtrack's tracks (mp3, flac, wav, ...)")], headline="missing soundtrack")
+    return files
+
+
+def _track_tag(s: StampSettings, speed: float) -> str:
+    return s.digest(f"track-prints-v{PRINTS_VERSION}", f"{speed:.8f}",
+                    str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
+
+
+def _audio_tag(s: StampSettings) -> str:
+    return s.digest(f"track-audio-v{AUDIO_VERSION}", str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+
+
+class TrackSet:
+    """The soundtrack of one film: prints at every speed (cached), PCM on demand (memory-mapped).
+
+    A track's PCM (int16 mid/side, speed 1) comes from the cache when it holds
+    it, else it is decoded once and written to the cache (or, without one, to
+    a temporary folder), and read back span by span: whatever the
+    soundtrack's length, only the spans the phase check reads are in memory.
+    """
+
+    def __init__(self, paths: list[Path], s: StampSettings, cache: PrintCache, hashes: dict | None = None,
+                 speeds: tuple | None = None):
+        self.s = s
+        self.cache = cache
+        self.keep_audio = s.mode == "chromaprint"  # the phase check reads the tracks' PCM; windows mode does not
+        self.tracks: list[Track] = []
+        self.skipped: list[str] = []
+        self._audio: dict[Path, TrackAudio] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        speeds = tuple(speeds if speeds is not None else s.speeds)
+        for p in paths:
+            sha = content_hash(p, hashes) if cache.enabled else ""
+            per_speed: dict[float, Prints] = {}
+            for sp in speeds:
+                tag = _track_tag(s, sp)
+                arrs = cache.load_track(sha, tag) if cache.enabled else None
+                if arrs is not None:
+                    if "skip" in arrs:
+                        per_speed = {}
+                        break
+                    per_speed[sp] = Prints.from_arrays(arrs)
+                    continue
+                audio = self.audio(p, sha, check=True)
+                if audio is None:
+                    if cache.enabled:
+                        cache.save_track(sha, tag, {"skip": np.array([1])})
+                    per_speed = {}
+                    break
+                pr = track_prints(audio, s.bands, sp)
+                per_speed[sp] = pr
+                if cache.enabled:
+                    cache.save_track(sha, tag, pr.to_arrays())
+            if not per_speed:
+                self.skipped.append(p.stem)
+                continue
+            for sp, pr in per_speed.items():
+                self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
+
+    def _unusable(self, audio: TrackAudio) -> str:
+        dur = audio.n_samples / self.s.sample_rate
+        if dur < self.s.min_track_seconds:
+            return f"only {dur:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
+        mid = audio.data[:, 0]
+        if np.sqrt(_energy(mid) / max(1, len(mid))) / 32768 < SILENCE_RMS:
+            return "silent"
+        return ""
+
+    def audio(self, path: Path, sha: str, check: bool = False) -> TrackAudio | None:
+        """The PCM of one track (None, with a warning, for a short or silent one when `check`)."""
+        if path in self._audio:
+            return self._audio[path]
+        tag = _audio_tag(self.s)
+        data = self.cache.load_track_audio(sha, tag) if self.cache.audio_enabled else None
+        decoded = None
+        if data is None:
+            try:
+                decoded = load_track_audio(path, self.s.sample_rate, self.s.use_side)
+            except MediaError:
+                raise
+            except Exception as e:  # noqa: BLE001  anything the decoder or resampler throws
+                raise MediaError(path, f"cannot be decoded ({e})", "replace it with a valid audio file") from None
+            if check:
+                why = self._unusable(decoded)
+                if why:
+                    log.warning("%s: %s, skipped", path, why)
+                    return None
+            if not self.keep_audio:  # prints only (mode windows): nothing to keep once they are made
+                return TrackAudio(decoded.data, CHANNELS[: decoded.data.shape[1]], self.s.sample_rate)
+            if self.cache.audio_enabled:
+                self.cache.save_track_audio(sha, tag, decoded.data)
+                data = self.cache.load_track_audio(sha, tag)
+            if data is None:  # no cache: spool to a temporary folder, read back span by span
+                if self._tmp is None:
+                    self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-tracks-")
+                f = Path(self._tmp.name) / f"{len(self._audio)}.npy"
+                np.save(f, decoded.data)
+                data = PcmFile(f)
+        audio = TrackAudio(data, CHANNELS[: data.shape[1]], self.s.sample_rate)
+        if check and decoded is None:  # from the cache: the settings may have changed since it was checked
+            why = self._unusable(audio)
+            if why:
+                log.warning("%s: %s, skipped", path, why)
+                return None
+        self._audio[path] = audio
+        return audio
+
+    def release(self) -> None:
+        for t in self.tracks:
+            t.release()
+        for a in self._audio.values():
+            if isinstance(a.data, PcmFile):
+                a.data.close()
+        self._audio.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _decode_film(path: Path, s: StampSettings) -> FilmAudio:
+    try:
+        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint")
+    except MediaError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise MediaError(path, f"cannot be decoded ({e})", "replace it with a valid audio or video file") from None
+
+
+def _conf(z: float, thr: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-(z - thr) / 2.0)))
+
+
+def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings | None = None,
+               cache: PrintCache | str | Path | None = None, film_id: str | None = None,
+               hashes: dict | None = None) -> pd.DataFrame:
+    """Cues of one film against the tracks of its soundtrack folder (or a list of track files)."""
+    s = s or StampSettings()
+    film = Path(film)
+    film_id = film_id or film.stem
+    cache = cache if isinstance(cache, PrintCache) else PrintCache(cache)
+    if not film.is_file():
+        raise MediaError(film, "film file not found", "check the path")
+    paths = [Path(p) for p in soundtrack] if isinstance(soundtrack, (list, tuple)) else soundtrack_files(soundtrack, film_id)
+
+    key = None
+    if cache.enabled:
+        parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
+        key = s.digest(f"film-cues-v{CUES_VERSION}", *parts)
+        hit = cache.load_film(key)
+        if hit is not None:
+            hit = hit.copy()
+            hit["film_id"] = film_id
+            log.info("%s: %d cue(s) from the cache", film_id, len(hit))
+            return finalize(hit)
+
+    speeds = s.speeds if s.mode == "chromaprint" else (1.0,)
+    ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
+    try:
+        rows = _stamp_tracks(film, film_id, ts, s)
+    finally:
+        ts.release()
+    df = pd.DataFrame(rows) if rows else empty_cues()
+    df = finalize(df)
+    if key is not None:
+        cache.save_film(key, df)
+    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
+    return df
+
+
+def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> list[dict]:
+    rows: list[dict] = []
+    if ts.tracks:
+        with _decode_film(film, s) as fa:
+            if s.mode == "windows":
+                prints = [t.prints for t in ts.tracks]
+                hits = window_hits(fa.prints, prints, s)
+                per = max(1, int(round(s.windows.seconds / CHROMAPRINT_HOP)))
+                for c in merge_hits(hits, s.windows.seconds, s.windows.max_gap, fa.duration):
+                    t = ts.tracks[c["track"]]
+                    rows.append({"film_id": film_id, "track": t.name, "start": c["start"], "end": c["end"],
+                                 "track_offset": max(0.0, c["start"] - c["lag"]),
+                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "channel": "mid",
+                                 "gcc_z": np.nan, "strength": c["votes"], "mode": "windows"})
+            else:
+                for q in match_film(fa, ts.tracks, s):
+                    t = ts.tracks[q.track]
+                    rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
+                                 "track_offset": max(0.0, (q.start - q.lag) * t.speed),
+                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": t.speed,
+                                 "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
+                                 "mode": "chromaprint"})
+    else:
+        log.warning("%s: no usable soundtrack track: no cues", film_id)
+    return rows
+
+
+def _stamp_one(args):
+    film, tracks, s, cache_root, cache_audio, fid, hashes = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes)
+
+
+def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
+                 jobs: int = 1, cache_audio: bool = True, scheduler: str | None = None,
+                 wait_s: float = 60.0) -> pd.DataFrame:
+    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
+
+    Content hashes come from the manifest (stage `validate`) when given, so
+    nothing is hashed twice; with a cache, a film whose media and settings are
+    unchanged is read back, not matched again. Films are mapped by
+    `filmscore.parallel.map_films`: `jobs` local processes, or the Dask cluster
+    at `scheduler`; films already matched stay in the cache if a run stops.
+    """
+    from ..parallel import map_films
+
+    hashes = None
+    if manifest is not None and "sha256" in manifest.columns:
+        hashes = {str(Path(corpus.root).absolute() / p): h for p, h in zip(manifest["path"], manifest["sha256"])}
+    cache_root = str(Path(cache_root).absolute()) if cache_root is not None else None
+    work = []
+    for fid in corpus.film_ids:
+        tracks = corpus.tracks.get(fid)
+        if not tracks:
+            soundtrack_files(Path(corpus.root) / "soundtracks" / fid, fid)  # raises, naming the film
+        # absolute, not resolved: a corpus checked out from a symlinked DVC cache keeps its names
+        film = Path(corpus.films[fid]).absolute()
+        tracks = [Path(t).absolute() for t in tracks]
+        own = {str(p): hashes[str(p)] for p in [film, *tracks] if str(p) in hashes} if hashes else None
+        work.append((film, tracks, s, cache_root, cache_audio, fid, own))
+    tables = [t for _, t in map_films(_stamp_one, work, jobs=jobs, scheduler=scheduler, wait_s=wait_s,
+                                      desc="matching films", label=lambda w: w[5])]
+    tables = [t for t in tables if len(t)]
+    return finalize(pd.concat(tables, ignore_index=True)) if tables else empty_cues()

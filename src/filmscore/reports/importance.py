@@ -1,0 +1,366 @@
+"""Permutation feature importance (PFI) of feature groups, as in the paper's Fig 3.
+
+The model is not retrained: each film is predicted by the fold model that held
+it out (leave-one-out), exactly as in the evaluation. For a feature group and a
+repeat, every feature (column) of the group is permuted independently of the
+others across all validation instances -- the instances of all held-out bags,
+pooled -- the bags are rebuilt with their original sizes, and all films are
+predicted again. The score of the group is
+
+    s_k = 1 - F1_perm,k / F1_orig
+
+per genre (binary F1 over the films) and "Overall" (macro F1 over the genres,
+as in the paper's Table 4). s_k = 0: the model does not use the group; s_k = 1:
+the genre is never predicted correctly without it; s_k < 0: chance improved it.
+
+Uncertainty: the mean of s_k over the repeats, with a two-sided t-interval,
+mean +- t_{(1+c)/2, n-1} * sd / sqrt(n) (sd with ddof = 1, c = `confidence`,
+0.95 by default). This is the uncertainty of the *permutation* average (how much
+a different set of random permutations would move it), not a confidence
+interval over films: the films are fixed. With one repeat there is no interval.
+
+A genre whose unpermuted F1 is 0 has no defined score (0/0 or x/0): it is
+reported as NaN with a note, never as 0 or 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import f1_score
+
+from ..errors import FilmscoreError, Problem
+from ..log import progress
+from .paper import FIG3_GROUP_ORDER
+
+log = logging.getLogger(__name__)
+
+OVERALL = "Overall"
+PredictFn = Callable[[list[np.ndarray]], np.ndarray]
+
+
+class CVPredictor(Protocol):
+    """What the importance stage needs from a trained model cell: filmscore.mil.cv.CVResult.load(dir).
+
+    `predict_heldout(bags)[i]` is film `film_ids[i]`'s genre probabilities from the
+    fold model that held that film out; `bags[i]` holds raw feature values in
+    `columns` order (any scaling is part of the fold model).
+    """
+
+    film_ids: list[str]
+    genres: list[str]
+    columns: list[str] | None
+    threshold: float
+
+    def predict_heldout(self, bags: list[np.ndarray]) -> np.ndarray: ...
+
+
+@dataclass
+class ImportanceResult:
+    """Scores of every group and repeat, per genre and Overall."""
+
+    groups: list[str]
+    labels: list[str]  # genres + [OVERALL]
+    f1_orig: np.ndarray  # (n_labels,)
+    f1_perm: np.ndarray  # (n_groups, n_repeats, n_labels)
+    n_features: dict[str, int]
+    confidence: float
+    scores: np.ndarray = field(init=False)  # (n_groups, n_repeats, n_labels)
+
+    def __post_init__(self) -> None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = 1.0 - self.f1_perm / self.f1_orig[None, None, :]
+        s[:, :, self.f1_orig == 0] = np.nan
+        self.scores = s
+
+    @property
+    def n_repeats(self) -> int:
+        return self.f1_perm.shape[1]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per (group, genre): mean score, t-interval, F1s, notes."""
+        rows = []
+        n = self.n_repeats
+        tq = stats.t.ppf(0.5 + self.confidence / 2, n - 1) if n > 1 else np.nan
+        for gi, g in enumerate(self.groups):
+            for li, lab in enumerate(self.labels):
+                s = self.scores[gi, :, li]
+                note = ""
+                if self.f1_orig[li] == 0:
+                    mean = sd = lo = hi = np.nan
+                    note = "F1 without permutation is 0: importance undefined"
+                else:
+                    mean = float(np.mean(s))
+                    sd = float(np.std(s, ddof=1)) if n > 1 else np.nan
+                    half = tq * sd / np.sqrt(n) if n > 1 else np.nan
+                    lo, hi = mean - half, mean + half
+                    if n == 1:
+                        note = "one repeat: no interval"
+                rows.append({
+                    "group": g, "genre": lab, "n_features": self.n_features[g], "mean": mean,
+                    "ci_low": lo, "ci_high": hi, "sd": sd, "n_repeats": n, "confidence": self.confidence,
+                    "f1_orig": float(self.f1_orig[li]), "f1_perm_mean": float(np.mean(self.f1_perm[gi, :, li])),
+                    "note": note,
+                })
+        return pd.DataFrame(rows)
+
+    def repeats(self) -> pd.DataFrame:
+        """Long table of every repeat: group, genre, repeat, f1_perm, score."""
+        gi, ri, li = np.meshgrid(np.arange(len(self.groups)), np.arange(self.n_repeats), np.arange(len(self.labels)),
+                                 indexing="ij")
+        return pd.DataFrame({
+            "group": np.asarray(self.groups, dtype=object)[gi.ravel()],
+            "genre": np.asarray(self.labels, dtype=object)[li.ravel()],
+            "repeat": ri.ravel(),
+            "f1_perm": self.f1_perm.ravel(),
+            "score": self.scores.ravel(),
+        })
+
+    def overall(self) -> pd.DataFrame:
+        """The Overall column: group, mean, ci_low, ci_high (for DVC bar plots)."""
+        s = self.summary()
+        return s[s["genre"] == OVERALL][["group", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
+
+
+def f1_per_genre(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Binary F1 of each genre over the films, then the macro mean appended.
+
+    An all-negative genre never predicted scores 0 (scikit-learn's zero_division=0).
+    """
+    per = f1_score(Y, P, average=None, zero_division=0.0)
+    return np.append(per, per.mean())
+
+
+def group_indices(columns: Sequence[str], group_of: Callable[[str], str]) -> dict[str, list[int]]:
+    """Map each group to the indices of its columns; the paper's group order first.
+
+    group_of(column) -> group name, raising KeyError for a column outside every
+    group (filmscore.features.group_of). Such columns are left out of the
+    analysis (logged); a group with no column does not appear.
+    """
+    groups: dict[str, list[int]] = {}
+    loose = []
+    for i, c in enumerate(columns):
+        try:
+            g = group_of(c)
+        except KeyError:
+            loose.append(c)
+            continue
+        groups.setdefault(g, []).append(i)
+    if loose:
+        log.warning("%d feature column(s) belong to no importance group and are never permuted: %s",
+                    len(loose), ", ".join(loose[:8]) + (" ..." if len(loose) > 8 else ""))
+    if not groups:
+        raise FilmscoreError([Problem("feature groups", f"none of the model's {len(columns)} feature columns has a group",
+                                      "importance needs the MIR features (filmscore.features.groups): "
+                                      "set reports.importance.features to mir")])
+    order = [g for g in FIG3_GROUP_ORDER if g in groups] + sorted(g for g in groups if g not in FIG3_GROUP_ORDER)
+    return {g: groups[g] for g in order}
+
+
+def _check_proba(p: np.ndarray, n_films: int, n_genres: int) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    if p.shape != (n_films, n_genres):
+        raise ValueError(f"predict_fn returned shape {p.shape}, expected ({n_films}, {n_genres})")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("predict_fn returned non-finite probabilities")
+    return p
+
+
+def permutation_importance(
+    predict_fn: PredictFn,
+    bags: list[np.ndarray],
+    groups: Mapping[str, Sequence[int]],
+    Y: np.ndarray,
+    genres: Sequence[str],
+    n_repeats: int = 100,
+    seed: int = 0,
+    threshold: float = 0.5,
+    confidence: float = 0.95,
+) -> ImportanceResult:
+    """Permutation importance of each feature group (see the module doc).
+
+    predict_fn(bags) -> (n_films, n_genres) probabilities, film i from the model
+    of its own fold; bags: one (instances x features) array per film (held out);
+    groups: group name -> column indices; Y: (n_films, n_genres) 0/1 truth.
+    Each group draws from its own random stream (seed, group index), so a
+    group's scores do not depend on which other groups are analysed.
+    """
+    Y = np.asarray(Y).astype(np.int64)
+    n_films, n_genres = len(bags), len(genres)
+    if Y.shape != (n_films, n_genres):
+        raise ValueError(f"Y has shape {Y.shape}, expected ({n_films}, {n_genres})")
+    if n_repeats < 1:
+        raise ValueError("n_repeats must be >= 1")
+    sizes = np.array([len(b) for b in bags])
+    nonempty = [b for b in bags if len(b)]
+    if not nonempty:
+        raise FilmscoreError([Problem("feature bags", "every bag is empty: nothing to permute",
+                                      "check the cue table and features (`dvc repro cues features`)")])
+    n_feat = nonempty[0].shape[1]
+    X = np.concatenate([np.asarray(b, dtype=np.float64).reshape(len(b), n_feat) for b in bags], axis=0)
+    splits = np.cumsum(sizes)[:-1]
+    for g, cols in groups.items():
+        bad = [c for c in cols if not 0 <= c < n_feat]
+        if bad or not len(cols):
+            raise ValueError(f"group {g!r}: column indices {list(cols)} out of range for {n_feat} features")
+
+    def rebuild(M: np.ndarray) -> list[np.ndarray]:
+        return [m if len(m) else np.zeros((0, n_feat)) for m in np.split(M, splits)]
+
+    p0 = _check_proba(predict_fn(rebuild(X)), n_films, n_genres)
+    f1_orig = f1_per_genre(Y, (p0 >= threshold).astype(np.int64))
+    for g, f in zip(list(genres) + [OVERALL], f1_orig):
+        if f == 0:
+            log.warning("%s: F1 without permutation is 0, its importance is undefined (NaN)", g)
+
+    names = list(groups)
+    f1_perm = np.empty((len(names), n_repeats, n_genres + 1))
+    steps = [(gi, r) for gi in range(len(names)) for r in range(n_repeats)]
+    rngs = [np.random.default_rng([seed, gi]) for gi in range(len(names))]
+    for gi, r in progress(steps, desc="permutation importance", total=len(steps), unit="perm"):
+        cols = np.asarray(groups[names[gi]])
+        Xp = X.copy()
+        Xp[:, cols] = rngs[gi].permuted(X[:, cols], axis=0)  # each column shuffled on its own
+        p = _check_proba(predict_fn(rebuild(Xp)), n_films, n_genres)
+        f1_perm[gi, r] = f1_per_genre(Y, (p >= threshold).astype(np.int64))
+    return ImportanceResult(groups=names, labels=list(genres) + [OVERALL], f1_orig=f1_orig, f1_perm=f1_perm,
+                            n_features={g: len(groups[g]) for g in names}, confidence=confidence)
+
+
+def importance_figure(summary: pd.DataFrame, title: str = ""):
+    """Fig 3-style grouped bars: x = genre (and Overall), one bar per group, CI error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(summary["genre"]))
+    groups = list(dict.fromkeys(summary["group"]))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.3 * len(labels) + 2), 4.2))
+    width = 0.8 / len(groups)
+    cmap = plt.get_cmap("tab10")
+    x = np.arange(len(labels))
+    for gi, g in enumerate(groups):
+        sub = summary[summary["group"] == g].set_index("genre").reindex(labels)
+        m = sub["mean"].to_numpy(dtype=float)
+        err = np.vstack([m - sub["ci_low"].to_numpy(dtype=float), sub["ci_high"].to_numpy(dtype=float) - m])
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.bar(x + (gi - (len(groups) - 1) / 2) * width, np.nan_to_num(m), width, yerr=err, capsize=1.5,
+               label=g, color=cmap(gi % 10), error_kw={"elinewidth": 0.8})
+    undefined = summary.groupby("genre", sort=False)["mean"].apply(lambda s: s.isna().all())
+    for li, lab in enumerate(labels):
+        if undefined.get(lab, False):
+            ax.text(li, 0.0, "F1 = 0\nundefined", ha="center", va="bottom", fontsize=7, color="0.4")
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("importance  s = 1 - F1_perm / F1_orig")
+    ax.legend(ncol=min(8, len(groups)), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    n = int(summary["n_repeats"].iloc[0]) if len(summary) else 0
+    conf = float(summary["confidence"].iloc[0]) if len(summary) else 0.95
+    ax.set_title(title or f"Permutation feature importance (mean of {n} repeats, {conf:.0%} t-interval)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def summary_markdown_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Group x genre table of 'mean [low, high]' strings (for the report)."""
+    def cell(r) -> str:
+        if not np.isfinite(r["mean"]):
+            return "n/a"
+        if not np.isfinite(r["ci_low"]):
+            return f"{r['mean']:.3f}"
+        return f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+
+    s = summary.assign(cell=summary.apply(cell, axis=1))
+    t = s.pivot(index="group", columns="genre", values="cell")
+    t = t.reindex(index=list(dict.fromkeys(summary["group"])), columns=list(dict.fromkeys(summary["genre"])))
+    return t.reset_index()
+
+
+def _num(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 6)
+
+
+def metrics(result: ImportanceResult) -> dict:
+    """DVC metrics: unpermuted F1 per genre and the Overall importance of each group."""
+    s = result.summary()
+    ov = s[s["genre"] == OVERALL]
+    return {
+        "f1_orig": {lab: _num(f) for lab, f in zip(result.labels, result.f1_orig)},
+        "overall": {r["group"]: _num(r["mean"]) for _, r in ov.iterrows()},
+        "n_repeats": result.n_repeats,
+    }
+
+
+def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
+    """Write the importance folder at once (tables, figure, metrics, info)."""
+    from pathlib import Path
+
+    from ..files import save_figure, write_json, write_table
+
+    from .inputs import staged_outputs
+
+    with staged_outputs(Path(out_dir)) as tmp:
+        summary = result.summary()
+        write_table(summary, tmp / "summary.csv")
+        write_table(result.repeats(), tmp / "repeats.csv")
+        write_table(result.overall(), tmp / "overall.csv")
+        save_figure(importance_figure(summary, title=info.get("title", "")), tmp / "importance.png")
+        write_json(tmp / "metrics.json", metrics(result))
+        write_json(tmp / "info.json", info)
+
+
+def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor: CVPredictor,
+        n_repeats: int, seed: int, confidence: float) -> tuple[ImportanceResult, dict]:
+    """Importance of a trained model cell: bags from its feature table, checks, then the permutations.
+
+    The fold models must reproduce the saved predictions on the unpermuted bags
+    (otherwise the models, features or predictions are out of date).
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .inputs import FEATURES_DIR, LEVEL_TABLES, MODEL_STAGE, bags_from_table, load_predictions, parse_cell, require, wide
+
+    model_dir = Path(model_dir)
+    cell = parse_cell(model_dir.name)
+    preds = load_predictions(model_dir, genres)
+    if list(predictor.genres) != list(genres):
+        raise FilmscoreError([Problem(str(model_dir), f"fold models predict genres {list(predictor.genres)}, "
+                                      f"corpus.genres is {list(genres)}", f"re-run `dvc repro {MODEL_STAGE}`")])
+    film_ids = list(predictor.film_ids)
+    if not predictor.columns:
+        raise FilmscoreError([Problem(str(model_dir), "the fold models do not record their feature columns",
+                                      f"re-run `dvc repro {MODEL_STAGE}`")])
+    columns = list(predictor.columns)
+    saved = wide(preds, "prob", genres)
+    if set(film_ids) != set(saved.index):
+        raise FilmscoreError([Problem(str(model_dir), "fold models and predictions.parquet cover different films",
+                                      f"re-run `dvc repro {MODEL_STAGE}`")])
+    table_path = require(FEATURES_DIR / cell["features"] / LEVEL_TABLES[cell["level"]], "features",
+                         f"{cell['features']} {cell['level']}-level features")
+    bags = bags_from_table(pd.read_parquet(table_path), film_ids, columns)
+    groups = group_indices(columns, group_of)
+    Y = wide(preds, "truth", genres).loc[film_ids].to_numpy(dtype=np.int64)
+
+    p0 = _check_proba(predictor.predict_heldout(bags), len(film_ids), len(genres))
+    diff = np.abs(p0 - saved.loc[film_ids].to_numpy(dtype=float))
+    if diff.max() > 1e-4:
+        raise FilmscoreError([Problem(str(model_dir), f"the fold models do not reproduce predictions.parquet on the "
+                                      f"unpermuted features (largest difference {diff.max():.3g})",
+                                      f"the models or features are out of date: run `dvc repro {MODEL_STAGE}`")])
+    log.info("permutation importance of %s: %d films, %d groups, %d repeats", model_dir.name, len(film_ids),
+             len(groups), n_repeats)
+    result = permutation_importance(predictor.predict_heldout, bags, groups, Y, genres, n_repeats=n_repeats, seed=seed,
+                                    threshold=float(predictor.threshold), confidence=confidence)
+    info = {"model": model_dir.name, "n_films": len(film_ids), "n_repeats": n_repeats, "seed": seed,
+            "groups": {g: [columns[i] for i in idx] for g, idx in groups.items()},
+            "threshold": float(predictor.threshold)}
+    return result, info

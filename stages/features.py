@@ -1,0 +1,35 @@
+"""Stage `features`: MIR, VGGish, OpenL3 and visual feature bags for every cue.
+
+Reads the cue table and the corpus, writes data/features/<set>/{frames,cues}.parquet
+and status.json for each set; per-film results are cached in data/features/cache
+(a persistent DVC output), so a changed or added film is the only one recomputed.
+"""
+
+from pathlib import Path
+
+from filmscore.config import SCHEMA
+from filmscore.corpus import load_corpus
+from filmscore.errors import FilmscoreError, Problem
+from filmscore.features.extract import extract_features
+from filmscore.files import read_table
+from filmscore.stage import run_stage
+
+CUES = Path("data/cues/cues.parquet")
+MANIFEST = Path("data/manifest.parquet")
+OUT = Path("data/features")
+CACHE = OUT / "cache"
+# The embedding networks' own params sections, read when the schema has them.
+EMBED_SECTIONS = [s for s in ("vggish", "openl3") if s in SCHEMA]
+
+
+def main(params: dict) -> None:
+    corpus = load_corpus(params)
+    if not CUES.is_file():
+        raise FilmscoreError([Problem(str(CUES), "not found", "run the `cues` stage first: dvc repro cues")])
+    cues = read_table(CUES)
+    manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
+    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest)
+
+
+if __name__ == "__main__":
+    run_stage(main, sections=["corpus", "features", "run", *EMBED_SECTIONS])

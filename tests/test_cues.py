@@ -1,0 +1,385 @@
+"""Score Stamper on known-answer mixtures synthesised here (music-like and speech-like signals)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from filmscore.cues import CUE_COLUMNS, StampSettings, stamp_film
+from filmscore.cues.cache import PrintCache
+from filmscore.cues.evaluate import evaluate, film_scores
+from filmscore.cues.windows import WindowHit, merge_hits
+from filmscore.errors import FilmscoreError, MediaError
+
+SR = 11025
+FAST = replace(StampSettings(), speeds=(1.0,))
+
+
+# ---------------------------------------------------------------- signals
+
+
+def music(seconds: float, seed: int) -> np.ndarray:
+    """Stereo music-like signal: notes of harmonic tones (panned voices) and noise hits, at RMS 0.1."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    out = np.zeros((n, 2), np.float32)
+    t = np.arange(int(0.6 * SR)) / SR
+    for voice in range(3):
+        pan = np.array([0.2 + 0.3 * voice, 0.8 - 0.3 * voice])
+        pos = 0
+        while pos < n:
+            dur = rng.choice([0.15, 0.3, 0.45, 0.6])
+            m = min(int(dur * SR), n - pos)
+            f0 = 110 * 2 ** (rng.integers(0, 36) / 12)
+            tt = t[:m]
+            note = sum(np.sin(2 * np.pi * f0 * h * tt + rng.uniform(0, 6.28)) / h for h in range(1, 6))
+            env = np.exp(-tt * rng.uniform(2, 8))
+            out[pos:pos + m] += (note * env)[:, None] * pan
+            pos += m
+    for _ in range(int(seconds * 2)):
+        p = rng.integers(0, n - 2000)
+        out[p:p + 2000] += (rng.standard_normal((2000, 2)) * np.exp(-np.arange(2000) / 300)[:, None]).astype(np.float32)
+    return (out / np.sqrt(np.mean(out ** 2)) * 0.1).astype(np.float32)
+
+
+def speech(seconds: float, seed: int) -> np.ndarray:
+    """Mono speech-like signal: a gliding harmonic voice through formant-like resonances, in syllables and pauses."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    f0 = 140 + 40 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)) + 15 * np.sin(2 * np.pi * 3.1 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    src = sum(np.sin(h * phase) * (1.0 / h) * (1 + np.sin(2 * np.pi * (0.3 + 0.1 * h) * t)) for h in range(1, 30)
+              if h * 300 < SR / 2)
+    syl = np.clip(np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)), 0, None) ** 0.5
+    talk = np.repeat(rng.random(int(seconds) + 1) < 0.8, SR)[:n]
+    x = src * syl * talk + 0.05 * rng.standard_normal(n) * syl * talk
+    return (x / np.sqrt(np.mean(x ** 2) + 1e-12) * 0.1).astype(np.float32)
+
+
+def db(x: float) -> float:
+    return 10 ** (x / 20)
+
+
+def write(path: Path, x: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x, SR, subtype="PCM_16")
+    return path
+
+
+def make_film(tmp: Path, seconds: float, cues: list[tuple[np.ndarray, float, float, float]], speech_db: float = 0.0,
+              mono: bool = False, name: str = "film") -> Path:
+    """cues: (track, film start, track offset, duration); music at 0 dB re speech_db under it."""
+    n = int(seconds * SR)
+    film = np.repeat(speech(seconds, 99)[:, None], 2, axis=1) * db(speech_db)
+    for tr, start, off, dur in cues:
+        a, m = int(start * SR), int(dur * SR)
+        film[a:a + m] += tr[int(off * SR):int(off * SR) + m]
+    film = film[:n]
+    if mono:
+        film = film.mean(axis=1)
+    return write(tmp / "films" / f"{name}.wav", film * 0.8)
+
+
+@pytest.fixture(scope="module")
+def tracks():
+    return {"alpha": music(40, 1), "beta": music(35, 2), "gamma": music(40, 3)}
+
+
+@pytest.fixture
+def soundtrack(tmp_path, tracks):
+    d = tmp_path / "soundtracks" / "film"
+    write(d / "alpha.wav", tracks["alpha"])
+    write(d / "beta.wav", tracks["beta"])
+    return d
+
+
+# ---------------------------------------------------------------- matching
+
+
+def test_cue_found_at_film_time_and_track_offset(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 50, [(tracks["alpha"], 12.0, 7.0, 15.0)], speech_db=3.0)
+    df = stamp_film(film, soundtrack, FAST)
+    assert list(df.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
+    assert len(df) == 1
+    r = df.iloc[0]
+    assert r.track == "alpha"
+    assert abs(r.start - 12.0) < 0.5 and abs(r.end - 27.0) < 0.5
+    assert abs(r.track_offset - 7.0) < 0.5
+    assert 0.5 <= r.confidence <= 1.0
+    assert r.cue_id == "film:0000"
+
+
+def test_track_used_twice_gives_two_cues_and_distractor_is_ignored(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 60, [(tracks["beta"], 3.0, 2.0, 10.0), (tracks["gamma"], 18.0, 5.0, 12.0),
+                                    (tracks["beta"], 40.0, 20.0, 12.0)])
+    df = stamp_film(film, soundtrack, FAST)
+    assert list(df["track"]) == ["beta", "beta"], df  # gamma is not in the soundtrack
+    assert list(df["cue_id"]) == ["film:0000", "film:0001"]
+    assert abs(df.start.iloc[0] - 3.0) < 0.5 and abs(df.track_offset.iloc[0] - 2.0) < 0.5
+    assert abs(df.start.iloc[1] - 40.0) < 0.5 and abs(df.track_offset.iloc[1] - 20.0) < 0.5
+    assert (df.start.diff().dropna() > 0).all()
+
+
+def test_music_10db_under_speech_in_a_mono_film_is_found(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 45, [(tracks["alpha"], 20.0, 3.0, 14.0)], speech_db=10.0, mono=True)
+    df = stamp_film(film, soundtrack, FAST)
+    assert len(df) == 1 and df.track.iloc[0] == "alpha"
+    assert abs(df.start.iloc[0] - 20.0) < 0.5 and abs(df.end.iloc[0] - 34.0) < 0.5
+    assert abs(df.track_offset.iloc[0] - 3.0) < 0.5
+
+
+def test_pal_speedup_rendition_is_found(tmp_path, tracks, soundtrack):
+    from scipy.signal import resample
+
+    fast = resample(tracks["alpha"], int(len(tracks["alpha"]) * 24 / 25), axis=0).astype(np.float32)
+    film = make_film(tmp_path, 40, [(fast, 10.0, 4.8, 14.0)], speech_db=0.0)  # 4.8 s of the fast copy = 5 s of the track
+    df = stamp_film(film, soundtrack, replace(StampSettings(), speeds=(1.0, 25 / 24)))
+    assert len(df) == 1 and df.track.iloc[0] == "alpha"
+    assert df.speed.iloc[0] == pytest.approx(25 / 24)
+    assert abs(df.start.iloc[0] - 10.0) < 0.5 and abs(df.track_offset.iloc[0] - 5.0) < 0.5
+
+
+def test_film_without_soundtrack_music_gives_an_empty_valid_table(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 30, [(tracks["gamma"], 5.0, 0.0, 20.0)])
+    df = stamp_film(film, soundtrack, FAST)
+    assert df.empty and list(df.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
+
+
+def test_track_used_three_times_gives_three_cues_from_the_band_correlation(tmp_path, tracks, soundtrack):
+    # the same 10 s of a track at three places, under speech; Chromaprint votes off: each segment of the
+    # track must keep a peak for every use, not only its best one or two
+    uses = [5.0, 27.0, 49.0]
+    film = make_film(tmp_path, 70, [(tracks["alpha"], t, 6.0, 10.0) for t in uses], speech_db=6.0)
+    s = replace(FAST, hash=replace(FAST.hash, enabled=False))
+    df = stamp_film(film, soundtrack, s)
+    assert list(df.track) == ["alpha"] * 3, df
+    for (_, r), t in zip(df.iterrows(), uses):
+        assert abs(r.start - t) < 0.5 and abs(r.end - (t + 10)) < 0.5 and abs(r.track_offset - 6.0) < 0.5
+
+
+def test_track_audio_spans_equal_the_whole_track_resampled():
+    from scipy.signal import resample_poly
+
+    from filmscore.cues.prints import TrackAudio
+
+    rng = np.random.default_rng(3)
+    data = (rng.standard_normal((30000, 2)) * 3000).astype(np.int16)
+    ta = TrackAudio(data, ("mid", "side"), SR)
+    whole = resample_poly(data[:, 1].astype(np.float64) / 32768, 24, 25)  # 25/24: 24 samples out per 25 in
+    assert ta.length(25 / 24) == len(whole) == 28800
+    for a, b in [(0, 50), (1234, 5678), (20000, 28800), (28700, 29000), (-30, 40)]:
+        got = ta.span("side", a, b, 25 / 24)
+        ref = np.zeros(b - a)
+        lo, hi = max(a, 0), min(b, len(whole))
+        ref[lo - a:hi - a] = whole[lo:hi]
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+    np.testing.assert_array_equal(ta.span("mid", 10, 20), data[10:20, 0] / 32768)
+    assert not ta.span("mid", 40000, 40010).any() and not ta.span("nope", 0, 10).any()
+
+
+def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, soundtrack):
+    from filmscore.cues.match import Coherence
+    from filmscore.cues.prints import FilmAudio
+    from filmscore.cues.stamp import TrackSet
+
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 4.0, 2.0, 20.0)], speech_db=3.0)
+    ts = TrackSet([soundtrack / "alpha.wav"], FAST, PrintCache(None))
+    with FilmAudio(film, FAST.bands) as fa:
+        tr = ts.tracks[0]
+        args = (fa, tr, "mid", int(2.0 * SR), 1024, SR, 100.0, 5000.0, (11, -17))
+        whole, parts = Coherence(*args), Coherence(*args)
+        whole.extend(0, whole.n)
+        parts.extend(200, 260)
+        parts.extend(150, 400)
+        parts.extend(0, parts.n)
+        assert (parts.lo, parts.hi) == (0, whole.n) and whole.n > 500
+        np.testing.assert_allclose(parts.coh, whole.coh, atol=1e-6)
+        for a, b, oa, ob in zip(parts.nulls, whole.nulls, parts.null_ok, whole.null_ok):
+            np.testing.assert_array_equal(oa, ob)
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        # the track plays at this lag over film 4..24 s: coherence high there, at chance outside
+        t = (np.arange(whole.n) * 512 + 512 + int(2.0 * SR)) / SR
+        assert whole.coh[(t > 6) & (t < 22)].mean() > 0.3 > 0.05 > abs(whole.coh[t > 26].mean())
+    ts.release()
+
+
+def test_int16_decoding_matches_float(tmp_path, tracks):
+    from filmscore.media import decode_audio, stream_audio
+
+    path = write(tmp_path / "x.wav", tracks["beta"][: 3 * SR])
+    f = decode_audio(path, SR, channels=2)
+    i = decode_audio(path, SR, channels=2, dtype="int16")
+    assert i.dtype == np.int16 and i.shape == f.shape
+    assert np.abs(i.astype(np.float64) - f * 32768).max() <= 1.0
+    blocks = list(stream_audio(path, SR, channels=1, block_seconds=1.0, dtype="int16"))
+    assert [b.dtype for b in blocks] == [np.int16] * 3 and sum(len(b) for b in blocks) == 3 * SR
+    with pytest.raises(ValueError):
+        decode_audio(path, SR, dtype="float16")
+
+
+def test_chromaprint_item_hop_holds_over_an_hour():
+    """An excerpt taken 3000 s into a recording matches its items at round(3000 s / hop), not a few items off."""
+    from filmscore.cues.prints import CHROMAPRINT_HOP, raw_fingerprint
+
+    rng = np.random.default_rng(5)
+    t0 = 3000.0
+    x = np.repeat(rng.standard_normal(int((t0 + 40) * SR) // 64 + 1).astype(np.float32), 64)  # steppy noise
+    x = x[: int((t0 + 40) * SR)] * 0.2
+    whole = raw_fingerprint(x, SR)
+    part = raw_fingerprint(x[int(t0 * SR):], SR)[:200]
+    ber = {k: np.unpackbits((whole[k:k + 200] ^ part).view(np.uint8)).mean() for k in range(24200, 24260)}
+    best = min(ber, key=ber.get)
+    assert ber[best] < 0.15  # the same audio (frames 7 samples apart)
+    assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
+
+
+# ---------------------------------------------------------------- the paper's windows
+
+
+def test_window_hits_merge_as_the_paper_describes():
+    hits = [WindowHit(2, 0, 1.0, 9), WindowHit(4, 0, 1.0, 7),   # two nearby windows, one empty between: 15 s
+            WindowHit(7, 0, 1.0, 5),                             # two empty windows later: a new cue
+            WindowHit(8, 1, 3.0, 6)]                             # another track: a new cue
+    cues = merge_hits(hits, 5.0, max_gap=1, film_duration=100.0)
+    assert [(c["track"], c["start"], c["end"]) for c in cues] == [(0, 10.0, 25.0), (0, 35.0, 40.0), (1, 40.0, 45.0)]
+    assert cues[0]["end"] - cues[0]["start"] == 15.0
+    assert [(c["start"], c["end"]) for c in merge_hits(hits[:2], 5.0, max_gap=0, film_duration=100.0)] == [(10, 15), (20, 25)]
+
+
+def test_windows_mode_finds_a_clear_cue_on_the_5s_grid(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 40, [(tracks["alpha"], 10.0, 0.0, 20.0)], speech_db=-20.0)
+    df = stamp_film(film, soundtrack, replace(FAST, mode="windows"))
+    assert len(df) >= 1 and set(df.track) == {"alpha"}
+    assert all(s % 5 == 0 for s in df.start) and df.start.min() >= 5 and df.end.max() <= 35
+    assert df.end.max() - df.start.min() >= 10
+
+
+# ---------------------------------------------------------------- bad input, cache, CLI
+
+
+def test_bad_input(tmp_path, tracks, soundtrack, caplog):
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 5.0, 0.0, 10.0)])
+    with pytest.raises(FilmscoreError, match="film"):
+        stamp_film(film, tmp_path / "soundtracks" / "nope", FAST, film_id="nope")
+    write(soundtrack / "sting.wav", tracks["beta"][: int(1.5 * SR)])
+    write(soundtrack / "silence.wav", np.zeros((5 * SR, 2), np.float32))
+    with caplog.at_level(logging.WARNING):
+        df = stamp_film(film, soundtrack, FAST)
+    assert "sting.wav" in caplog.text and "silence.wav" in caplog.text
+    assert list(df.track) == ["alpha"]
+    (soundtrack / "broken.mp3").write_bytes(b"\xff\xfb\x90\x00" + b"garbage" * 50)
+    with pytest.raises(MediaError, match="broken.mp3"):
+        stamp_film(film, soundtrack, FAST)
+    (soundtrack / "broken.mp3").unlink()
+    bad_film = tmp_path / "films" / "bad.mp4"
+    bad_film.write_bytes(b"not a film")
+    with pytest.raises(MediaError, match="bad.mp4"):
+        stamp_film(bad_film, soundtrack, FAST)
+
+
+def test_cache_by_content(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 5.0, 0.0, 10.0)])
+    cache = PrintCache(tmp_path / "cache")
+    a = stamp_film(film, soundtrack, FAST, cache=cache)
+    assert len(list((tmp_path / "cache" / "tracks").rglob("*.npz"))) == 2
+    assert len(list((tmp_path / "cache" / "films").rglob("*.parquet"))) == 1
+    moved = tmp_path / "elsewhere" / "renamed.wav"  # same content, new name: served from the cache
+    moved.parent.mkdir()
+    moved.write_bytes(film.read_bytes())
+    b = stamp_film(moved, soundtrack, FAST, cache=cache, film_id="film")
+    pd.testing.assert_frame_equal(a, b)
+    assert len(list((tmp_path / "cache" / "films").rglob("*.parquet"))) == 1
+
+
+def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, caplog):
+    from filmscore.cues.prints import load_track_audio
+    from scipy.signal import resample
+
+    fast = resample(tracks["beta"], int(len(tracks["beta"]) * 24 / 25), axis=0).astype(np.float32)
+    film = make_film(tmp_path, 45, [(tracks["alpha"], 3.0, 4.0, 12.0), (fast, 24.0, 9.6, 14.0)], speech_db=3.0)
+    s = replace(StampSettings(), speeds=(1.0, 25 / 24))
+    fresh = stamp_film(film, soundtrack, s)  # no cache: tracks decoded into a temporary folder
+    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24)
+    root = tmp_path / "cache"
+    filled = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # decodes and caches the PCM
+    pcm = sorted(root.rglob("*.npy"))
+    assert len(pcm) == 2
+    want = load_track_audio(soundtrack / "alpha.wav", SR).data
+    got = np.load([p for p in pcm if np.load(p, mmap_mode="r").shape == want.shape][0])
+    np.testing.assert_array_equal(got, want)
+    shutil.rmtree(root / "films")
+    cached = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # reads prints and PCM from the cache
+    shutil.rmtree(root / "films")
+    no_audio = stamp_film(film, soundtrack, s, cache=PrintCache(root, audio=False))
+    for df in (filled, cached, no_audio):
+        pd.testing.assert_frame_equal(df, fresh)
+    # a torn PCM entry is recomputed, not trusted
+    shutil.rmtree(root / "films")
+    with open(pcm[0], "r+b") as fh:
+        fh.truncate(1000)
+    with caplog.at_level(logging.WARNING):
+        again = stamp_film(film, soundtrack, s, cache=PrintCache(root))
+    assert "unreadable cache entry" in caplog.text
+    pd.testing.assert_frame_equal(again, fresh)
+
+
+def _cli(argv):
+    from filmscore.cues import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_writes_the_cue_table(tmp_path, tracks, soundtrack):
+    film = make_film(tmp_path, 30, [(tracks["beta"], 6.0, 1.0, 12.0)])
+    out = tmp_path / "cues.csv"
+    assert _cli(["stamp", str(film), str(soundtrack), "-o", str(out), "--speeds", "1"]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
+    assert list(df.track) == ["beta"] and df.cue_id.iloc[0] == "film:0000"
+    quiet = make_film(tmp_path, 20, [], name="quiet")
+    outp = tmp_path / "none.parquet"
+    assert _cli(["stamp", str(quiet), str(soundtrack), "-o", str(outp), "--speeds", "1"]) == 0
+    empty = pd.read_parquet(outp)
+    assert empty.empty and list(empty.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def test_evaluation_against_hand_computed_values():
+    truth = pd.DataFrame({"track": ["a", "a", "b"], "start": [0.0, 50.0, 20.0], "end": [10.0, 60.0, 30.0],
+                          "track_offset": [0.0, 5.0, 0.0]})
+    found = pd.DataFrame({"film_id": "f", "track": ["a", "b", "b", "c"], "start": [1.0, 22.0, 40.0, 70.0],
+                          "end": [10.5, 30.0, 44.0, 72.0], "track_offset": [1.5, 2.0, 0.0, 0.0]})
+    c = film_scores(found, truth)
+    # time: a: found [1,10.5] vs true [0,10]+[50,60] -> 9 s; b: [22,30]+[40,44] vs [20,30] -> 8 s; c: 0
+    assert c["tp_seconds"] == pytest.approx(17.0)
+    assert c["found_seconds"] == pytest.approx(9.5 + 8 + 4 + 2)
+    assert c["true_seconds"] == pytest.approx(30.0)
+    # cues: a (IoU 9/10.5) and b (IoU 8/10) pair; boundary errors 1, 0.5, 2, 0
+    assert c["n_pairs"] == 2
+    assert sorted(c["boundary_errors"]) == pytest.approx([0.0, 0.5, 1.0, 2.0])
+    assert sorted(c["offset_errors"]) == pytest.approx([1.5, 2.0])
+    per, ov = evaluate(found, {"f": truth})
+    assert ov["time_precision"] == pytest.approx(17 / 23.5)
+    assert ov["time_recall"] == pytest.approx(17 / 30)
+    p, r = 17 / 23.5, 17 / 30
+    assert ov["time_f1"] == pytest.approx(2 * p * r / (p + r))
+    assert ov["cue_precision"] == pytest.approx(2 / 4) and ov["cue_recall"] == pytest.approx(2 / 3)
+    assert ov["median_boundary_error"] == pytest.approx(0.75)
+    # a film with truth and no cues found: recall 0, precision undefined
+    per2, ov2 = evaluate(found.iloc[0:0], {"f": truth})
+    assert ov2["time_recall"] == 0.0 and math.isnan(ov2["time_precision"])

@@ -1,0 +1,210 @@
+"""Permutation feature importance: planted models with known importance, the statistics, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import f1_score
+
+from filmscore.errors import FilmscoreError
+from filmscore.reports import importance as imp
+from filmscore.reports import inputs
+from tests import reports_synth as synth
+
+GENRES2 = ["A", "B"]
+
+
+def planted_problem(n_films=40, seed=0):
+    """Bags of 3 features; genre A iff the bag mean of feature 0 > 0.5, B iff that of feature 1; feature 2 noise."""
+    rng = np.random.default_rng(seed)
+    bags, Y = [], []
+    for i in range(n_films):
+        n = int(rng.integers(2, 7))
+        a, b = i % 2, (i // 2) % 2
+        x = rng.uniform(0, 1, (n, 3))
+        x[:, 0] = rng.uniform(0.6, 0.9, n) if a else rng.uniform(0.1, 0.4, n)
+        x[:, 1] = rng.uniform(0.6, 0.9, n) if b else rng.uniform(0.1, 0.4, n)
+        bags.append(x)
+        Y.append([a, b])
+    return bags, np.array(Y)
+
+
+def threshold_model(bags):
+    """Probabilities from the bag means of features 0 and 1 (ignores feature 2)."""
+    return np.array([1 / (1 + np.exp(-30 * (b[:, :2].mean(axis=0) - 0.5))) for b in bags])
+
+
+def test_unused_feature_scores_zero_and_used_feature_scores_high():
+    bags, Y = planted_problem()
+    res = imp.permutation_importance(threshold_model, bags, {"f0": [0], "f1": [1], "noise": [2]}, Y, GENRES2,
+                                     n_repeats=30, seed=1)
+    assert np.allclose(res.f1_orig, 1.0)  # the planted model is perfect unpermuted
+    s = res.summary().set_index(["group", "genre"])
+    # the model cannot use feature 2: identical predictions, score exactly 0 with a zero-width interval
+    for g in GENRES2 + [imp.OVERALL]:
+        assert s.loc[("noise", g), "mean"] == 0.0
+        assert s.loc[("noise", g), "ci_low"] == 0.0 and s.loc[("noise", g), "ci_high"] == 0.0
+    # feature 0 decides A: permuting it destroys A (about chance F1), leaves B untouched
+    assert s.loc[("f0", "A"), "mean"] > 0.3
+    assert s.loc[("f0", "A"), "ci_low"] > 0.2
+    assert s.loc[("f0", "B"), "mean"] == 0.0
+    assert s.loc[("f1", "B"), "mean"] > 0.3 and s.loc[("f1", "A"), "mean"] == 0.0
+    # Overall is the macro F1 over the genres: half the genres destroyed -> between the two
+    assert 0.1 < s.loc[("f0", imp.OVERALL), "mean"] < s.loc[("f0", "A"), "mean"]
+
+
+def test_f1_and_scores_against_sklearn_and_hand_formula():
+    bags, Y = planted_problem(n_films=24, seed=3)
+    res = imp.permutation_importance(threshold_model, bags, {"f0": [0]}, Y, GENRES2, n_repeats=5, seed=0)
+    assert res.f1_perm.shape == (1, 5, 3)
+    # recompute one repeat's F1 with scikit-learn from a permutation drawn the same way
+    rng = np.random.default_rng([0, 0])
+    X = np.concatenate(bags)
+    X[:, [0]] = rng.permuted(X[:, [0]], axis=0)
+    pb = np.split(X, np.cumsum([len(b) for b in bags])[:-1])
+    P = (threshold_model(pb) >= 0.5).astype(int)
+    per = f1_score(Y, P, average=None, zero_division=0)
+    assert np.allclose(res.f1_perm[0, 0, :2], per)
+    assert res.f1_perm[0, 0, 2] == pytest.approx(f1_score(Y, P, average="macro", zero_division=0))
+    assert np.allclose(res.scores[0, 0], 1 - res.f1_perm[0, 0] / res.f1_orig)
+
+
+def test_interval_is_the_t_interval_over_repeats():
+    bags, Y = planted_problem(n_films=30, seed=4)
+    res = imp.permutation_importance(threshold_model, bags, {"f0": [0]}, Y, GENRES2, n_repeats=25, seed=7,
+                                     confidence=0.9)
+    s = res.summary().set_index("genre")
+    x = res.scores[0, :, 0]
+    lo, hi = stats.t.interval(0.9, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert s.loc["A", "mean"] == pytest.approx(x.mean())
+    assert s.loc["A", "ci_low"] == pytest.approx(lo)
+    assert s.loc["A", "ci_high"] == pytest.approx(hi)
+
+
+def test_permutation_shuffles_each_feature_of_a_group_independently_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    bags = [rng.normal(size=(int(rng.integers(0, 6)), 4)) for _ in range(20)]
+    bags[3] = np.zeros((0, 4))  # an empty bag stays empty
+    for b in bags:
+        if len(b):
+            b[:, 1] = b[:, 0]  # two identical columns in one group
+    X = np.concatenate(bags)
+    seen = []
+
+    def recorder(bs):
+        seen.append([b.copy() for b in bs])
+        return np.full((len(bs), 1), 0.9)
+
+    imp.permutation_importance(recorder, bags, {"g": [0, 1]}, np.ones((20, 1)), ["A"], n_repeats=3, seed=0)
+    assert len(seen) == 4  # the unpermuted call, then one per repeat
+    assert all(np.array_equal(a, b) for a, b in zip(seen[0], bags))
+    for bs in seen[1:]:
+        assert [len(b) for b in bs] == [len(b) for b in bags]
+        P = np.concatenate(bs)
+        for c in (0, 1):  # every column keeps its values (a permutation), but moves
+            assert np.array_equal(np.sort(P[:, c]), np.sort(X[:, c]))
+            assert not np.array_equal(P[:, c], X[:, c])
+        assert not np.array_equal(P[:, 0], P[:, 1])  # identical columns shuffled independently
+        assert np.array_equal(P[:, 2:], X[:, 2:])  # other groups untouched
+
+
+def test_reproducible_and_a_group_does_not_depend_on_the_others():
+    bags, Y = planted_problem()
+    a = imp.permutation_importance(threshold_model, bags, {"f0": [0], "f1": [1]}, Y, GENRES2, n_repeats=6, seed=5)
+    b = imp.permutation_importance(threshold_model, bags, {"f0": [0], "f1": [1]}, Y, GENRES2, n_repeats=6, seed=5)
+    c = imp.permutation_importance(threshold_model, bags, {"f0": [0]}, Y, GENRES2, n_repeats=6, seed=5)
+    d = imp.permutation_importance(threshold_model, bags, {"f0": [0]}, Y, GENRES2, n_repeats=6, seed=6)
+    assert np.array_equal(a.f1_perm, b.f1_perm)
+    assert np.array_equal(a.f1_perm[0], c.f1_perm[0])
+    assert not np.array_equal(c.f1_perm, d.f1_perm)
+
+
+def test_genre_with_f1_zero_is_nan_with_a_note():
+    bags, Y = planted_problem()
+
+    def never_b(bs):
+        p = threshold_model(bs)
+        p[:, 1] = 0.1  # B is never predicted although half the films carry it
+        return p
+
+    res = imp.permutation_importance(never_b, bags, {"f0": [0]}, Y, GENRES2, n_repeats=4, seed=0)
+    s = res.summary().set_index("genre")
+    assert res.f1_orig[1] == 0
+    assert np.isnan(s.loc["B", "mean"]) and np.isnan(s.loc["B", "ci_low"])
+    assert "F1 without permutation is 0" in s.loc["B", "note"]
+    assert np.isfinite(s.loc["A", "mean"]) and np.isfinite(s.loc[imp.OVERALL, "mean"])
+    fig = imp.importance_figure(res.summary())  # the figure copes with the undefined genre
+    assert fig is not None
+    m = imp.metrics(res)
+    assert m["f1_orig"]["B"] == 0.0 and json.dumps(m)  # valid JSON (no NaN tokens)
+
+
+def test_group_indices_order_and_unknown_columns(caplog):
+    cols = ["tone_a", "mfcc_0", "x", "dmfcc_0", "mfcc_1"]
+    g = imp.group_indices(cols, {"tone_a": "Tone", "mfcc_0": "MFCC", "mfcc_1": "MFCC", "dmfcc_0": "dMFCC"}.__getitem__)
+    assert list(g) == ["MFCC", "dMFCC", "Tone"]  # the paper's order
+    assert g["MFCC"] == [1, 4]
+    assert "never permuted" in caplog.text and "x" in caplog.text
+    with pytest.raises(FilmscoreError, match="reports.importance.features to mir"):
+        imp.group_indices(["v0", "v1"], {"mfcc_0": "MFCC"}.__getitem__)
+
+
+# ---------------------------------------------------------------- the pipeline glue
+
+@pytest.fixture
+def mir_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ids = synth.film_ids(18)
+    labels = synth.label_sets(18, seed=2)
+    cues = synth.write_cues(tmp_path, ids)
+    table = synth.write_mir(tmp_path, cues, dict(zip(ids, labels)))
+    pred = synth.PlantedPredictor(ids)
+    bags = inputs.bags_from_table(table, ids, synth.MIR_COLUMNS)
+    model_dir = synth.write_predictions(tmp_path, "mir-cue-avg-64", ids, labels, pred.predict_heldout(bags))
+    return model_dir, pred
+
+
+def test_run_on_a_model_cell_writes_outputs(mir_run, tmp_path):
+    model_dir, pred = mir_run
+    res, info = imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=8, seed=0, confidence=0.95)
+    s = res.summary().set_index(["group", "genre"])
+    assert s.loc[("Rhythm", imp.OVERALL), "mean"] == 0.0  # the planted model never reads unused_a
+    assert s.loc[("Dynamics", imp.OVERALL), "mean"] == 0.0
+    assert s.loc[("Tone", "Horror"), "mean"] > 0.3  # Horror is read from key_strength (Tone)
+    assert s.loc[("MFCC", "Comedy"), "mean"] > 0.3
+    assert info["groups"]["MFCC"] == ["mfcc_0", "mfcc_1"]
+    imp.write_outputs(res, tmp_path / "reports/importance", info)
+    out = tmp_path / "reports/importance"
+    for f in ("summary.csv", "repeats.csv", "overall.csv", "importance.png", "metrics.json", "info.json"):
+        assert (out / f).is_file(), f
+    assert len(pd.read_csv(out / "repeats.csv")) == len(res.groups) * 8 * 7
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["overall"]) == set(res.groups)
+
+
+def test_stale_predictions_are_an_error(mir_run):
+    model_dir, pred = mir_run
+    p = pd.read_parquet(model_dir / "predictions.parquet")
+    p.loc[0, "prob"] = 1 - p.loc[0, "prob"]
+    p.to_parquet(model_dir / "predictions.parquet", index=False)
+    with pytest.raises(FilmscoreError, match="do not reproduce predictions.parquet"):
+        imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=2, seed=0, confidence=0.95)
+
+
+def test_missing_predictions_name_the_stage_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FilmscoreError) as e:
+        inputs.load_predictions(tmp_path / "data/models/mir-cue-avg-64", synth.GENRES)
+    text = e.value.render()
+    assert "predictions.parquet" in text and "dvc repro train" in text
+
+
+def test_fold_models_without_column_names_are_an_error(mir_run):
+    model_dir, pred = mir_run
+    pred.columns = None
+    with pytest.raises(FilmscoreError, match="do not record their feature columns"):
+        imp.run(model_dir, synth.GENRES, synth.GROUP_OF.__getitem__, pred, n_repeats=2, seed=0, confidence=0.95)
