@@ -179,7 +179,8 @@ def test_dvc_grid_headline_switch_and_params_error(tmp_path):
     _run(repo, env, "repro")
     assert (repo / "reports" / "table4.md").is_file()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert set(lock["stages"]["train@vggish-cue-avg-4"]["params"]["params.yaml"]) == {"corpus.genres", "cv", "train"}
+    tracked = set(lock["stages"]["train@vggish-cue-avg-4"]["params"]["params.yaml"])
+    assert {"corpus.genres", "cv", "train.epochs", "train.attention"} <= tracked and "train.jobs" not in tracked
     subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
     subprocess.run(["git", "commit", "-qm", "grid"], cwd=repo, env=env, check=True)
     r = _run(repo, env, "exp", "run", "-S", "model.pool=max")
@@ -189,3 +190,16 @@ def test_dvc_grid_headline_switch_and_params_error(tmp_path):
     assert metrics["headline"]["cell"] == "vggish-cue-max-4" and "vggish-cue-avg" in metrics["table4"]
     bad = _run(repo, env, "exp", "run", "-S", "model.hidden=128", check=False)
     assert bad.returncode != 0 and "not in grid.hidden" in bad.stdout + bad.stderr
+
+
+def test_dvc_stages_list_every_param_they_read():
+    """Each train.* / classical.* key (but the process count) is a DVC param of its stage, so a
+    change re-runs exactly the cells it touches."""
+    from filmscore.config import CLASSICAL, TRAIN
+
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    train = set(spec["train"]["params"])
+    classical = set(spec["classical"]["params"])
+    assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv", "corpus.genres"} == train
+    assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv", "corpus.genres"} == classical
+    assert {"model", "grid", "evaluate", "cv", "corpus.genres"} <= set(spec["evaluate"]["params"])
