@@ -16,7 +16,8 @@ same bags; then the time of the whole Table 4 grid (6 pools x 2 feature sets, pl
 Simple MI and IMV with kNN and SVM). Each time is given as wall time and as CPU
 time (this process and its fold-share workers): on a shared machine the wall time
 grows with the other load, while CPU time / cores estimates an idle machine's
-wall time. Load average and threads are printed too.
+wall time (multi-threaded runs count spinning threads too). Load average and
+threads are printed too.
 """
 
 from __future__ import annotations
@@ -61,23 +62,16 @@ def synthetic_corpus(n_films: int = 110, seed: int = 0):
     return sets, Y
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the fold-share workers)."""
-    import resource
-
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 class Timer:
-    """Wall time and CPU time of a block (CPU time / cores ~ the wall time on an idle machine)."""
+    """Wall time of a block, and the CPU time of a cross-validation (``res.cpu_seconds``: this
+    process and its worker processes); CPU time / cores ~ the wall time on an idle machine."""
 
     def __enter__(self):
-        self.w, self.c = time.perf_counter(), cpu_seconds()
+        self.w, self.cpu = time.perf_counter(), 0.0
         return self
 
     def __exit__(self, *exc):
-        self.wall, self.cpu = time.perf_counter() - self.w, cpu_seconds() - self.c
+        self.wall = time.perf_counter() - self.w
 
     def __str__(self) -> str:
         return f"{self.wall:7.1f} s wall, {self.cpu:7.1f} s CPU"
@@ -124,6 +118,7 @@ def main(argv=None) -> int:
 
     with Timer() as tb:
         batched = MILClassifier(pool=args.pool, **bkw).cross_validate(sets["vggish"], Y, folds, genres=GENRES)
+    tb.cpu = batched.cpu_seconds
     print(f"batched   {args.pool:<18} vggish: {tb}   macro F1 {macro_f1(batched):.3f}   "
           f"(jobs={args.jobs or os.cpu_count()})")
     sys.stdout.flush()
@@ -131,6 +126,7 @@ def main(argv=None) -> int:
         with Timer() as tp:
             per_fold = MILClassifier(pool=args.pool, fold_batching=False, **kw).cross_validate(
                 sets["vggish"], Y, folds, genres=GENRES)
+        tp.cpu = per_fold.cpu_seconds
         diff = np.abs(per_fold.prob - batched.prob).max()
         print(f"per-fold  {args.pool:<18} vggish: {tp}   macro F1 {macro_f1(per_fold):.3f}   "
               f"(speed-up {tp.wall / tb.wall:.1f}x wall, {tp.cpu / tb.cpu:.1f}x CPU; "
@@ -144,12 +140,16 @@ def main(argv=None) -> int:
             for pool in POOLS:
                 with Timer() as t:
                     res = MILClassifier(pool=pool, **bkw).cross_validate(bags, Y, folds, genres=GENRES)
+                t.cpu = res.cpu_seconds
+                total.cpu += t.cpu
                 print(f"grid  {name:<7} {pool:<18} {t}   macro F1 {macro_f1(res):.3f}")
                 sys.stdout.flush()
             for est in (SimpleMI(base="knn"), SimpleMI(base="svm"), InstanceMajorityVote(base="knn"),
                         InstanceMajorityVote(base="svm")):
                 with Timer() as t:
-                    res = cross_validate(est, bags, Y, folds, genres=GENRES)
+                    res = cross_validate(est, bags, Y, folds, genres=GENRES, jobs=args.jobs)
+                t.cpu = res.cpu_seconds
+                total.cpu += t.cpu
                 print(f"grid  {name:<7} {est.method_name + '-' + est.base:<18} {t}   macro F1 {macro_f1(res):.3f}")
                 sys.stdout.flush()
     cores = os.cpu_count() or 1

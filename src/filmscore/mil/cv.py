@@ -47,7 +47,8 @@ class CVResult:
     params: dict = field(default_factory=dict)
     models: Any = None  # MILModule with one model per fold, or list of per-fold estimators
     history: list[float] = field(default_factory=list)  # mean training loss per epoch (neural)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the cross-validation
+    cpu_seconds: float = 0.0  # CPU time it took, in this process and its worker processes
     columns: list[str] | None = None
     threshold: float = 0.5
 
@@ -186,9 +187,10 @@ def heldout_neural(module, bags: Sequence[np.ndarray], folds: np.ndarray) -> np.
 def _fit_fold(estimator, bags, Y, tr, te, keep_model):
     from sklearn.base import clone
 
+    c0 = time.process_time()
     est = clone(estimator).fit([bags[i] for i in tr], Y[tr])
     test = [bags[i] for i in te]
-    return est.predict_proba(test), est.predict(test), est if keep_model else None
+    return est.predict_proba(test), est.predict(test), est if keep_model else None, time.process_time() - c0
 
 
 def cross_validate(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: np.ndarray,
@@ -223,13 +225,17 @@ def cross_validate(estimator, bags: Sequence[np.ndarray], Y: np.ndarray, folds: 
     tasks = (delayed(_fit_fold)(estimator, bags, Yc, tr, te, keep_models) for tr, te in splits)
     out = Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential", return_as="generator")(tasks)
     models = []
-    for (tr, te), (p, d, est) in zip(splits, progress(out, desc=desc or type(estimator).__name__,
-                                                      total=len(splits), unit="fold")):
+    cpu = time.process_time() if n_jobs == 1 else 0.0
+    worker_cpu = 0.0
+    for (tr, te), (p, d, est, c) in zip(splits, progress(out, desc=desc or type(estimator).__name__,
+                                                         total=len(splits), unit="fold")):
         prob[te], pred[te] = p, d
         models.append(est)
+        worker_cpu += c
+    cpu = time.process_time() - cpu if n_jobs == 1 else worker_cpu
     return CVResult(film_ids=ids, genres=names, folds=folds, prob=prob, pred=pred, truth=Yc.astype(np.int64),
                     method=getattr(estimator, "method_name", type(estimator).__name__), params=estimator.get_params(),
-                    models=models if keep_models else None, seconds=time.perf_counter() - t0,
+                    models=models if keep_models else None, seconds=time.perf_counter() - t0, cpu_seconds=cpu,
                     columns=list(columns) if columns else None,
                     threshold=float(getattr(estimator, "threshold", 0.5)))
 

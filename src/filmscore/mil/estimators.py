@@ -209,18 +209,20 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
             log.info("%d film(s) with an empty bag (no cue): predicted from their training fold's genre "
                      "frequencies: %s", int((lengths == 0).sum()), ", ".join(np.asarray(ids)[lengths == 0][:10]))
         label = desc or f"MIL {self.pool} ({train.shape[0]} folds)"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        self._worker_cpu = 0.0
         if self.fold_batching:
             module, history = self._train_batched(bags, Yc, train, label)
         else:
             module, history = self._train_per_fold(bags, Yc, train, label)
+        cpu = time.process_time() - c0 + self._worker_cpu
         from .cv import heldout_neural
 
         prob = heldout_neural(module, bags, folds)
         return CVResult(film_ids=ids, genres=names, folds=folds, prob=prob,
                         pred=(prob >= self.threshold).astype(np.int64), truth=Yc.astype(np.int64),
                         method=f"mil:{self.pool}", params=self.get_params(), models=module, history=history,
-                        seconds=time.perf_counter() - t0, columns=list(columns) if columns else None,
+                        seconds=time.perf_counter() - t0, cpu_seconds=cpu, columns=list(columns) if columns else None,
                         threshold=float(self.threshold))
 
     def _n_jobs(self, n_folds: int) -> int:
@@ -241,6 +243,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         results = Parallel(n_jobs=jobs, backend="loky")(
             delayed(_train_share)(params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0)
             for i, s in enumerate(shares))
+        self._worker_cpu = sum(r[3] for r in results)
         hp = {**results[0][0], "n_folds": F}
         stacked = make_module(self.pool, **hp)
         state = {k: torch.cat([torch.from_numpy(r[1][k]) for r in results], 0) for k in results[0][1]}
@@ -266,12 +269,13 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
 
 def _train_share(params: dict, bags, Y, train, desc: str, show: bool):
     """Worker of `MILClassifier._train_batched`: train a share of the folds, single-threaded."""
+    c0 = time.process_time()
     torch.set_num_threads(1)
     clf = MILClassifier(**{**params, "show_progress": params["show_progress"] and show, "jobs": 1})
     module = clf._train(bags, Y, train, desc=desc)
     hp = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(module.hparams).items()}
     state = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
-    return hp, state, list(module.epoch_loss)
+    return hp, state, list(module.epoch_loss), time.process_time() - c0
 
 
 __all__ = ["MILClassifier"]

@@ -92,7 +92,8 @@ def run_cell(feature_set: str, level: str, method: str, size, params: dict, out_
     metrics = score(res.truth, res.prob, res.pred, genres)
     metrics.update(info, status="ok", n_folds=res.n_folds, n_features=len(columns),
                    n_empty_bags=int(sum(len(b) == 0 for b in bags)),
-                   n_instances=int(sum(len(b) for b in bags)), seconds=round(res.seconds, 2))
+                   n_instances=int(sum(len(b) for b in bags)), seconds=round(res.seconds, 2),
+                   cpu_seconds=round(res.cpu_seconds, 2))
     with atomic_dir(out) as tmp:
         write_table(res.predictions(), tmp / "predictions.parquet")
         res.save(tmp)
