@@ -10,6 +10,7 @@ import torch
 
 from filmscore.mil.data import pad_bags
 from filmscore.mil.lightning import MODULES, make_module
+from filmscore.mil.pools import Bags, bag_attention, bag_attention_weights, bag_avg, bag_linear_softmax, bag_max
 from filmscore.mil.pools import attention_pool, attention_weights, avg_pool, linear_softmax_pool, max_pool
 
 # Two bags, K = 2 elements: bag 0 has two instances and one pad (garbage), bag 1 three.
@@ -125,3 +126,32 @@ def test_empty_bag_gets_prior():
     p = m.predict_bags(x, mask)
     assert p[0, 0].tolist() == [0.25, 0.75]
     assert p[0, 1].tolist() != [0.25, 0.75]
+
+
+@pytest.mark.parametrize("norm", ["sigmoid", "softmax"])
+def test_spare_instances_never_change_a_result(norm):
+    """Bags(mask, multiple) rounds the packed instances up with spare ones in no bag:
+    every pooling gives exactly what it gives without them, gradients included."""
+    torch.manual_seed(3)
+    mask = torch.arange(6)[None] < torch.tensor([6, 2, 1, 4])[:, None]  # 13 real instances
+    plain, spared = Bags(mask), Bags(mask, multiple=8)
+    assert spared.n_spare == 3 and spared.n_instances == 13 and spared.members.shape == (16, 4)
+    x = torch.randn(2, 5, 13, dtype=torch.float64)
+    s = torch.randn(2, 5, 13, dtype=torch.float64) * 30  # large scores: exp overflow would show
+    junk = torch.randn(2, 5, 3, dtype=torch.float64) * 1e3  # what the network makes of a spare instance
+    xs = torch.cat([x, junk], 2).requires_grad_()
+    ss = torch.cat([s, junk], 2).requires_grad_()
+    xp, sp = x.clone().requires_grad_(), s.clone().requires_grad_()
+    for f in (lambda v, w, b: bag_max(v, b), lambda v, w, b: bag_avg(v, b),
+              lambda v, w, b: bag_linear_softmax(v.abs(), b),
+              lambda v, w, b: bag_attention(v, w, b, norm)):
+        want, got = f(xp, sp, plain), f(xs, ss, spared)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        gw = torch.autograd.grad(want.sum(), [xp, sp], allow_unused=True, materialize_grads=True)
+        gg = torch.autograd.grad(got.sum(), [xs, ss], allow_unused=True, materialize_grads=True)
+        for a, b in zip(gw, gg):
+            torch.testing.assert_close(b[..., :13], a, rtol=1e-12, atol=1e-12)
+            assert torch.isfinite(b).all() and (b[..., 13:] == 0).all()
+    w = bag_attention_weights(ss, spared, norm)
+    torch.testing.assert_close(w[..., :13], bag_attention_weights(sp, plain, norm))
+    assert (w[..., 13:] == 0).all()

@@ -127,7 +127,7 @@ def test_params_out_of_range():
             ("model", "pool", "avrg", "did you mean 'avg'"), ("train", "lr", -1.0, "below the minimum"),
             ("model", "hidden", 12, "not in grid.hidden"), ("train", "attend_layers", [2, 4], "exceed train.layers"),
             ("cv", "folds", 1, "cv.folds"), ("grid", "sets", ["vggish", "audio"], "grid.sets[1]"),
-            ("train", "attention", "tanh", "sigmoid")):
+            ("train", "attention", "tanh", "sigmoid"), ("train", "precision", "fp16", "bf16-mixed")):
         q = json.loads(json.dumps(p))
         q[section][key] = value
         probs = validate(q)

@@ -284,7 +284,7 @@ REPORTS = {
 
 # -- genre models (filmscore.mil): the Table 4 grid, the headline model, training, evaluation
 from .mil.names import ATTENTION_NORMS as _ATT, BASES as _BASES, CLASSICAL as _CLASSICAL  # noqa: E402
-from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS  # noqa: E402
+from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS, PRECISIONS  # noqa: E402
 
 MODEL = {
     "set": Str(_SETS, doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
@@ -319,6 +319,7 @@ TRAIN = {
     "loss_weights": Str(("balanced", "none"), doc="per-genre positive/negative weights of the BCE loss"),
     "threshold": Float(min=0.001, max=0.999, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
     "seed": Int(min=0, doc="initial weights and batch order"),
+    "precision": Str(PRECISIONS, doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
     "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
     "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
 }

@@ -28,10 +28,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import FilmscoreError, Problem
 from ..log import progress
+from ..malloc import keep_freed_memory
 from .cv import CVResult, warn_missing_genres
 from .data import BagDataModule, pad_bags
 from .folds import check_bags, class_weights, fold_priors, fold_standardization, train_matrix
 from .lightning import MILModule, make_module
+from .names import PRECISIONS
 from .pools import ATTENTION_NORMS, POOLS
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
     loss_weights : ``balanced`` (per-label positive/negative weights from the training
         labels, `filmscore.mil.data.class_weights`) or ``none``
     threshold : a label is predicted when its probability is >= threshold
+    precision : ``32-true`` (float32) or ``bf16-mixed`` (bfloat16 instance activations,
+        float32 weights, optimiser and loss; about twice as fast where the CPU has
+        bfloat16 matrix units, see docs/models.md); prediction is float32 either way
     fold_batching : in `cross_validate`, train all folds as one batched model (True) or
         one Lightning run per fold (False; same models, much slower)
     jobs : with fold batching, processes that each train a share of the folds (one
@@ -95,7 +100,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, pool: str = "avg", hidden: int = 64, layers: int = 3, epochs: int = 200, lr: float = 5e-5,
                  batch_size: int = 16, seed: int = 0, attention: str = "sigmoid", attend_layers: Sequence[int] = (2, 3),
                  dropout: float = 0.0, loss_weights: str = "balanced", threshold: float = 0.5,
-                 fold_batching: bool = True, jobs: int = 1, show_progress: bool = True):
+                 precision: str = "32-true", fold_batching: bool = True, jobs: int = 1, show_progress: bool = True):
         self.pool = pool
         self.hidden = hidden
         self.layers = layers
@@ -108,6 +113,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         self.dropout = dropout
         self.loss_weights = loss_weights
         self.threshold = threshold
+        self.precision = precision
         self.fold_batching = fold_batching
         self.jobs = jobs
         self.show_progress = show_progress
@@ -119,6 +125,8 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
             probs.append(Problem("MILClassifier.pool", f"is {self.pool!r}", f"use one of {list(POOLS)}"))
         if self.attention not in ATTENTION_NORMS:
             probs.append(Problem("MILClassifier.attention", f"is {self.attention!r}", f"use one of {list(ATTENTION_NORMS)}"))
+        if self.precision not in PRECISIONS:
+            probs.append(Problem("MILClassifier.precision", f"is {self.precision!r}", f"use one of {list(PRECISIONS)}"))
         if self.loss_weights not in ("balanced", "none"):
             probs.append(Problem("MILClassifier.loss_weights", f"is {self.loss_weights!r}", "use 'balanced' or 'none'"))
         for name, lo in (("hidden", 1), ("layers", 1), ("epochs", 1), ("batch_size", 1), ("jobs", 0)):
@@ -141,6 +149,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
     # -- training
     def _train(self, bags: list[np.ndarray], Y: np.ndarray, train: np.ndarray, desc: str) -> MILModule:
         """Train one model per row of ``train`` (n_models, n_bags) at once."""
+        keep_freed_memory()
         lengths = np.array([len(b) for b in bags])
         net_train = train & (lengths > 0)[None, :]
         mean, scale = fold_standardization(bags, train)
@@ -151,7 +160,7 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         module = make_module(self.pool, n_features=bags[0].shape[1], n_genres=Y.shape[1], n_folds=train.shape[0],
                              hidden=int(self.hidden), layers=int(self.layers), lr=float(self.lr),
                              attention=self.attention, attend_layers=tuple(int(l) for l in self.attend_layers),
-                             dropout=float(self.dropout), seed=int(self.seed))
+                             dropout=float(self.dropout), seed=int(self.seed), precision=self.precision)
         module.set_fold_stats(mean, scale, w_pos, w_neg, fold_priors(Y, train))
         dm = BagDataModule(bags, Y, train, int(self.batch_size), int(self.seed))
         torch.manual_seed(int(self.seed))  # dropout masks

@@ -41,7 +41,7 @@ def make_estimator(method: str, size, params: dict):
         return MILClassifier(pool=method, hidden=int(size), layers=t["layers"], epochs=t["epochs"], lr=float(t["lr"]),
                              batch_size=t["batch_size"], seed=t["seed"], attention=t["attention"],
                              attend_layers=tuple(t["attend_layers"]), dropout=float(t["dropout"]),
-                             loss_weights=t["loss_weights"], threshold=float(t["threshold"]),
+                             loss_weights=t["loss_weights"], threshold=float(t["threshold"]), precision=t["precision"],
                              fold_batching=t["fold_batching"], jobs=t["jobs"])
     if method in CLASSICAL:
         from .classical import make_classical

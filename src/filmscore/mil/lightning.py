@@ -24,6 +24,14 @@ never in a computation): the first layer of all folds is then one matrix
 product, the next ones batched products over folds, and per-bag pooling one
 product with a bag-membership matrix (`pools.Bags`).
 
+**Precision.** ``precision="32-true"`` computes in float32 (or the input's dtype).
+``"bf16-mixed"`` runs the instance activations of training in bfloat16 (matrix
+products on the CPU's bfloat16 units, half the memory traffic): weights, gradients,
+Adam's moments, the per-bag pooled vectors, the output layer and the loss stay
+float32 (weights are cast to bfloat16 where they meet instances, and the cast's
+gradient is float32). Prediction always runs in float32. See docs/models.md for its
+effect on speed and on the metrics.
+
 **Loss.** Weighted binary cross-entropy on the logits, per genre g:
 ``-(w_pos_g * y * log sigmoid(z) + w_neg_g * (1 - y) * log(1 - sigmoid(z)))``,
 averaged over the fold's training bags in the batch and the genres; the weights
@@ -49,7 +57,20 @@ import torch.nn.functional as Fn
 from torch import nn
 from torch.optim.adam import adam as _adam_functional
 
+from .names import PRECISIONS
 from .pools import ATTENTION_NORMS, Bags, bag_attention, bag_avg, bag_linear_softmax, bag_max
+
+
+#: bf16-mixed training rounds a batch's instances up to a multiple of this (spare instances
+#: in no bag): bfloat16 matrix products compile a kernel per shape, and a fresh shape every
+#: step cost a quarter of the step time on the benchmark machine (docs/models.md, Speed)
+BF16_INSTANCE_MULTIPLE = 64
+
+
+def _relu(h: torch.Tensor) -> torch.Tensor:
+    """ReLU of a fresh activation: in place in float32, out of place in bfloat16 (each the
+    faster there, with the bias add of `FoldLinear`; docs/models.md, Speed)."""
+    return torch.relu(h) if h.dtype == torch.bfloat16 else h.relu_()
 
 
 class FoldLinear(nn.Module):
@@ -72,8 +93,11 @@ class FoldLinear(nn.Module):
         self.bias.copy_(b.expand_as(self.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # bmm then an in-place bias add: baddbmm's backward would copy the whole gradient
-        return torch.bmm(self.weight, x).add_(self.bias.unsqueeze(2))
+        # weights cast to the activations' dtype (bfloat16 under bf16-mixed; float32 master weights)
+        w, b = self.weight.to(x.dtype), self.bias.to(x.dtype).unsqueeze(2)
+        if x.dtype == torch.bfloat16:
+            return torch.baddbmm(b, w, x)  # oneDNN adds the bias in its bfloat16 kernel
+        return torch.bmm(w, x).add_(b)  # float32 (MKL): faster than baddbmm, whose backward copies
 
 
 class FoldAdam(torch.optim.Optimizer):
@@ -156,15 +180,17 @@ class MILModule(pl.LightningModule):
 
     def __init__(self, n_features: int, n_genres: int, n_folds: int = 1, hidden: int = 64, layers: int = 3,
                  lr: float = 5e-5, attention: str = "sigmoid", attend_layers: Sequence[int] = (2, 3),
-                 dropout: float = 0.0, seed: int = 0):
+                 dropout: float = 0.0, seed: int = 0, precision: str = "32-true"):
         super().__init__()
         if attention not in ATTENTION_NORMS:
             raise ValueError(f"attention must be one of {ATTENTION_NORMS}, not {attention!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.n_folds, self.hidden, self.n_genres = n_folds, hidden, n_genres
         self.attention, self.attend_layers = attention, tuple(attend_layers)
-        self.lr, self.dropout = lr, dropout
+        self.lr, self.dropout, self.precision = lr, dropout, precision
         dims = [n_features] + [hidden] * layers
         self.embed = nn.ModuleList(FoldLinear(n_folds, dims[i], dims[i + 1]) for i in range(layers))
         self.build_pool()
@@ -210,17 +236,21 @@ class MILModule(pl.LightningModule):
         are embedded (packed, element-major: (F, hidden, instances), see `pools.Bags`).
         Each fold's standardisation (x - mean) / scale is folded into its first layer,
         (W / scale) x + (b - W (mean / scale)), so the first layer of all folds is one
-        matrix product (F*hidden x features) @ (features x instances).
+        matrix product (F*hidden x features) @ (features x instances). In bf16-mixed
+        training the instances are rounded up to a multiple of `BF16_INSTANCE_MULTIPLE`
+        with spare ones that belong to no bag (`pools.Bags`).
         """
         B, N, D = x.shape
         F, H = self.n_folds, self.hidden
-        bags = Bags(mask)
-        xi = x.reshape(B * N, D).index_select(0, bags.slots)  # (I, D), the real instances
+        dt = torch.bfloat16 if self.training and self.precision == "bf16-mixed" else x.dtype
+        bags = Bags(mask, multiple=BF16_INSTANCE_MULTIPLE if dt == torch.bfloat16 else 1)
+        xi = bags.spare(x.reshape(B * N, D).index_select(0, bags.slots), dim=0)  # (I, D), the real instances
         first = self.embed[0]
         inv = 1.0 / self.scale
         w1 = (first.weight * inv.unsqueeze(1)).reshape(F * H, D)
         b1 = first.bias - torch.bmm(first.weight, (self.mean * inv).unsqueeze(2)).squeeze(2)
-        h = torch.mm(w1, xi.t()).add_(b1.reshape(F * H, 1)).relu_().view(F, H, -1)  # (F, H, I)
+        w1, b1, xt = w1.to(dt), b1.reshape(F * H, 1).to(dt), xi.t().to(dt)
+        h = _relu(torch.addmm(b1, w1, xt) if dt == torch.bfloat16 else torch.mm(w1, xt).add_(b1)).view(F, H, -1)
         return self._out(self.pool(self._rest(h), bags))
 
     def forward_per_fold(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -239,7 +269,7 @@ class MILModule(pl.LightningModule):
     def _rest(self, h: torch.Tensor) -> list[torch.Tensor]:
         layers = [self._drop(h)]
         for lin in self.embed[1:]:
-            layers.append(self._drop(lin(layers[-1]).relu_()))
+            layers.append(self._drop(_relu(lin(layers[-1]))))
         return layers
 
     def _drop(self, h: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,9 @@
 POOLS = ("max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention")
 #: attention normalisation: sigmoid-normalised (Kong et al. 2019) or softmax (Ilse et al. 2018)
 ATTENTION_NORMS = ("sigmoid", "softmax")
+#: arithmetic of neural training (Lightning's names): float32 throughout, or bfloat16
+#: instance activations with float32 weights, optimiser, per-bag formulas and loss
+PRECISIONS = ("32-true", "bf16-mixed")
 #: classical MIL methods and their base classifiers (binary relevance)
 CLASSICAL = ("simplemi", "imv")
 BASES = ("knn", "svm", "rf")
@@ -32,5 +35,5 @@ def cell_name(feature_set: str, level: str, method: str, size) -> str:
     return f"{feature_set}-{level}-{method}-{size}"
 
 
-__all__ = ["POOLS", "ATTENTION_NORMS", "CLASSICAL", "BASES", "LEVELS", "FEATURE_SETS", "LABEL_BASELINES",
+__all__ = ["POOLS", "ATTENTION_NORMS", "PRECISIONS", "CLASSICAL", "BASES", "LEVELS", "FEATURE_SETS", "LABEL_BASELINES",
            "KEY_COLUMNS", "MODEL_LABELS", "cell_name"]

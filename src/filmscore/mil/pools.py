@@ -46,7 +46,8 @@ bag-membership matrix. Padded input (``(F, B, N, K)`` with a ``(B, N)`` or per-f
 wrappers (`max_pool`, `avg_pool`, ...), which return ``(F, B, K)``: a padded position
 never enters any formula, so padding never changes a result. Every bag pooled must
 hold at least one instance (the models predict an empty bag from the training-fold
-prior instead).
+prior instead). Instances may be bfloat16 (``bf16-mixed`` training): the per-bag
+results (`Bags.sum`, `Bags.max`) are then float32, and so is every formula after them.
 """
 
 from __future__ import annotations
@@ -61,15 +62,28 @@ ATTENTION_EPS = 1e-30
 LINEAR_SOFTMAX_EPS = 1e-12
 
 
+def _widen(t: torch.Tensor) -> torch.Tensor:
+    """Per-bag results of bfloat16 instances in float32: the bags are few, and every
+    formula on them (division, output layer, loss) then runs at full precision."""
+    return t.float() if t.dtype == torch.bfloat16 else t
+
+
 class Bags:
     """Which bag each packed instance belongs to.
 
     Packed tensors are (F, K, I). ``members``: 0/1 membership matrix (I, B), or
     (F, I, B) when each fold has its own instances (the per-fold layout, where every
     padded slot is an instance of weight 0); ``count``: instances per bag, (1|F, 1, B).
+
+    ``multiple`` (packed layout): I is rounded up to a multiple of it with *spare*
+    instances that belong to no bag (a zero row of ``members``; `max` gives them a
+    segment of their own and drops it; `gather` gives them +inf, so an attention
+    weight exp(s - shift) or w / sum is 0 there). They never enter a result; they
+    only make the shapes of a training run repeat, which bfloat16 matrix products
+    need to reuse their compiled kernels (docs/models.md, Speed).
     """
 
-    def __init__(self, mask: torch.Tensor):
+    def __init__(self, mask: torch.Tensor, multiple: int = 1):
         if mask.dim() not in (2, 3):
             raise ValueError(f"mask must be (bags, instances) or (folds, bags, instances), not {tuple(mask.shape)}")
         self.mask = mask.bool()
@@ -85,12 +99,18 @@ class Bags:
             self.count = self.mask.sum(2).unsqueeze(1)
         else:
             self.slots = self.mask.reshape(-1).nonzero().squeeze(1)
-            self.bag = self.slots // self.N
+            n = int(self.slots.numel())
+            self.n_spare = -n % multiple if n else 0
+            # spare instances point at bag B, which does not exist: no membership, +inf on gather
+            self.bag = torch.cat([self.slots // self.N, self.slots.new_full((self.n_spare,), self.B)])
             self.members = (self.bag.unsqueeze(1) == bag_ids.unsqueeze(0)).float()
             self.count = self.mask.sum(1).view(1, 1, self.B)
 
+    n_spare = 0
+
     @property
     def n_instances(self) -> int:
+        """Real instances (spare ones not counted)."""
         return int(self.slots.numel())
 
     def pack(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,23 +119,39 @@ class Bags:
             raise ValueError(f"padded shape {tuple(x.shape)} does not match the mask {tuple(self.mask.shape)}")
         flat = x.reshape(x.shape[0], self.B * self.N, x.shape[-1])
         if not self.per_fold:
-            flat = flat.index_select(1, self.slots)
+            flat = self.spare(flat.index_select(1, self.slots), dim=1)
         return flat.transpose(1, 2)
 
+    def spare(self, t: torch.Tensor, dim: int) -> torch.Tensor:
+        """Append the spare instances (zeros) to real instances along ``dim``."""
+        if not self.n_spare:
+            return t
+        shape = list(t.shape)
+        shape[dim] = self.n_spare
+        return torch.cat([t, t.new_zeros(shape)], dim)
+
     def sum(self, t: torch.Tensor) -> torch.Tensor:
-        """Per-bag sum over instances: (F, K, I) -> (F, K, B)."""
-        return torch.matmul(t, self.members.to(t.dtype))
+        """Per-bag sum over instances: (F, K, I) -> (F, K, B) (float32 for bfloat16 instances)."""
+        return _widen(torch.matmul(t, self.members.to(t.dtype)))
 
     def max(self, t: torch.Tensor) -> torch.Tensor:
-        """Per-bag maximum over instances: (F, K, I) -> (F, K, B)."""
+        """Per-bag maximum over instances: (F, K, I) -> (F, K, B) (float32 for bfloat16 instances)."""
+        return _widen(self._max(t))
+
+    def _max(self, t: torch.Tensor) -> torch.Tensor:
         F, K, _ = t.shape
         if self.per_fold:
             padded = t.reshape(F, K, self.B, self.N)
             return padded.masked_fill(~self.mask.unsqueeze(1), float("-inf")).amax(dim=3)
         if bool((self.lengths > 0).all()):
-            # packed instances are bag-major: each bag is a contiguous segment
-            return torch.segment_reduce(t, "max", lengths=self.lengths.expand(F, K, self.B), axis=2)
-        padded = t.new_full((F, K, self.B * self.N), float("-inf")).index_copy(2, self.slots, t)
+            # packed instances are bag-major: each bag is a contiguous segment (the spare ones too)
+            lengths = self.lengths
+            if self.n_spare:
+                lengths = torch.cat([lengths, lengths.new_full((1,), self.n_spare)])
+            out = torch.segment_reduce(t, "max", lengths=lengths.expand(F, K, len(lengths)), axis=2)
+            return out[..., : self.B] if self.n_spare else out
+        real = t[..., : self.slots.numel()] if self.n_spare else t
+        padded = t.new_full((F, K, self.B * self.N), float("-inf")).index_copy(2, self.slots, real)
         return padded.view(F, K, self.B, self.N).amax(dim=3)
 
     def valid(self, t: torch.Tensor) -> torch.Tensor:
@@ -126,7 +162,9 @@ class Bags:
         return torch.where(m, t, torch.zeros((), dtype=t.dtype))
 
     def gather(self, h: torch.Tensor) -> torch.Tensor:
-        """Per-bag values back to their instances: (F, K, B) -> (F, K, I)."""
+        """Per-bag values back to their instances: (F, K, B) -> (F, K, I); +inf on spare ones."""
+        if self.n_spare:
+            h = torch.cat([h, h.new_full(h.shape[:2] + (1,), float("inf"))], 2)
         return h.index_select(2, self.bag)
 
 
@@ -140,7 +178,8 @@ def bag_max(x: torch.Tensor, bags: Bags) -> torch.Tensor:
 
 def bag_avg(x: torch.Tensor, bags: Bags) -> torch.Tensor:
     """h_k = (1/|B|) sum_i x_ik."""
-    return bags.sum(x) / bags.count.clamp_min(1).to(x.dtype)
+    s = bags.sum(x)
+    return s / bags.count.clamp_min(1).to(s.dtype)
 
 
 def bag_linear_softmax(x: torch.Tensor, bags: Bags) -> torch.Tensor:

@@ -1,0 +1,149 @@
+"""bf16-mixed training: bfloat16 instance activations, float32 weights, per-bag formulas,
+loss and prediction; and the malloc setting that training applies."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import filmscore
+from filmscore.errors import FilmscoreError
+from filmscore.mil import MILClassifier
+from filmscore.mil.lightning import make_module
+from filmscore.mil.pools import POOLS, avg_pool, max_pool
+
+
+def test_pooled_bfloat16_instances_give_float32_bags():
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(2, 3, 40, 5)) * 10, dtype=torch.float32)
+    mask = torch.zeros(3, 40, dtype=torch.bool)
+    for b, n in enumerate((40, 7, 1)):
+        mask[b, :n] = True
+    xb = x.to(torch.bfloat16)
+    exact = xb.double()  # the bfloat16 values, summed exactly
+    avg, mx = avg_pool(xb, mask), max_pool(xb, mask)
+    assert avg.dtype == torch.float32 and mx.dtype == torch.float32
+    for b, n in enumerate((40, 7, 1)):
+        want = exact[:, b, :n].mean(1)
+        # the sum of a bag is rounded once to bfloat16 (8 significant bits) before the division
+        torch.testing.assert_close(avg[:, b].double(), want, rtol=2 ** -8, atol=1e-6)
+        torch.testing.assert_close(mx[:, b].double(), exact[:, b, :n].amax(1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_bf16_mixed_module_keeps_float32_weights_gradients_and_prediction(pool):
+    torch.manual_seed(0)
+    kw = dict(n_features=6, n_genres=3, n_folds=4, hidden=16, seed=1)
+    bf, fp = make_module(pool, precision="bf16-mixed", **kw), make_module(pool, **kw)
+    fp.load_state_dict(bf.state_dict())
+    x = torch.randn(5, 9, 6)
+    mask = torch.arange(9)[None] < torch.tensor([9, 3, 1, 6, 2])[:, None]
+    bf.train(), fp.train()
+    lb, lf = bf(x, mask), fp(x, mask)
+    assert lb.dtype == torch.float32
+    # bfloat16 activations: close to float32, but not the same arithmetic
+    torch.testing.assert_close(lb, lf, rtol=0.05, atol=0.05)
+    assert not torch.equal(lb, lf)
+    lb.sum().backward()
+    assert all(p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32
+               for p in bf.parameters())
+    # prediction is float32 whatever the training arithmetic
+    torch.testing.assert_close(bf.predict_bags(x, mask), fp.predict_bags(x, mask), rtol=0, atol=0)
+
+
+def _digit_bags(n, k, rng, images, labels, pos=7):
+    bags, y = [], []
+    pos_pool, neg_pool = np.flatnonzero(labels == pos), np.flatnonzero(labels != pos)
+    for i in range(n):
+        idx = rng.choice(neg_pool, size=k)
+        if i % 2 == 0:
+            idx[rng.integers(0, k)] = rng.choice(pos_pool)
+        bags.append(images[idx])
+        y.append(int(np.isin(idx, pos_pool).any()))
+    return bags, np.array(y)[:, None]
+
+
+def test_bf16_mixed_learns_the_digit_bags():
+    """The known-answer problem of test_mil_train, trained in bf16-mixed: a bag is positive
+    when it holds a 7; attention pooling finds it."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(d.target))
+    Xtr, ytr = _digit_bags(96, 7, rng, d.data[order[:1200]], d.target[order[:1200]])
+    Xte, yte = _digit_bags(120, 7, rng, d.data[order[1200:]], d.target[order[1200:]])
+    clf = MILClassifier(pool="single_attention", hidden=32, epochs=30, lr=5e-3, batch_size=16,
+                        precision="bf16-mixed", show_progress=False)
+    p = clf.fit(Xtr, ytr).predict_proba(Xte)[:, 0]
+    assert roc_auc_score(yte[:, 0], p) > 0.95
+
+
+def test_bad_precision():
+    bags = [np.ones((2, 3)), np.zeros((1, 3))]
+    with pytest.raises(FilmscoreError, match="precision"):
+        MILClassifier(precision="16-mixed").fit(bags, np.array([[1], [0]]))
+    with pytest.raises(ValueError, match="precision"):
+        make_module("avg", n_features=3, n_genres=1, precision="bf16")
+
+
+
+MALLOC_PROBE = r"""
+import ctypes, sys
+from filmscore.malloc import keep_freed_memory
+libc = ctypes.CDLL("libc.so.6")
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+before = libc.mallinfo2().hblkhd
+p = libc.malloc(16 << 20)
+mapped = libc.mallinfo2().hblkhd - before
+libc.free(p)
+print(mapped)
+"""
+
+
+def test_keep_freed_memory_serves_large_blocks_from_the_heap():
+    """glibc's default serves a 16 MiB block by mmap (and unmaps it when freed); after
+    keep_freed_memory it comes from the heap, which keeps it for the next step."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        pytest.skip("not glibc >= 2.33 (no mallinfo2)")
+
+    def mapped(mode):
+        src = str(Path(filmscore.__file__).resolve().parents[1])  # this checkout's filmscore
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+        out = subprocess.run([sys.executable, "-c", MALLOC_PROBE, mode], capture_output=True, text=True, check=True,
+                             env=env)
+        return int(out.stdout.split()[-1])
+
+    assert mapped("default") >= 16 << 20
+    assert mapped("keep") == 0
+
+
+def test_bf16_mixed_same_seed_same_results_and_close_to_float32():
+    rng = np.random.default_rng(4)
+    Y = (rng.random((12, 3)) < 0.5).astype(int)
+    bags = [rng.normal(size=(int(rng.integers(1, 30)), 6)) + Y[i] @ rng.normal(size=(3, 6)) for i in range(12)]
+    folds = np.arange(12) % 4
+    kw = dict(pool="multi_attention", hidden=16, epochs=6, batch_size=4, lr=1e-2, show_progress=False)
+    a = MILClassifier(precision="bf16-mixed", **kw).cross_validate(bags, Y, folds)
+    b = MILClassifier(precision="bf16-mixed", **kw).cross_validate(bags, Y, folds)
+    np.testing.assert_array_equal(a.prob, b.prob)
+    f = MILClassifier(precision="32-true", **kw).cross_validate(bags, Y, folds)
+    assert 0 < np.abs(a.prob - f.prob).max() < 0.05
