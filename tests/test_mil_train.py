@@ -245,6 +245,8 @@ def test_save_load_and_predict_heldout(tmp_path):
 
     write_table(res.predictions(), tmp_path / "predictions.parquet")
     res.save(tmp_path)
+    res.save(tmp_path / "again")  # the same models give the same bytes (DVC hashes stay put)
+    assert (tmp_path / "model.pt").read_bytes() == (tmp_path / "again" / "model.pt").read_bytes()
     back = CVResult.load(tmp_path)
     np.testing.assert_allclose(back.prob, res.prob)
     np.testing.assert_allclose(back.predict_heldout(bags), res.prob, atol=1e-6)

@@ -61,6 +61,27 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+def write_torch(path: str | Path, obj: Any, check=None) -> Path:
+    """torch.save `obj` to `path` atomically, with the same bytes for the same content;
+    ``check(tmp_path)``, when given, reads the file back before it takes its name.
+
+    torch.save names the zip archive's root folder after the file it writes to, so
+    saving straight to a random temporary name gives different bytes (and DVC
+    hashes) every run; saved to a buffer the folder is always ``archive``.
+    """
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+        if check is not None:
+            check(tmp)
+    return Path(path)
+
+
 #: Significant digits of floats in JSON and CSV outputs. Float sums can differ in the last
 #: bits between runs (numpy's vectorised sums depend on memory alignment); rounding keeps
 #: the bytes, and so DVC's hashes of metrics and reports, identical across machines.

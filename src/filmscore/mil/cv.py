@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FilmscoreError, Problem
-from ..files import atomic_path
+from ..files import write_torch
 from ..log import progress
 from .folds import check_bags, fold_priors, train_matrix
 
@@ -114,10 +114,7 @@ class CVResult:
             "method": self.method,
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.params.items()},
         }
-        path = Path(directory) / MODEL_FILE
-        with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
-        return path
+        return write_torch(Path(directory) / MODEL_FILE, blob)
 
     @classmethod
     def load(cls, directory: str | Path) -> "CVResult":

@@ -106,14 +106,12 @@ def convert_checkpoint(src: str | Path, out: str | Path, force: bool = False) ->
     """Read the TF VGGish checkpoint (or .npz dump) at `src`; write a torchvggish-layout state_dict to `out`."""
     import torch
 
-    from ...files import atomic_path
+    from ...files import write_torch
     from .network import load_network
 
     out = Path(out)
     if out.exists() and not force:
         raise FilmscoreError([Problem(str(out), "exists already", "choose another output path, or pass --force to replace it")])
     state = tf_to_torch(read_tf_checkpoint(src), source=str(src))
-    with atomic_path(out) as tmp:
-        torch.save({k: torch.from_numpy(a) for k, a in state.items()}, tmp)
-        load_network(tmp)  # reads back through the safe loader before the file takes its name
-    return out
+    # read back through the safe loader before the file takes its name
+    return write_torch(out, {k: torch.from_numpy(a) for k, a in state.items()}, check=load_network)
