@@ -21,15 +21,6 @@ REFERENCE = Path(__file__).parent / "data" / "embed_reference.npz"
 SR = 48000
 
 
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """from_params applies `threads` (default 1) process-wide; give other tests their threads back."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
-
 def _window(seed: int = 0) -> np.ndarray:
     t = np.arange(SR) / SR
     rng = np.random.default_rng(seed)

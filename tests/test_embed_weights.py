@@ -20,15 +20,6 @@ from filmscore.features.weights import (WeightsCorrupt, WeightsMissing, hash_pre
                                         load_torch_file, read_keras_h5)
 
 
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """from_params applies `threads` (default 1) process-wide; give other tests their threads back."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
-
 def test_missing_weights_say_where_to_get_and_put_them(tmp_path):
     missing = tmp_path / "models" / "vggish-10086976.pth"
     with pytest.raises(WeightsMissing) as e:
