@@ -93,6 +93,9 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         thread each; 0: one per CPU core, 1: this process with torch's default threads).
         The models do not depend on it.
     show_progress : progress bars
+
+    Training sets glibc's malloc to keep freed memory for reuse, process-wide
+    (`filmscore.malloc.keep_freed_memory`: faster steps; freed memory stays with the process).
     """
 
     method_name = "mil"
