@@ -546,9 +546,22 @@ def load_params(path: str | Path = PARAMS_FILE, sections: list[str] | None = Non
     return params
 
 
+def settings_from_section(cls, section: dict, tuples: dict[str, type] | None = None):
+    """A settings dataclass from a (validated) params section: its own keys only, missing
+    ones keep their defaults, and YAML lists named in ``tuples`` become tuples of that type."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    kw = {k: v for k, v in section.items() if k in names}
+    for key, kind in (tuples or {}).items():
+        if key in kw:
+            kw[key] = tuple(kind(v) for v in kw[key])
+    return cls(**kw)
+
+
 def genres(params: dict) -> list[str]:
     """The genre set of this run."""
     return list(params["corpus"]["genres"])
 
 
-__all__ = ["load_params", "validate", "genres", "SCHEMA", "Spec", "GENRES_DEFAULT"]
+__all__ = ["load_params", "validate", "genres", "settings_from_section", "SCHEMA", "Spec", "GENRES_DEFAULT"]

@@ -169,14 +169,20 @@ def _group_share(path: Path, group: str) -> None:
         subprocess.run(["setfacl", "-d", "-m", f"g:{group}:rwX", str(path)], capture_output=True)
 
 
+def _shared_folder(path: Path, what: str, group: str | None) -> None:
+    """A lab folder (the cache or a local remote) on the shared drive: it must exist, and
+    with ``group`` it is shared with that group."""
+    if not path.is_dir():
+        raise FilmscoreError([Problem(str(path), f"{what} folder not found",
+                                      "check that the shared drive is mounted here; create the folder once for the "
+                                      f"lab: mkdir -p {path} && chgrp LAB_GROUP {path} && chmod 2775 {path}")])
+    if group:
+        _group_share(path, group)
+
+
 def _setup_cache(repo: Path, s: Setup) -> list[str]:
     cache = Path(s.cache).expanduser().resolve()
-    if not cache.is_dir():
-        raise FilmscoreError([Problem(str(cache), "cache folder not found",
-                                      "check that the shared drive is mounted; create the folder once for the lab: "
-                                      f"mkdir -p {cache} && chgrp LAB_GROUP {cache} && chmod 2775 {cache}")])
-    if s.group:
-        _group_share(cache, s.group)
+    _shared_folder(cache, "cache", s.group)
     why = _writable_probe(cache)
     if why:
         raise FilmscoreError([Problem(str(cache), f"is not writable ({why})",
@@ -245,12 +251,7 @@ def _setup_remote(repo: Path, s: Setup) -> list[str]:
     kind = remote_kind(url)
     if kind == "local":
         path = _local_path(url).resolve()
-        if not path.is_dir():
-            raise FilmscoreError([Problem(str(path), "remote folder not found",
-                                          "check that the shared drive is mounted here; create the folder once for "
-                                          f"the lab: mkdir -p {path} && chgrp LAB_GROUP {path} && chmod 2775 {path}")])
-        if s.group:
-            _group_share(path, s.group)
+        _shared_folder(path, "remote", s.group)
         url = str(path)
     if s.remote is not None:
         if name not in committed:

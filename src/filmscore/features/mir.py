@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
+from ..config import settings_from_section
 from .groups import FEATURE_GROUP
 from .bags import n_frames
 
@@ -89,11 +90,7 @@ class MirSettings:
 
     @classmethod
     def from_params(cls, section: dict) -> "MirSettings":
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in section.items() if k in names}
-        if "tempo_range" in kw:
-            kw["tempo_range"] = tuple(float(v) for v in kw["tempo_range"])
-        return cls(**kw)
+        return settings_from_section(cls, section, {"tempo_range": float})
 
 
 def _frame_names() -> list[str]:

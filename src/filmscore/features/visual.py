@@ -31,11 +31,12 @@ over the part of it before the end).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import settings_from_section
 from ..errors import MediaError
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -53,11 +54,7 @@ class VisualSettings:
 
     @classmethod
     def from_params(cls, section: dict) -> "VisualSettings":
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in section.items() if k in names}
-        if "size" in kw:
-            kw["size"] = tuple(int(v) for v in kw["size"])
-        return cls(**kw)
+        return settings_from_section(cls, section, {"size": int})
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
