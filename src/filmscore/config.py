@@ -37,6 +37,11 @@ class Spec:
     nullable: bool = False
     unique: bool = False
     doc: str = ""
+    #: the value params.yaml ships with (None: not declared yet)
+    default: Any = None
+    #: True: says how the work runs (processes, threads, device, batch size, scheduler, cache folder),
+    #: never what it computes: left out of cache keys and of the stages' DVC `params:`
+    runtime: bool = False
 
     def check(self, key: str, value: Any) -> list[Problem]:
         where = f"params.yaml: {key}"
@@ -114,7 +119,7 @@ CORPUS = {
     "path": Str(doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
     "genres": List(Str(), min_len=1, unique=True, doc="the genre set; labels outside it are errors"),
     "quick_check": Bool(doc="decode only the head and tail of each file when validating (fast); false decodes all"),
-    "jobs": Int(min=1, max=256, doc="files checked in parallel"),
+    "jobs": Int(min=1, max=256, runtime=True, doc="files checked in parallel"),
 }
 
 DEMO = {
@@ -135,7 +140,7 @@ DEMO = {
     "audio_only_share": Float(min=0, max=1, doc="share of films written as audio-only MP3s (when video is true)"),
     "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height], both even"),
     "video_fps": Int(min=1, max=60),
-    "jobs": Int(min=1, max=256),
+    "jobs": Int(min=1, max=256, runtime=True),
 }
 
 CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
@@ -145,9 +150,9 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
                    doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
     "min_track_seconds": Float(min=0.5, max=600, doc="shorter tracks are skipped with a warning"),
-    "jobs": Int(min=1, max=256, doc="films matched in parallel"),
-    "cache": Str(doc="fingerprint and per-film cue cache folder (by content hash)"),
-    "cache_track_audio": Bool(doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
+    "jobs": Int(min=1, max=256, runtime=True, doc="films matched in parallel"),
+    "cache": Str(runtime=True, doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache_track_audio": Bool(runtime=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
         "n_fft": Int(min=256, max=65536), "hop": Int(min=64, max=65536), "n_bands": Int(min=4, max=128),
@@ -195,7 +200,7 @@ FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  doc="feature sets to extract; the others are written as skipped (key-only tables)"),
-    "jobs": Int(min=1, max=256, doc="films extracted in parallel (processes)"),
+    "jobs": Int(min=1, max=256, runtime=True, doc="films extracted in parallel (processes)"),
     "mir": {
         "sample_rate": Int(min=8000, max=48000, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
         "frame_size": Int(min=256, max=8192, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
@@ -218,7 +223,7 @@ FEATURES = {
         "size": List(Int(min=8, max=3840), min_len=2, doc="[width, height] frames are scaled to before analysis"),
         "samples_per_second": Int(min=1, max=60, doc="pictures averaged per second of film"),
         "region_cut": Str(choices=("otsu", "mean"), doc="how the bright and dark regions of contrast are cut"),
-        "batch_frames": Int(min=1, max=4096, doc="frames decoded per batch (bounds memory)"),
+        "batch_frames": Int(min=1, max=4096, runtime=True, doc="frames decoded per batch (bounds memory)"),
     },
 }
 
@@ -234,17 +239,17 @@ EMBED_SCHEMA = {
                               "vggish_pca_params.npz (read only with postprocess: true)"),
         "postprocess": Bool(doc="PCA + clip + 8-bit quantisation as the released AudioSet embeddings (the paper); "
                                 "false: the raw 128-d output"),
-        "device": Str(doc=_DEVICE_DOC),
-        "batch_size": Int(min=1, max=4096, doc="0.96 s examples per forward pass"),
-        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+        "device": Str(runtime=True, doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=4096, runtime=True, doc="0.96 s examples per forward pass"),
+        "threads": Int(min=0, max=256, runtime=True, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
     },
     "openl3": {
         "weights": Str(doc="official Keras weights, e.g. openl3_audio_mel256_music.h5"),
         "input_repr": Str(choices=["mel256", "mel128"], doc="the model's input spectrogram; must match the weight file"),
         "embedding_size": Int(choices=(512, 6144), doc="512 (the final max-pool spans the whole map) or 6144"),
-        "device": Str(doc=_DEVICE_DOC),
-        "batch_size": Int(min=1, max=1024, doc="1 s windows per forward pass"),
-        "threads": Int(min=0, max=256, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+        "device": Str(runtime=True, doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=1024, runtime=True, doc="1 s windows per forward pass"),
+        "threads": Int(min=0, max=256, runtime=True, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
     },
 }
 
@@ -255,9 +260,9 @@ RUN = {
     # Where per-film work runs (filmscore.parallel.map_films). It never changes a
     # result, so stages do not list this section under `params:` in dvc.yaml:
     # switching to a cluster does not re-run anything.
-    "scheduler": Str(nullable=True, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
-    "jobs": Int(min=1, max=256, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
-    "wait_s": Float(min=1, max=3600, doc="seconds to wait for the scheduler to answer and a first worker to join"),
+    "scheduler": Str(nullable=True, runtime=True, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
+    "jobs": Int(min=1, max=256, runtime=True, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
+    "wait_s": Float(min=1, max=3600, runtime=True, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
 REPORTS = {
@@ -321,7 +326,7 @@ TRAIN = {
     "seed": Int(min=0, doc="initial weights and batch order"),
     "precision": Str(PRECISIONS, doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
     "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
-    "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
+    "jobs": Int(min=0, max=256, runtime=True, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
 }
 
 CLASSICAL = {
@@ -330,7 +335,7 @@ CLASSICAL = {
     "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), doc="SVM kernel (gamma: 'scale')"),
     "rf_trees": Int(min=1, max=10000, doc="trees of the random-forest base classifier"),
     "seed": Int(min=0, doc="random forest seed"),
-    "jobs": Int(min=0, max=256, doc="processes sharing the folds (0: one per CPU core)"),
+    "jobs": Int(min=0, max=256, runtime=True, doc="processes sharing the folds (0: one per CPU core)"),
 }
 
 EVALUATE = {
@@ -559,9 +564,23 @@ def settings_from_section(cls, section: dict, tuples: dict[str, type] | None = N
     return cls(**kw)
 
 
+def result_params(spec: dict, values: dict) -> dict:
+    """The part of a params section that can change a result: `values` without its `runtime` keys.
+
+    `spec` is the section's schema (for example ``SCHEMA["features"]["mir"]``); keys the
+    schema does not know are kept (never silently dropped from a cache key)."""
+    out = {}
+    for k, v in values.items():
+        s = spec.get(k) if isinstance(spec, dict) else None
+        if isinstance(s, Spec) and s.runtime:
+            continue
+        out[k] = result_params(s, v) if isinstance(s, dict) and isinstance(v, dict) else v
+    return out
+
+
 def genres(params: dict) -> list[str]:
     """The genre set of this run."""
     return list(params["corpus"]["genres"])
 
 
-__all__ = ["load_params", "validate", "genres", "settings_from_section", "SCHEMA", "Spec", "GENRES_DEFAULT"]
+__all__ = ["load_params", "validate", "genres", "result_params", "settings_from_section", "SCHEMA", "Spec", "GENRES_DEFAULT"]
