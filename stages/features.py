@@ -5,31 +5,24 @@ and status.json for each set; per-film results are cached in data/features/cache
 (a persistent DVC output), so a changed or added film is the only one recomputed.
 """
 
-from pathlib import Path
-
-from filmscore.config import SCHEMA
+from filmscore import paths
 from filmscore.corpus import load_corpus
 from filmscore.errors import FilmscoreError, Problem
 from filmscore.features.extract import extract_features
 from filmscore.files import read_table
 from filmscore.stage import run_stage
 
-CUES = Path("data/cues/cues.parquet")
-MANIFEST = Path("data/manifest.parquet")
-OUT = Path("data/features")
-CACHE = OUT / "cache"
-# The embedding networks' own params sections, read when the schema has them.
-EMBED_SECTIONS = [s for s in ("vggish", "openl3") if s in SCHEMA]
+CACHE = paths.FEATURES / "cache"
 
 
 def main(params: dict) -> None:
     corpus = load_corpus(params)
-    if not CUES.is_file():
-        raise FilmscoreError([Problem(str(CUES), "not found", "run the `cues` stage first: dvc repro cues")])
-    cues = read_table(CUES)
-    manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
-    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest)
+    if not paths.CUES.is_file():
+        raise FilmscoreError([Problem(str(paths.CUES), "not found", "run the `cues` stage first: dvc repro cues")])
+    cues = read_table(paths.CUES)
+    manifest = read_table(paths.MANIFEST) if paths.MANIFEST.is_file() else None
+    extract_features(params, corpus.films, cues, paths.FEATURES, CACHE, manifest=manifest)
 
 
 if __name__ == "__main__":
-    run_stage(main, sections=["corpus", "features", "run", *EMBED_SECTIONS])
+    run_stage(main)

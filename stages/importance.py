@@ -5,6 +5,7 @@ and writes reports/importance/ (summary.csv, repeats.csv, overall.csv,
 importance.png, metrics.json, info.json).
 """
 
+from filmscore import paths
 from filmscore.reports import importance, inputs
 from filmscore.stage import run_stage
 
@@ -12,7 +13,7 @@ from filmscore.stage import run_stage
 def main(params: dict) -> None:
     r = params["reports"]["importance"]
     genres = list(params["corpus"]["genres"])
-    model_dir = inputs.MODELS_DIR / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
+    model_dir = paths.MODELS / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
     from filmscore.features import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
@@ -21,8 +22,8 @@ def main(params: dict) -> None:
     predictor = CVResult.load(model_dir)
     result, info = importance.run(model_dir, genres, group_of, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
                                   confidence=r["confidence"])
-    importance.write_outputs(result, inputs.IMPORTANCE_DIR, info)
+    importance.write_outputs(result, paths.IMPORTANCE, info)
 
 
 if __name__ == "__main__":
-    run_stage(main, sections=["corpus", "reports"])
+    run_stage(main)

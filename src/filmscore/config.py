@@ -21,6 +21,7 @@ import yaml
 
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
+from .paths import CUES_CACHE, DEMO
 
 PARAMS_FILE = "params.yaml"
 
@@ -131,7 +132,7 @@ def List(of: Spec | None = None, min_len: int = 0, **kw) -> Spec:
 # --------------------------------------------------------------------------
 
 CORPUS = {
-    "path": Str(default="data/demo", doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
+    "path": Str(default=str(DEMO), doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
     "genres": List(Str(), min_len=1, unique=True, default=list(GENRES_DEFAULT), doc="the genre set; labels outside it are errors"),
     "quick_check": Bool(default=True, doc="decode only the head and tail of each file when validating (fast); false decodes all"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="files checked in parallel"),
@@ -166,7 +167,7 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                    default=[1.0, 1.0416667], doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
-    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache": Str(runtime=True, default=str(CUES_CACHE), doc="fingerprint and per-film cue cache folder (by content hash)"),
     "cache_track_audio": Bool(runtime=True, default=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
@@ -635,9 +636,33 @@ def load_params(path: str | Path = PARAMS_FILE, sections: list[str] | None = Non
     except yaml.YAMLError as e:
         raise ParamsError([Problem(str(path), f"is not valid YAML ({e})", "fix the syntax")]) from None
     probs = validate(params, sections=sections)
+    dvc_file = path.parent / "dvc.yaml"
+    if not probs and dvc_file.is_file():
+        probs = unread_problems(params, dvc_file)
     if probs:
         raise ParamsError(probs)
     return params
+
+
+def unread_problems(params: dict, dvc_file: str | Path) -> list[Problem]:
+    """A problem for each parameter in `params` that no stage of `dvc_file` lists: nothing reads it."""
+    from .dvcdeps import load_dvc, unread_keys
+
+    present = set(param_keys(params))
+    return [Problem(f"params.yaml: {k}", f"is read by no stage ({dvc_file} lists it under no stage's params)",
+                    "list it under the params of the stage that reads it, or remove it from params.yaml "
+                    "and filmscore.config") for k in unread_keys(load_dvc(dvc_file)) if k in present]
+
+
+def param_keys(params: dict, prefix: str = "") -> list[str]:
+    """The dotted keys of the leaves of a params dict."""
+    out: list[str] = []
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out += param_keys(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def settings_from_section(cls, section: dict, tuples: dict[str, type] | None = None):

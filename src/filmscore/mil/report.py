@@ -28,26 +28,17 @@ import pandas as pd
 
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, read_table, save_figure, write_json, write_table
+from ..paths import REPORTS
+from ..reports.paper import TABLE4_BY_METHOD
 from .grid import MODELS_ROOT
 from .io import MANIFEST, load_labels
 from .names import MODEL_LABELS, cell_name
 
 log = logging.getLogger(__name__)
 
-REPORTS = Path("reports")
 
-#: the paper's Table 4 (macro P, R, F1; cue level, LOOCV), as restated in SPEC.md
-PAPER_TABLE4 = {
-    ("none", "random"): (.32, .32, .32), ("none", "plurality"): (.14, .34, .19),
-    ("vggish", "simplemi"): (.64, .59, .61), ("vggish", "imv"): (.64, .42, .44),
-    ("vggish", "max"): (.56, .48, .49), ("vggish", "avg"): (.55, .78, .62),
-    ("vggish", "linear_softmax"): (.62, .59, .59), ("vggish", "single_attention"): (.60, .73, .65),
-    ("vggish", "multi_attention"): (.45, .72, .52), ("vggish", "feature_attention"): (.53, .74, .57),
-    ("mir", "simplemi"): (.60, .52, .56), ("mir", "imv"): (.55, .40, .42),
-    ("mir", "max"): (.40, .10, .15), ("mir", "avg"): (.55, .78, .61),
-    ("mir", "linear_softmax"): (.55, .61, .57), ("mir", "single_attention"): (.49, .76, .55),
-    ("mir", "multi_attention"): (.44, .70, .51), ("mir", "feature_attention"): (.53, .67, .56),
-}
+#: the paper's Table 4 (macro P, R, F1; cue level, LOOCV) by (set, method): declared in reports/paper.py
+PAPER_TABLE4 = TABLE4_BY_METHOD
 
 
 def grid_cells(grid: dict) -> list[tuple[str, str, str, str]]:

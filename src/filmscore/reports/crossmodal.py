@@ -34,6 +34,7 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 from statsmodels.stats.multitest import multipletests
 
+from .. import paths
 from ..errors import FilmscoreError, Problem
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def clip_values(frames: pd.DataFrame, features=FEATURES) -> pd.DataFrame:
     """
     missing = [c for c in ("film_id", "cue_id", *features) if c not in frames.columns]
     if missing:
-        raise FilmscoreError([Problem("data/features/visual/frames.parquet", f"lacks columns {missing}",
+        raise FilmscoreError([Problem(str(paths.FEATURES / "visual" / "frames.parquet"), f"lacks columns {missing}",
                                       "re-run `dvc repro features` (the visual set writes brightness and contrast)")])
     g = frames.groupby(["film_id", "cue_id"], sort=True)
     out = g[list(features)].median()

@@ -4,7 +4,8 @@ It gathers what the pipeline produced -- corpus summary (Table 1), cue matcher
 evaluation and a per-film cue timeline, the Table 4 analogue, permutation
 importance (Fig 3), the cross-modal Table 5, the S2/S3 figures -- and shows the
 paper's published numbers beside the project's, always labelled "paper". It
-ends with the params and the git revision that produced it.
+ends with the params (from dvc.lock: those each upstream stage last ran with) and
+the git revision that produced it.
 
 A missing input never stops the report except the manifest: its section says
 what is missing and which stage makes it. (In `dvc repro` every input exists,
@@ -27,7 +28,7 @@ from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
-from .inputs import (CROSSMODAL_DIR, CUES, CUES_METRICS, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD, S2_FIGURE,
+from .inputs import (CROSSMODAL_DIR, CUES, CUES_METRICS, CUES_TRUTH, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD, S2_FIGURE,
                      S3_FIGURE, TABLE4, TIMELINE_DIR, film_table, require)
 from .timeline import read_truth, timeline_figures
 
@@ -134,7 +135,7 @@ def corpus_section(doc: Document, manifest: pd.DataFrame, genres: list[str]) -> 
     return films
 
 
-def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_dir: Path, films_per_page: int) -> None:
+def cues_section(doc: Document, films: pd.DataFrame, truth_dir: Path, timeline_dir: Path, films_per_page: int) -> None:
     doc.heading(SECTIONS[1])
     if not CUES.is_file():
         _missing(doc, CUES, "cues")
@@ -165,7 +166,7 @@ def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_
     s = paper.STAMPER
     doc.para(f"**Paper** (Dejavu on 5 s windows, {s['films']} hand-annotated films, {s['cues']} cues, {s['minutes']} min): "
              f"precision {s['precision']:.2f} (SD {s['precision_sd']:.3f}), recall {s['recall']:.2f} (SD {s['recall_sd']:.3f}).")
-    truth = read_truth(corpus_root, list(films.index))
+    truth = read_truth(truth_dir, list(films.index))
     figs = timeline_figures(cues, films["duration"].astype(float), truth, films_per_page=films_per_page)
     with atomic_dir(timeline_dir) as tmp:
         names = []
@@ -276,8 +277,39 @@ def provenance_section(doc: Document, params: dict, git: dict) -> None:
     exp = _experiment()
     if exp:
         doc.para("DVC experiment: " + ", ".join(f"{k} = `{v}`" for k, v in exp.items()) + ".")
-    doc.para("Parameters (params.yaml) that produced this report:")
-    doc.code(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), "yaml")
+    used = {**lock_params(), **_flat_params(params)}
+    doc.para("Parameters that produced these results: each key as the stage that reads it last ran with it "
+             "(dvc.lock), and this stage's own:")
+    doc.code(yaml.safe_dump(dict(sorted(used.items())), sort_keys=False, allow_unicode=True), "yaml")
+
+
+def lock_params(lock: str | Path = "dvc.lock") -> dict:
+    """{params key: value} of every stage in dvc.lock: what the results upstream were computed with.
+
+    DVC writes a stage's entry when the stage finishes, so inside `dvc repro` every stage upstream
+    of the report is current; the report need not depend on params it only prints."""
+    path = Path(lock)
+    if not path.is_file():
+        return {}
+    stages = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stages", {}) or {}
+    out: dict = {}
+    for entry in stages.values():
+        out.update((entry.get("params") or {}).get("params.yaml") or {})
+    return out
+
+
+def _flat_params(params: dict, prefix: str = "") -> dict:
+    """The result params of a (nested) params dict by dotted key; runtime keys are left out."""
+    from ..config import leaf_specs
+
+    runtime = {k for k, s in leaf_specs().items() if s.runtime}
+    out: dict = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out.update(_flat_params(v, f"{prefix}{k}."))
+        elif f"{prefix}{k}" not in runtime:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 # ---------------------------------------------------------------- the builder
@@ -294,7 +326,7 @@ def build_report(params: dict, md_path: Path = REPORT_MD, html_path: Path = REPO
              f"Numbers labelled **paper** are the published results of {paper.CITATION} on its own 110 films, "
              "shown for comparison only.")
     films = corpus_section(doc, manifest, genres)
-    cues_section(doc, films, params["corpus"]["path"], Path(timeline_dir),
+    cues_section(doc, films, CUES_TRUTH, Path(timeline_dir),
                  int(params["reports"]["timeline"]["films_per_page"]))
     models_section(doc)
     importance_section(doc)
