@@ -11,20 +11,23 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from dvcrepo import clone, commit_all, dvc, init_repo, lock_hashes, project_repo, toy_pipeline
+from dvcrepo import clone, commit_all, dvc, init_repo, lock_hashes, project_repo, toy_pipeline, up_to_date
+
+from filmscore.stage import TRACE_ENV
 
 pytestmark = pytest.mark.slow
 
 
 def check_two_clones(origin: Path, tmp_path: Path, targets: list[str] | None = None,
-                     metrics: list[str] = ("metrics.json",)) -> dict:
+                     metrics: list[str] = ("metrics.json",), extra_env: dict | None = None) -> dict:
     """Clone `origin` twice, reproduce `targets` (all when None) in each, compare; return the lock hashes."""
     runs = []
     for name in ("a", "b"):
         c = clone(origin, tmp_path / f"clone-{name}")
         assert not (c / "dvc.lock").exists(), "the origin must not carry results: each clone computes its own"
-        dvc(c, "repro", "-q", *(targets or []))
+        dvc(c, "repro", "-q", *(targets or []), extra_env=extra_env)
         runs.append((c, lock_hashes(c), {m: json.loads((c / m).read_text()) for m in metrics}))
     (a, lock_a, met_a), (b, lock_b, met_b) = runs
     assert lock_a == lock_b
@@ -69,5 +72,33 @@ def _demo_merged() -> bool:
 def test_project_dag_on_the_demo_two_clones_same_hashes(tmp_path):
     origin = project_repo(tmp_path / "origin", DEMO_PARAMS)
     commit_all(origin, "filmscore pipeline, no results")
-    lock = check_two_clones(origin, tmp_path, DEMO_TARGETS, DEMO_METRICS)
+    trace = tmp_path / "params-read"
+    lock = check_two_clones(origin, tmp_path, DEMO_TARGETS, DEMO_METRICS, extra_env={TRACE_ENV: str(trace)})
     assert "demo" in lock and "validate" in lock
+
+    # every stage read every params key its dvc.yaml entry lists (the union over a matrix's items; reading an
+    # unlisted key already failed the run): dvc.yaml's params are exactly what the code reads
+    listed: dict[str, set] = {}
+    read: dict[str, set] = {}
+    for f in trace.glob("*.json"):
+        t = json.loads(f.read_text())
+        stage = t["stage"].split("@")[0]
+        listed.setdefault(stage, set()).update(t["listed"])
+        read.setdefault(stage, set()).update(t["read"])
+    stages = yaml.safe_load((origin / "dvc.yaml").read_text())["stages"]
+    assert set(listed) == set(stages)
+    assert {s: sorted(listed[s] - read[s]) for s in stages} == {s: [] for s in stages}
+
+    # how the work runs (processes, threads, batch sizes, device) changes no stage's DVC status
+    a = tmp_path / "clone-a"
+    p = yaml.safe_load((a / "params.yaml").read_text())
+    for section in (p["corpus"], p["demo"], p["cues"], p["features"], p["run"], p["train"], p["classical"]):
+        section["jobs"] = 1
+    for net in ("vggish", "openl3"):
+        p["features"][net].update(threads=3, batch_size=7, device="auto")
+    (a / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    assert up_to_date(a), dvc(a, "status").stdout
+    p["cues"]["eval"]["iou"] = 0.3  # while a result parameter does, and only where it is read
+    (a / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    changed = dvc(a, "status", "--json").stdout
+    assert set(json.loads(changed)) == {"cues_eval"}, changed
