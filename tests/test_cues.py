@@ -145,7 +145,7 @@ def test_pal_speedup_rendition_is_found(tmp_path, tracks, soundtrack):
     film = make_film(tmp_path, 40, [(fast, 10.0, 4.8, 14.0)], speech_db=0.0)  # 4.8 s of the fast copy = 5 s of the track
     df = stamp_film(film, soundtrack, replace(StampSettings(), speeds=(1.0, 25 / 24)))
     assert len(df) == 1 and df.track.iloc[0] == "alpha"
-    assert df.speed.iloc[0] == pytest.approx(25 / 24)
+    assert df.speed.iloc[0] == pytest.approx(25 / 24, rel=5e-4)
     assert abs(df.start.iloc[0] - 10.0) < 0.5 and abs(df.track_offset.iloc[0] - 5.0) < 0.5
 
 
@@ -309,7 +309,7 @@ def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, c
     film = make_film(tmp_path, 45, [(tracks["alpha"], 3.0, 4.0, 12.0), (fast, 24.0, 9.6, 14.0)], speech_db=3.0)
     s = replace(StampSettings(), speeds=(1.0, 25 / 24))
     fresh = stamp_film(film, soundtrack, s)  # no cache: tracks decoded into a temporary folder
-    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24)
+    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24, rel=5e-4)
     root = tmp_path / "cache"
     filled = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # decodes and caches the PCM
     pcm = sorted(root.rglob("*.npy"))

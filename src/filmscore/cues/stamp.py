@@ -96,7 +96,7 @@ class TrackSet:
         self.skipped: list[str] = []
         self._audio: dict[Path, TrackAudio] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
-        speeds = tuple(speeds if speeds is not None else s.speeds)
+        speeds = tuple(speeds if speeds is not None else s.grid_speeds())
         for p in paths:
             sha = content_hash(p, hashes) if cache.enabled else ""
             per_speed: dict[float, Prints] = {}
@@ -221,7 +221,7 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
             log.info("%s: %d cue(s) from the cache", film_id, len(hit))
             return finalize(hit)
 
-    speeds = s.speeds if s.mode == "chromaprint" else (1.0,)
+    speeds = s.grid_speeds() if s.mode == "chromaprint" else (1.0,)
     ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
     try:
         rows = _stamp_tracks(film, film_id, ts, s)
@@ -253,8 +253,8 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> l
                 for q in match_film(fa, ts.tracks, s):
                     t = ts.tracks[q.track]
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
-                                 "track_offset": max(0.0, (q.start - q.lag) * t.speed),
-                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": t.speed,
+                                 "track_offset": max(0.0, q.track_offset),
+                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": q.speed,
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
     else:
