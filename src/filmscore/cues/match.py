@@ -10,15 +10,27 @@
      over unfolded film frames). A cosine similarity of log-band frames
      degrades gracefully under dialogue where Chromaprint's bits flip.
    Both run on mid and, for stereo films, on the side signal (L-R), where
-   centred dialogue cancels; and on every searched speed (1 and the PAL 25/24).
-2. Verification: a phase-coherent check of the waveforms (STFT GCC-PHAT) at the
-   candidate lag: the film carries the very recording of the track, so a true
-   alignment gives a sharp peak far above chance; its position is the
-   sample-exact offset.
+   centred dialogue cancels; and on the tracks printed at a grid of speeds
+   (`StampSettings.grid_speeds`: 1 and steps of `cues.speed_step` across
+   `cues.speeds`), so that a film at any speed of the range has a candidate
+   within half a step of its speed.
+2. Speed and verification (`estimate`): the candidate's speed is estimated,
+   first from log-band frames (the track laid on the film at speeds within
+   half a grid step, to ~0.1 %), then from the drift of the lag along the
+   window (`drift_fit`: GCC-PHAT of short frames, a Hough transform of the
+   lag's line, to ~1e-5); a speed already verified in the film is tried first.
+   The track rendered at that speed (`TrackAudio.span`: windowed sinc at any
+   speed) is then checked against the film by a phase-coherent test of the
+   waveforms (STFT GCC-PHAT): the film carries the very recording of the
+   track, so a true alignment gives a sharp peak far above chance; its
+   position is the sample-exact offset.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
-   where the track plays; runs are merged, short ones dropped, and each
-   boundary put at the best two-level step fit. The coherence is computed
+   where the track plays; runs are merged, short ones and those whose mean z
+   is under the threshold (chance peaks bridged by the merge) dropped, and
+   each boundary put at the best two-level step fit. A cue longer than the
+   checked window gets its speed polished over its whole span and its extent
+   computed again (the lag drifts by under half a sample across it). The coherence is computed
    from the checked window outward, a chunk at a time, for as long as the
    track still plays near the edge: a cue costs its own length, not the
    length of its track.

@@ -1,11 +1,20 @@
 """Score Stamper: the cue table of one film, or of a whole corpus.
 
 `stamp_film(film, soundtrack_dir)` returns one row per cue with the columns of
-the cue contract (`CUE_COLUMNS`) plus extras: `speed` (1, or 25/24 for a PAL
-rendition), `channel` (mid or side, where the alignment was verified),
-`gcc_z` (the phase check's z-score), `strength` (mean coherence z over the
-cue) and `mode`. A film where nothing matches gives an empty table with the
-same columns.
+the cue contract (`CUE_COLUMNS`) plus extras: `speed`, `channel` (mid or side,
+where the alignment was verified), `gcc_z` (the phase check's z-score),
+`strength` (mean coherence z over the cue) and `mode`. A film where nothing
+matches gives an empty table with the same columns.
+
+Speed convention: `speed` is how fast the film plays the track, in track
+seconds per film second (1000/1001 = 0.999 for an NTSC pull-down, 25/24 for a
+PAL speed-up). `track_offset` is the track time (as released) at the cue's
+`start`, and inside the cue the track time at film time t is
+`track_offset + (t - start) * speed`; the cue's film span [start, end] holds
+(end - start) * speed seconds of the track. To cut the track excerpt that
+matches a cue, read [track_offset, track_offset + (end - start) * speed] of the
+track and resample it by `speed` (play it `speed` times as fast) to lay it on
+the film.
 
 `confidence` maps the phase check's z-score through a logistic centred on the
 acceptance threshold (`cues.verify.min_z`): 0.5 at the threshold, above 0.95
@@ -231,7 +240,9 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     df = finalize(df)
     if key is not None:
         cache.save_film(key, df)
-    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
+    log.info("%s: %d cue(s), %.1f s of music (playback speeds searched: %g to %g)", film_id, len(df),
+             float((df["end"] - df["start"]).sum()) if len(df) else 0.0, *((min(s.speeds), max(s.speeds))
+                                                                           if s.mode == "chromaprint" else (1, 1)))
     return df
 
 
