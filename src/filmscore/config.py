@@ -20,6 +20,7 @@ import yaml
 
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
+from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
 
 PARAMS_FILE = "params.yaml"
 
@@ -195,8 +196,6 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     },
 }
 
-FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
-
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  doc="feature sets to extract; the others are written as skipped (key-only tables)"),
@@ -268,7 +267,7 @@ RUN = {
 REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
-        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+        "features": Str(choices=FEATURE_SETS,
                         doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
         "level": Str(choices=("cue", "frame"), doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(doc="pooling of the analysed model (the paper: avg)"),
