@@ -2,7 +2,7 @@
 
 Reuses the fold models of the model cell chosen by `reports.importance.*` (no retraining)
 and writes reports/importance/ (summary.csv, repeats.csv, overall.csv,
-importance.png, metrics.json, info.json).
+importance.png, info.json).
 """
 
 from filmscore.reports import importance, inputs

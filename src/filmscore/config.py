@@ -279,6 +279,8 @@ RUN = {
     "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
+from .reports import CROSSMODAL_UNITS as _CM_UNITS  # noqa: E402
+
 REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
@@ -295,6 +297,9 @@ REPORTS = {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
         "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
         "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
+        "unit": Str(_CM_UNITS, default="film",
+                    doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
+                        "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
     "timeline": {
         "films_per_page": Int(min=1, max=500, default=40, doc="films per cue-timeline figure"),
