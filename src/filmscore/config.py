@@ -21,6 +21,7 @@ import yaml
 
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
+from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
 
 PARAMS_FILE = "params.yaml"
 
@@ -215,8 +216,6 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     },
 }
 
-FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
-
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  default=["mir", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
@@ -285,10 +284,12 @@ RUN = {
     "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
+from .reports import CROSSMODAL_UNITS as _CM_UNITS  # noqa: E402
+
 REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
-        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+        "features": Str(choices=FEATURE_SETS,
                         default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
         "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
@@ -301,6 +302,9 @@ REPORTS = {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
         "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
         "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
+        "unit": Str(_CM_UNITS, default="film",
+                    doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
+                        "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
     "timeline": {
         "films_per_page": Int(min=1, max=500, default=40, doc="films per cue-timeline figure"),
