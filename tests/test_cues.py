@@ -443,6 +443,83 @@ def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, c
     pd.testing.assert_frame_equal(again, fresh)
 
 
+def test_cue_cache_keys_follow_the_code_that_computes_them(tmp_path):
+    """Editing any module of the matcher's import closure (on a copy of the sources) changes the keys."""
+    from filmscore.cues.cache import CUES_CODE, PRINTS_CODE, code_version
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "src" / "filmscore", src / "filmscore", ignore=shutil.ignore_patterns("__pycache__"))
+    roots = (src,)
+    before = {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+    assert before == {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+
+    def edited(rel):
+        f = src / "filmscore" / rel
+        text = f.read_text()
+        f.write_text(text + "\nA_CONSTANT = 2\n")
+        try:
+            return {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+        finally:
+            f.write_text(text)
+
+    after = edited("cues/match.py")  # the matcher: a film's cues, not the prints
+    assert after["cues"] != before["cues"] and after["prints"] == before["prints"]
+    after = edited("cues/prints.py")  # prints and everything built on them
+    assert after["cues"] != before["cues"] and after["prints"] != before["prints"]
+    after = edited("media.py")  # the decoder, reached through prints
+    assert after["cues"] != before["cues"] and after["prints"] != before["prints"]
+    after = edited("mil/pools.py")  # not imported by the matcher
+    assert after == before
+
+
+def test_runtime_keys_leave_the_cue_cache_and_results_alone(tmp_path, tracks, soundtrack, monkeypatch):
+    from filmscore.config import load_params
+    from filmscore.cues import cache as cache_mod
+    from filmscore.cues import stamp as stamp_mod
+
+    section = load_params(Path(__file__).resolve().parents[1] / "params.yaml", sections=["cues"])["cues"]
+    base = StampSettings.from_params(section)
+    for key, value in (("jobs", 7), ("cache", "elsewhere"), ("cache_track_audio", False), ("eval", {"iou": 0.9})):
+        assert StampSettings.from_params({**section, key: value}).digest() == base.digest(), key
+    assert StampSettings.from_params({**section, "use_side": not section["use_side"]}).digest() != base.digest()
+    # an entry written by another version of the matcher is never read: recomputed beside it
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 5.0, 0.0, 10.0)])
+    root = tmp_path / "cache"
+    a = stamp_film(film, soundtrack, FAST, cache=PrintCache(root))
+    films = lambda: sorted((root / "films").rglob("*.parquet"))  # noqa: E731
+    assert len(films()) == 1
+    stale = films()[0]
+    pd.DataFrame({"film_id": ["film"], "track": ["beta"], "start": [0.0], "end": [1.0]}).to_parquet(stale)
+    real = cache_mod.current_code_version
+    monkeypatch.setattr(stamp_mod, "current_code_version", lambda m: real(m) + "-edited")
+    b = stamp_film(film, soundtrack, FAST, cache=PrintCache(root))
+    pd.testing.assert_frame_equal(a, b)
+    assert len(films()) == 2
+
+
+def test_chromaprint_binding_matches_pyacoustid_and_patches_nothing():
+    import ctypes
+
+    chromaprint = pytest.importorskip("chromaprint")  # pyacoustid: the reference
+    from filmscore.cues import libchromaprint
+    from filmscore.cues.prints import raw_fingerprint
+
+    theirs = chromaprint._libchromaprint
+    before = getattr(theirs.chromaprint_get_raw_fingerprint, "argtypes", None)
+    x = (music(20.0, 3)[:, 0] * 32767).astype(np.int16)
+    ours = raw_fingerprint(x, SR)
+    fp = chromaprint.Fingerprinter()
+    fp.start(SR, 1)
+    fp.feed(x.tobytes())
+    ref, algorithm = chromaprint.decode_fingerprint(fp.finish())
+    assert algorithm == libchromaprint.ALGORITHM_TEST2
+    assert len(ours) > 100 and ours.tolist() == [v & 0xFFFFFFFF for v in ref]
+    assert getattr(theirs.chromaprint_get_raw_fingerprint, "argtypes", None) == before
+    assert not hasattr(theirs, "_filmscore_raw")
+    assert isinstance(libchromaprint.library(), ctypes.CDLL) and libchromaprint.version()[0].isdigit()
+
+
 def _cli(argv):
     from filmscore.cues import cli
 

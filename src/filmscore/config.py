@@ -299,7 +299,10 @@ REPORTS = {
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),
         "n_repeats": Int(min=1, max=10000, default=100, doc="permutations per feature group (the paper: 100)"),
         "seed": Int(min=0, default=0, doc="seed of the permutations"),
-        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the t-interval over repeats"),
+        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the importance interval (films + permutations, or permutations only)"),
+        "bootstrap": Int(min=0, max=100000, default=1000,
+                         doc="resamples of the bootstrap over films and repeats behind the importance interval "
+                             "(0: the interval covers the permutations only)"),
     },
     "crossmodal": {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),

@@ -5,8 +5,8 @@ film mix puts dialogue in the centre, where it cancels in the side signal,
 while music is usually wide. A mono recording (or one whose side carries
 nothing) simply has no side channel, and matching falls back to mid.
 
-* Chromaprint raw fingerprints come from libchromaprint through pyacoustid's
-  ctypes module (`import chromaprint`), fed the decoder's PCM block by block, so
+* Chromaprint raw fingerprints come from libchromaprint through the project's
+  ctypes binding (`filmscore.cues.libchromaprint`), fed the decoder's PCM block by block, so
   they cover the whole recording (no 120 s limit). One 32-bit item every
   1365 samples at 11025 Hz (0.1238 s): libchromaprint's frame is 4096 samples
   with an overlap of 4096 - 4096/3 in integer arithmetic, so the hop is 1365,
@@ -40,6 +40,7 @@ from scipy.signal import resample_poly
 from ..config import schema_defaults
 from ..errors import MediaError
 from ..media import decode_audio, probe, stream_audio
+from . import libchromaprint
 
 log = logging.getLogger(__name__)
 
@@ -52,27 +53,12 @@ CHANNELS = ("mid", "side")
 # ---------------------------------------------------------------- chromaprint
 
 
-def _lib():
-    import chromaprint  # pyacoustid's ctypes wrapper over libchromaprint
-
-    lib = chromaprint._libchromaprint
-    if not getattr(lib, "_filmscore_raw", False):
-        lib.chromaprint_get_raw_fingerprint.argtypes = (
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.POINTER(ctypes.c_uint32)),
-            ctypes.POINTER(ctypes.c_int),
-        )
-        lib.chromaprint_get_raw_fingerprint.restype = ctypes.c_int
-        lib._filmscore_raw = True
-    return lib
-
-
 class RawFingerprinter:
     """Streaming raw Chromaprint fingerprint (algorithm TEST2, the library default)."""
 
     def __init__(self, sample_rate: int):
-        self._lib = _lib()
-        self._ctx = self._lib.chromaprint_new(1)
+        self._lib = libchromaprint.library()
+        self._ctx = self._lib.chromaprint_new(libchromaprint.ALGORITHM_TEST2)
         if not self._lib.chromaprint_start(self._ctx, int(sample_rate), 1):
             raise RuntimeError("chromaprint_start failed")
 
@@ -83,7 +69,7 @@ class RawFingerprinter:
         if x.dtype != np.int16:
             x = np.clip(np.asarray(x, dtype=np.float32) * 32768.0, -32768, 32767).astype(np.int16)
         x = np.ascontiguousarray(x)
-        if not self._lib.chromaprint_feed(self._ctx, ctypes.cast(x.ctypes.data, ctypes.POINTER(ctypes.c_char)), len(x)):
+        if not self._lib.chromaprint_feed(self._ctx, x.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(x)):
             raise RuntimeError("chromaprint_feed failed")
 
     def finish(self) -> np.ndarray:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
-from .cache import AUDIO_VERSION, CUES_VERSION, PRINTS_VERSION, PrintCache, content_hash
+from .cache import CUES_CODE, PRINTS_CODE, PrintCache, content_hash, current_code_version
 from .match import Track, match_film
 from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
                      track_prints)
@@ -79,12 +79,12 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
 
 
 def _track_tag(s: StampSettings, speed: float) -> str:
-    return s.digest(f"track-prints-v{PRINTS_VERSION}", f"{speed:.8f}",
+    return s.digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}",
                     str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
 
 
 def _audio_tag(s: StampSettings) -> str:
-    return s.digest(f"track-audio-v{AUDIO_VERSION}", str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+    return s.digest("track-audio", current_code_version(PRINTS_CODE), str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
 
 
 class TrackSet:
@@ -226,7 +226,7 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
         parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
         if audio_stream not in (None, 0):  # another stream of the same file: other cues
             parts.append(f"audio_stream={audio_stream}")
-        key = s.digest(f"film-cues-v{CUES_VERSION}", *parts)
+        key = s.digest("film-cues", current_code_version(CUES_CODE), *parts)
         hit = cache.load_film(key)
         if hit is not None:
             hit = hit.copy()
