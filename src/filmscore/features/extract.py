@@ -203,12 +203,13 @@ class Task:
     path: str
     cues: pd.DataFrame
     entry: Entry
+    audio_stream: int | str | None = None
 
 
 def _run_task(task: Task) -> tuple[int, list[str]]:
     """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
     ext = _worker_extractor(task.name, task.section)
-    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues)
+    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues, task.audio_stream)
     task.entry.write(frames, {"film_id": task.film_id, "set": task.name, "warnings": warns})
     return len(frames), warns
 
@@ -244,15 +245,18 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
     tasks: list[Task] = []
     entries: dict[str, list[Entry]] = {}
+    stream = params.get("corpus", {}).get("audio_stream", 0)
     for name in active:
         section = set_params(params, name)
         version = SetVersion.of(get(name), section)
         entries[name] = []
         for fid in film_ids:
-            entry = Entry.at(cache_dir, name, fid, cache_key(version, hashes[fid], by_film[fid][["cue_id", "start", "end"]]))
+            # another audio stream of the same file: other audio features
+            media = hashes[fid] if stream in (None, 0) or not get(name).audio else f"{hashes[fid]}:stream={stream}"
+            entry = Entry.at(cache_dir, name, fid, cache_key(version, media, by_film[fid][["cue_id", "start", "end"]]))
             entries[name].append(entry)
             if not entry.usable():
-                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry))
+                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry, stream))
     return entries, tasks
 
 
