@@ -257,9 +257,9 @@ def test_cache_recomputes_only_what_changed(corpus, tmp_path, monkeypatch):
     computed = []
     real = ex.extract_film
 
-    def counting(feature_set, extractor, film_id, path, cues):
+    def counting(feature_set, extractor, film_id, path, cues, audio_stream=None):
         computed.append((feature_set.name, film_id))
-        return real(feature_set, extractor, film_id, path, cues)
+        return real(feature_set, extractor, film_id, path, cues, audio_stream)
 
     monkeypatch.setattr(ex, "extract_film", counting)
     films = films_of(corpus)

@@ -5,8 +5,8 @@ film mix puts dialogue in the centre, where it cancels in the side signal,
 while music is usually wide. A mono recording (or one whose side carries
 nothing) simply has no side channel, and matching falls back to mid.
 
-* Chromaprint raw fingerprints come from libchromaprint through pyacoustid's
-  ctypes module (`import chromaprint`), fed the decoder's PCM block by block, so
+* Chromaprint raw fingerprints come from libchromaprint through the project's
+  ctypes binding (`filmscore.cues.libchromaprint`), fed the decoder's PCM block by block, so
   they cover the whole recording (no 120 s limit). One 32-bit item every
   1365 samples at 11025 Hz (0.1238 s): libchromaprint's frame is 4096 samples
   with an overlap of 4096 - 4096/3 in integer arithmetic, so the hop is 1365,
@@ -39,7 +39,8 @@ from scipy.signal import resample_poly
 
 from ..config import schema_defaults
 from ..errors import MediaError
-from ..media import decode_audio, stream_audio
+from ..media import decode_audio, probe, stream_audio
+from . import libchromaprint
 
 log = logging.getLogger(__name__)
 
@@ -52,27 +53,12 @@ CHANNELS = ("mid", "side")
 # ---------------------------------------------------------------- chromaprint
 
 
-def _lib():
-    import chromaprint  # pyacoustid's ctypes wrapper over libchromaprint
-
-    lib = chromaprint._libchromaprint
-    if not getattr(lib, "_filmscore_raw", False):
-        lib.chromaprint_get_raw_fingerprint.argtypes = (
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.POINTER(ctypes.c_uint32)),
-            ctypes.POINTER(ctypes.c_int),
-        )
-        lib.chromaprint_get_raw_fingerprint.restype = ctypes.c_int
-        lib._filmscore_raw = True
-    return lib
-
-
 class RawFingerprinter:
     """Streaming raw Chromaprint fingerprint (algorithm TEST2, the library default)."""
 
     def __init__(self, sample_rate: int):
-        self._lib = _lib()
-        self._ctx = self._lib.chromaprint_new(1)
+        self._lib = libchromaprint.library()
+        self._ctx = self._lib.chromaprint_new(libchromaprint.ALGORITHM_TEST2)
         if not self._lib.chromaprint_start(self._ctx, int(sample_rate), 1):
             raise RuntimeError("chromaprint_start failed")
 
@@ -83,7 +69,7 @@ class RawFingerprinter:
         if x.dtype != np.int16:
             x = np.clip(np.asarray(x, dtype=np.float32) * 32768.0, -32768, 32767).astype(np.int16)
         x = np.ascontiguousarray(x)
-        if not self._lib.chromaprint_feed(self._ctx, ctypes.cast(x.ctypes.data, ctypes.POINTER(ctypes.c_char)), len(x)):
+        if not self._lib.chromaprint_feed(self._ctx, x.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(x)):
             raise RuntimeError("chromaprint_feed failed")
 
     def finish(self) -> np.ndarray:
@@ -449,13 +435,26 @@ def track_prints(audio: TrackAudio, spec: BandSpec, speed: float = 1.0) -> Print
 
 
 class FilmAudio:
-    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file."""
+    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file.
+
+    `audio_stream` picks the film's audio stream (an index or a language tag,
+    see `filmscore.media.select_audio_stream`; None: the first). A surround
+    stream (3 channels or more: 5.1, 7.1, ...) is read as laid out, not
+    downmixed: mid and side come from its front left and right channels
+    (ffmpeg's first two in every layout), leaving out the centre, which
+    carries the dialogue; a stereo downmix would fold the dialogue into mid.
+    """
 
     def __init__(self, path: str | Path, spec: BandSpec, use_side: bool = True, block_seconds: float = 60.0,
-                 tmpdir: str | None = None):
+                 tmpdir: str | None = None, audio_stream: int | str | None = None):
         self.path = Path(path)
         self.spec = spec
         sr = spec.sample_rate
+        info = probe(self.path)
+        self.stream = info.audio_stream(audio_stream) if info.audio is not None else 0
+        a = info.audio_streams[self.stream] if info.audio_streams else None
+        n_in = a.channels if a is not None and a.channels >= 3 else 2
+        self.layout = (a.channel_layout or f"{a.channels} ch") if a is not None else ""
         self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-film-", dir=tmpdir)
         raw = Path(self._tmp.name) / "pcm.i2"
         fps = {c: RawFingerprinter(sr) for c in CHANNELS}
@@ -464,8 +463,9 @@ class FilmAudio:
         scale = np.float32(1 / 32768)
         n = 0
         with open(raw, "wb") as fh:
-            for block in stream_audio(self.path, sr, channels=2, block_seconds=block_seconds, dtype="int16"):
-                ms = mid_side_int16(block)
+            for block in stream_audio(self.path, sr, channels=n_in, block_seconds=block_seconds, dtype="int16",
+                                      stream=self.stream):
+                ms = mid_side_int16(block[:, :2])  # stereo, or a surround stream's front left and right
                 ms.tofile(fh)
                 for k, c in enumerate(CHANNELS):
                     v = np.ascontiguousarray(ms[:, k])
@@ -485,7 +485,8 @@ class FilmAudio:
                 self.prints.fp[c] = fp
                 self.prints.bands[c] = normalise_bands(bands, spec)
         self._pcm: PcmFile | np.ndarray = PcmFile(raw, shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
-        log.debug("%s: %.1f s decoded, channels %s", self.path, n / sr, keep)
+        log.debug("%s: %.1f s decoded (audio stream %d, %s), channels %s", self.path, n / sr, self.stream, self.layout,
+                  keep)
 
     @property
     def duration(self) -> float:

@@ -165,10 +165,25 @@ def resolve_sets(params: dict) -> tuple[dict[str, Any], dict[str, str]]:
 _WORKER_EXTRACTORS: dict[tuple[str, str], Any] = {}
 
 
-def _init_worker(threads: int) -> None:
+def torch_threads(params: dict) -> int:
+    """torch's intra-op threads the sets to run ask for: the largest ``threads`` of their sections (0: torch's default).
+
+    Process-wide, so applied by the entry points only: the `features` stage for
+    its own process, `_init_worker` for each worker process; never by an extractor.
+    """
+    wanted = [int(set_params(params, n).get("threads", 0) or 0) for n in params["features"]["sets"] if n in NAMES]
+    return max(wanted, default=0)
+
+
+def _init_worker(threads: int, torch_threads: int = 0) -> None:
+    """Initialiser of a worker process (its own process: process-wide settings are its to make)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ["FILMSCORE_NO_PROGRESS"] = "1"
+    if torch_threads > 0:
+        from .embedding import set_threads
+
+        set_threads(torch_threads)
 
 
 def _worker_extractor(name: str, section: dict):
@@ -188,12 +203,13 @@ class Task:
     path: str
     cues: pd.DataFrame
     entry: Entry
+    audio_stream: int | str | None = None
 
 
 def _run_task(task: Task) -> tuple[int, list[str]]:
     """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
     ext = _worker_extractor(task.name, task.section)
-    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues)
+    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues, task.audio_stream)
     task.entry.write(frames, {"film_id": task.film_id, "set": task.name, "warnings": warns})
     return len(frames), warns
 
@@ -202,7 +218,7 @@ def _task_done(task: Task) -> bool:
     return task.entry.exists()
 
 
-def _run_tasks(tasks: list[Task], run: dict) -> None:
+def _run_tasks(tasks: list[Task], run: dict, torch_threads: int = 0) -> None:
     """Every task through `filmscore.parallel.map_films` (local processes or a Dask cluster).
 
     Bad-input errors of several films are collected and raised together; the
@@ -213,7 +229,7 @@ def _run_tasks(tasks: list[Task], run: dict) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, int(run["jobs"])))
     for task, (rows, warns) in map_films(_run_task, tasks, desc="features", done=_task_done,
                                         label=lambda t: f"{t.film_id} ({t.name})",
-                                        initializer=partial(_init_worker, threads), **run):
+                                        initializer=partial(_init_worker, threads, torch_threads), **run):
         for w in warns:
             log.warning("%s: %s", task.name, w)
 
@@ -229,15 +245,18 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
     tasks: list[Task] = []
     entries: dict[str, list[Entry]] = {}
+    stream = params.get("corpus", {}).get("audio_stream", 0)
     for name in active:
         section = set_params(params, name)
         version = SetVersion.of(get(name), section)
         entries[name] = []
         for fid in film_ids:
-            entry = Entry.at(cache_dir, name, fid, cache_key(version, hashes[fid], by_film[fid][["cue_id", "start", "end"]]))
+            # another audio stream of the same file: other audio features
+            media = hashes[fid] if stream in (None, 0) or not get(name).audio else f"{hashes[fid]}:stream={stream}"
+            entry = Entry.at(cache_dir, name, fid, cache_key(version, media, by_film[fid][["cue_id", "start", "end"]]))
             entries[name].append(entry)
             if not entry.usable():
-                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry))
+                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry, stream))
     return entries, tasks
 
 
@@ -256,7 +275,7 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
-    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])))
+    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])), torch_threads(params))
     statuses: dict[str, dict] = {}
     for name in NAMES:
         if name in active:
@@ -272,4 +291,4 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
 
 
 __all__ = ["extract_features", "extract_film", "prepare_cues", "resolve_sets", "set_params", "make_extractor",
-           "plan", "film_hashes", "AUDIO_SETS"]
+           "plan", "film_hashes", "torch_threads", "AUDIO_SETS"]

@@ -45,7 +45,7 @@ def _fit_rows(values: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([values, np.repeat(values[-1:], n - len(values), axis=0)])
 
 
-def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
+def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int, stream: int = 0) -> np.ndarray:
     """A span of a film's audio as mono: the mean of its (stereo-downmixed) channels.
 
     ffmpeg's own stereo-to-mono downmix sums the channels at -3 dB each, which
@@ -54,8 +54,9 @@ def decode_mono(path: Path, sr: int, start: float, duration: float, channels: in
     films (5.1 is first folded to stereo by ffmpeg's standard downmix).
     """
     if channels <= 1:
-        return decode_audio(path, sr, channels=1, start=start, duration=duration)
-    return decode_audio(path, sr, channels=2, start=start, duration=duration).mean(axis=1, dtype=np.float32)
+        return decode_audio(path, sr, channels=1, start=start, duration=duration, stream=stream)
+    return decode_audio(path, sr, channels=2, start=start, duration=duration, stream=stream).mean(axis=1,
+                                                                                                  dtype=np.float32)
 
 
 def _audio_rate(name: str, extractor) -> int:
@@ -67,12 +68,14 @@ def _audio_rate(name: str, extractor) -> int:
 
 
 def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFrame, duration: float,
-                info) -> tuple[list[pd.DataFrame], list[str]]:
+                info, audio_stream: int | str | None = None) -> tuple[list[pd.DataFrame], list[str]]:
     sr = _audio_rate(name, extractor)
     warns: list[str] = []
-    if info.audio is not None and 0 < info.audio.sample_rate < sr:
-        warns.append(f"{path}: audio sampled at {info.audio.sample_rate} Hz, below the {sr} Hz analysis rate of "
-                     f"set {name}: nothing above {info.audio.sample_rate // 2} Hz, so spectral features describe "
+    stream = info.audio_stream(audio_stream) if info.audio is not None else 0
+    audio_info = info.audio_streams[stream] if info.audio_streams else info.audio
+    if audio_info is not None and 0 < audio_info.sample_rate < sr:
+        warns.append(f"{path}: audio sampled at {audio_info.sample_rate} Hz, below the {sr} Hz analysis rate of "
+                     f"set {name}: nothing above {audio_info.sample_rate // 2} Hz, so spectral features describe "
                      "an empty upper band")
     tables = []
     for cue in cues.itertuples():
@@ -81,7 +84,7 @@ def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFra
             warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s) starts after the end of {path} "
                          f"({duration:.1f} s): skipped")
             continue
-        audio = decode_mono(path, sr, float(cue.start), dur, info.audio.channels if info.audio else 1)
+        audio = decode_mono(path, sr, float(cue.start), dur, audio_info.channels if audio_info else 1, stream)
         expected = int(round(dur * sr))
         if 0 < expected - len(audio) <= int(0.1 * sr):  # seek/rounding shortfall at the film's end
             audio = np.pad(audio, (0, expected - len(audio)))
@@ -136,14 +139,16 @@ def _video_film(extractor, film_id: str, path: Path, cues: pd.DataFrame, duratio
 
 
 def extract_film(feature_set: FeatureSet, extractor, film_id: str, path: str | Path,
-                 cues: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """One set's frame table for one film's cues (no cache): (frames, warnings)."""
+                 cues: pd.DataFrame, audio_stream: int | str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One set's frame table for one film's cues (no cache): (frames, warnings).
+
+    Audio sets read the film's `audio_stream` (an index or a language tag; None: the first)."""
     path = Path(path)
     info = probe(path)
     duration = float(info.duration)
     name = feature_set.name
     if feature_set.audio:
-        tables, warns = _audio_film(name, extractor, film_id, path, cues, duration, info)
+        tables, warns = _audio_film(name, extractor, film_id, path, cues, duration, info, audio_stream)
     else:
         tables, warns = _video_film(extractor, film_id, path, cues, duration, info)
     if tables:
