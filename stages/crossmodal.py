@@ -2,7 +2,7 @@
 
 Label sources: true labels, and the predictions of the headline model (`model.*`).
 Writes reports/crossmodal/ (table5.csv, table5.md, clips.csv, crossmodal.png,
-metrics.json, info.json).
+differences.csv, info.json).
 """
 
 from filmscore import paths
@@ -15,7 +15,7 @@ def main(params: dict) -> None:
     genres = list(params["corpus"]["genres"])
     model_dir = paths.MODELS / inputs.headline_cell(params)
     result, info = crossmodal.run(model_dir, genres, alpha=c["alpha"], min_clips=c["min_clips"],
-                                  min_films=c["min_films"])
+                                  min_films=c["min_films"], unit=c["unit"])
     crossmodal.write_outputs(result, paths.CROSSMODAL, genres, info, paper.TABLE5)
 
 

@@ -8,7 +8,8 @@ and status.json for each set; per-film results are cached in data/features/cache
 from filmscore import paths
 from filmscore.corpus import load_corpus
 from filmscore.errors import FilmscoreError, Problem
-from filmscore.features.extract import extract_features
+from filmscore.features.embedding import set_threads
+from filmscore.features.extract import extract_features, torch_threads
 from filmscore.files import read_table
 from filmscore.stage import run_stage
 
@@ -21,6 +22,7 @@ def main(params: dict) -> None:
         raise FilmscoreError([Problem(str(paths.CUES), "not found", "run the `cues` stage first: dvc repro cues")])
     cues = read_table(paths.CUES)
     manifest = read_table(paths.MANIFEST) if paths.MANIFEST.is_file() else None
+    set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
     extract_features(params, corpus.films, cues, paths.FEATURES, CACHE, manifest=manifest)
 
 

@@ -11,7 +11,8 @@ from filmscore.stage import run_stage
 
 def main(params: dict) -> None:
     c = params["corpus"]
-    corpus, manifest = validate_corpus(c["path"], c["genres"], quick=c["quick_check"], jobs=c["jobs"])
+    corpus, manifest = validate_corpus(c["path"], c["genres"], quick=c["quick_check"], jobs=c["jobs"],
+                                       audio_stream=c["audio_stream"])
     with atomic_dir(paths.CUES_TRUTH) as d:
         for fid, path in sorted(corpus.truth.items()):
             shutil.copyfile(path, d / f"{fid}.csv")

@@ -21,6 +21,7 @@ import yaml
 
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
+from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
 from .paths import CUES_CACHE, DEMO
 
 PARAMS_FILE = "params.yaml"
@@ -135,6 +136,9 @@ CORPUS = {
     "path": Str(default=str(DEMO), doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
     "genres": List(Str(), min_len=1, unique=True, default=list(GENRES_DEFAULT), doc="the genre set; labels outside it are errors"),
     "quick_check": Bool(default=True, doc="decode only the head and tail of each file when validating (fast); false decodes all"),
+    "audio_stream": Spec("any", default=0, doc="which audio stream of each film is read (validation, cues, features): "
+                         "an index (0 = the first) or a language tag (\"eng\", \"en\", \"fra\"); a film without it is an "
+                         "error naming the film and the streams it has"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="files checked in parallel"),
 }
 
@@ -163,8 +167,13 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     "mode": Str(choices=("chromaprint", "windows"), default="chromaprint", doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
     "sample_rate": Int(min=8000, max=22050, default=11025, doc="matching rate, Hz (Chromaprint works at 11025)"),
     "use_side": Bool(default=True, doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
-    "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
-                   default=[1.0, 1.0416667], doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
+    "speeds": List(Float(min=0.5, max=2.0), min_len=1,
+                   default=[0.95, 1.05], doc="[slowest, fastest] playback speed of a film relative to its tracks (track "
+                   "seconds per film second: 1000/1001 NTSC pull-down, 25/24 PAL speed-up); each alignment's speed is "
+                   "estimated in this range. [1.0]: only the speed as released"),
+    "speed_step": Float(min=0.005, max=0.05, default=0.02,
+                        doc="the tracks are printed at 1 and steps of this out to the range, for the candidate search "
+                        "(a candidate is found within half a step of its speed, then the speed is estimated)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
     "cache": Str(runtime=True, default=str(CUES_CACHE), doc="fingerprint and per-film cue cache folder (by content hash)"),
@@ -210,8 +219,6 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "iou": Float(min=0.01, max=1.0, default=0.5, doc="intersection over union for a found cue to pair with a true one"),
     },
 }
-
-FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
 
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
@@ -281,22 +288,31 @@ RUN = {
     "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
+#: units of the cross-modal test (filmscore.reports.crossmodal reads them here)
+CROSSMODAL_UNITS = ("film", "mixed", "clip")
+
 REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
-        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
+        "features": Str(choices=FEATURE_SETS,
                         default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
         "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),
         "n_repeats": Int(min=1, max=10000, default=100, doc="permutations per feature group (the paper: 100)"),
         "seed": Int(min=0, default=0, doc="seed of the permutations"),
-        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the t-interval over repeats"),
+        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the importance interval (films + permutations, or permutations only)"),
+        "bootstrap": Int(min=0, max=100000, default=1000,
+                         doc="resamples of the bootstrap over films and repeats behind the importance interval "
+                             "(0: the interval covers the permutations only)"),
     },
     "crossmodal": {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
         "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
         "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
+        "unit": Str(CROSSMODAL_UNITS, default="film",
+                    doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
+                        "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
     "timeline": {
         "films_per_page": Int(min=1, max=500, default=40, doc="films per cue-timeline figure"),
