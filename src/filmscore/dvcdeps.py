@@ -5,9 +5,9 @@ module reads it and holds it to two rules, so a change re-runs exactly what it
 affects:
 
 - **code**: a stage's code ``deps`` are exactly the files of the import closure of
-  its ``stages/`` module (`filmscore.provenance.closure_files`, counting modules named
-  by string, as the feature-set registry does): every project module it can import,
-  and nothing else (no whole folders);
+  its ``stages/`` module (`filmscore.provenance.closure_files`, plus the modules it
+  loads by name: the feature-set registry's extractors, `LOADERS`): every project
+  module it can import, and nothing else (no whole folders);
 - **params**: a stage lists params keys one by one (leaves of the schema in
   `filmscore.config`, never a section or the whole file), and never a runtime key
   (``Spec.runtime``: jobs, threads, device, batch size, scheduler, cache folder),
@@ -94,12 +94,25 @@ def stages_running(module: str, stages: dict | None = None) -> list[str]:
     return [n for n, s in stages.items() if stage_module(s) == module]
 
 
+#: modules that load other project modules by name, and what they load: the feature-set
+#: registry's extractors (`FeatureSet.load`), built by the features stage's extract module
+LOADERS = {"filmscore.features.extract": lambda: [s.module for s in _registry()]}
+
+
+def _registry():
+    from .features.sets import REGISTRY
+
+    return REGISTRY
+
+
 def expected_code_deps(module: str, root: Path | None = None) -> list[str]:
-    """The import closure of a stage module, as paths relative to the repository root."""
-    from .provenance import REPO_ROOT, closure_files
+    """The import closure of a stage module, with the modules it loads by name (`LOADERS`), as paths
+    relative to the repository root."""
+    from .provenance import REPO_ROOT, closure_files, import_closure
 
     root = REPO_ROOT if root is None else root
-    return [p.relative_to(root).as_posix() for p in closure_files(module, named=True)]
+    modules = [module] + [m for loader, named in LOADERS.items() if loader in import_closure(module) for m in named()]
+    return [p.relative_to(root).as_posix() for p in closure_files(modules)]
 
 
 def unread_keys(stages: dict, schema: dict | None = None) -> list[str]:

@@ -14,19 +14,14 @@ import and sees imports inside functions too (a superset of what one run
 executes: safe for cache keys). Only modules of the named top-level packages
 (``filmscore`` and ``stages``) are followed; third-party libraries enter cache
 keys through `library_versions` instead. Modules loaded by a string at run time
-(``importlib.import_module(name)``) are invisible to it, unless asked for
-(``named=True``): then a string constant spelling a project module's full name
-(``"filmscore.features.mir"``, as the feature-set registry names its extractors)
-counts as an import. The dvc.yaml check uses that wider closure (a stage depends
-on every module it may load); cache keys use the plain one (one registry entry
-must not depend on every other set's code).
+(``importlib.import_module(name)``) are invisible to it: the project does not
+load its own modules that way.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import re
 from importlib import metadata
 from pathlib import Path
 
@@ -51,19 +46,13 @@ def _is_package(path: Path) -> bool:
     return path.name == "__init__.py"
 
 
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-
-
-def _imported_names(path: Path, name: str, named: bool = False) -> set[str]:
-    """Absolute names of every module `path` (module `name`) imports, at any depth of its code;
-    with `named`, also every dotted string constant (a module named by string, maybe)."""
+def _imported_names(path: Path, name: str) -> set[str]:
+    """Absolute names of every module `path` (module `name`) imports, at any depth of its code."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = name if _is_package(path) else name.rpartition(".")[0]
     out: set[str] = set()
     for node in ast.walk(tree):
-        if named and isinstance(node, ast.Constant) and isinstance(node.value, str) and _DOTTED.match(node.value):
-            out.add(node.value)
-        elif isinstance(node, ast.Import):
+        if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
@@ -84,8 +73,7 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _closure(modules: tuple[str, ...], packages: tuple[str, ...], roots: tuple[Path, ...],
-             named: bool = False) -> tuple[str, ...]:
+def _closure(modules: tuple[str, ...], packages: tuple[str, ...], roots: tuple[Path, ...]) -> tuple[str, ...]:
     seen: dict[str, Path] = {}
     todo = list(modules)
     while todo:
@@ -97,24 +85,21 @@ def _closure(modules: tuple[str, ...], packages: tuple[str, ...], roots: tuple[P
             continue  # an attribute imported from a module (`from .x import f`), not a module
         seen[name] = path
         todo.extend(_parents(name))  # importing a.b.c runs a/__init__ and a/b/__init__
-        todo.extend(_imported_names(path, name, named))
+        todo.extend(_imported_names(path, name))
     return tuple(sorted(seen))
 
 
-def import_closure(modules, packages: tuple[str, ...] = PACKAGES, roots: tuple[Path, ...] = ROOTS,
-                   named: bool = False) -> dict[str, Path]:
-    """{module name: source file} of `modules` and every project module they import, transitively
-    (with `named`, also the modules named by a full-name string constant)."""
+def import_closure(modules, packages: tuple[str, ...] = PACKAGES, roots: tuple[Path, ...] = ROOTS) -> dict[str, Path]:
+    """{module name: source file} of `modules` and every project module they import, transitively."""
     if isinstance(modules, str):
         modules = (modules,)
-    names = _closure(tuple(sorted(set(modules))), tuple(packages), tuple(roots), named)
+    names = _closure(tuple(sorted(set(modules))), tuple(packages), tuple(roots))
     return {n: module_file(n, roots) for n in names}  # type: ignore[misc]
 
 
-def closure_files(modules, packages: tuple[str, ...] = PACKAGES, roots: tuple[Path, ...] = ROOTS,
-                  named: bool = False) -> list[Path]:
+def closure_files(modules, packages: tuple[str, ...] = PACKAGES, roots: tuple[Path, ...] = ROOTS) -> list[Path]:
     """The source files of `import_closure`, sorted."""
-    return sorted(import_closure(modules, packages, roots, named).values())
+    return sorted(import_closure(modules, packages, roots).values())
 
 
 def source_digest(modules, packages: tuple[str, ...] = PACKAGES, roots: tuple[Path, ...] = ROOTS) -> str:
