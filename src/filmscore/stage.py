@@ -155,9 +155,12 @@ def _this_stage(module: str) -> tuple[str, list[str]] | None:
     return "+".join(names), sorted({k for n in names for k in stage_params(n, stages)})
 
 
-def run_stage(fn: Callable[[Any], None]) -> None:
+def run_stage(fn: Callable[[Any], None], sections: list[str] | None = None) -> None:
     """Run a stage's `fn(params)`: logging, validated params (a view limited to what dvc.yaml lists
-    for the stage), and a user error (FilmscoreError) printed without a traceback, exit status 2."""
+    for the stage), and a user error (FilmscoreError) printed without a traceback, exit status 2.
+
+    `sections` is not needed (dvc.yaml names what a stage reads; the whole params.yaml is
+    validated) and ignored: it is accepted so stages written for the older signature run."""
     setup_logging(int(os.environ.get("FILMSCORE_VERBOSE", "0") or 0))
     module = fn.__module__
     if module == "__main__":
