@@ -300,8 +300,19 @@ def _cmd_convert(args) -> int:
     return 0
 
 
+def _cmd_fetch_musicnn(args) -> int:
+    from .musicnn.fetch import fetch_musicnn
+
+    paths = fetch_musicnn(args.dest, wheel=args.wheel, force=args.force)
+    print("\n".join(f"musicnn: OK  {p}" for p in paths))
+    return 0
+
+
 def register(sub) -> None:
-    p = sub.add_parser("weights", help="check the VGGish/OpenL3 weight files; convert the TensorFlow VGGish checkpoint",
+    from .musicnn import params as M
+
+    p = sub.add_parser("weights", help="check the VGGish/OpenL3 weight files; convert the TensorFlow VGGish checkpoint; "
+                       "fetch the musicnn weights",
                        description=f"Pretrained weights for the VGGish and OpenL3 features. Where to get them: {DOCS}.")
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
     c = wsub.add_parser(
@@ -324,4 +335,15 @@ def register(sub) -> None:
     k.add_argument("--vggish-pca", help="VGGish PCA params (.pth or .npz) instead of features.vggish.pca_params")
     k.add_argument("--openl3", help="OpenL3 Keras .h5 instead of features.openl3.weights")
     k.set_defaults(func=_cmd_check)
+    f = wsub.add_parser(
+        "fetch-musicnn", help=f"write the musicnn {M.WHEEL_VERSION} weights as .npz (pip download, no TensorFlow)",
+        description=f"Download the musicnn {M.WHEEL_VERSION} wheel from PyPI ({M.PIP_DOWNLOAD}; nothing is installed), "
+        "check its sha256, read the TensorFlow checkpoints of its four models (MSD_musicnn, MTT_musicnn, MSD_vgg, "
+        "MTT_vgg) with filmscore's numpy reader and write DEST/<model>.npz. Models already written from that wheel are "
+        "kept, so a second run downloads nothing. Without network access: download the wheel elsewhere and pass --wheel.")
+    f.add_argument("--dest", default=M.WEIGHTS_DIR, help=f"folder for the .npz files (default: {M.WEIGHTS_DIR}, "
+                   "params.yaml: features.musicnn.weights)")
+    f.add_argument("--wheel", help=f"a downloaded {M.WHEEL_NAME} to read instead of downloading it")
+    f.add_argument("--force", action="store_true", help="write the files again even when they are current")
+    f.set_defaults(func=_cmd_fetch_musicnn)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
