@@ -256,3 +256,65 @@ def test_batch_size_and_threads_do_not_change_results(weights_dir):
     a = model(weights_dir, batch_size=1, threads=1).embed(y, SR)
     b = model(weights_dir, batch_size=16, threads=2).embed(y, SR)
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+# --------------------------------------------------------------------------
+# The feature set in the features stage
+# --------------------------------------------------------------------------
+
+def test_feature_set_end_to_end_and_keyed_on_the_weights(weights_dir, tmp_path):
+    import pandas as pd
+    import yaml
+
+    from filmscore.features import cache, sets
+    from filmscore.features import extract as ex
+    from filmscore.features.bags import read_set
+    from tests.features_media import write_wav
+
+    film = write_wav(tmp_path / "films" / "filmM.wav", np.concatenate([fx.piano_tone(6.0), fx.drum_loop(6.0)]), SR)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["features"].update(sets=["musicnn"], jobs=1)
+    params["features"]["musicnn"].update(weights=str(weights_dir), output="taggram")
+    cues = pd.DataFrame({"film_id": ["filmM"] * 2, "cue_id": ["filmM:0000", "filmM:0001"],
+                         "start": [0.0, 6.0], "end": [6.0, 8.2]})  # the second cue: 2.2 s, under one patch
+    statuses = ex.extract_features(params, {"filmM": film}, cues, tmp_path / "features", tmp_path / "cache")
+    assert statuses["musicnn"]["status"] == "ok"
+    frames, cue_level, _ = read_set(tmp_path / "features", "musicnn")
+    assert frames.groupby("cue_id").size().tolist() == [6, 2]
+    assert [c for c in frames.columns if c.startswith("musicnn_tag_")] == [tag_column(t) for t in P.MSD_LABELS]
+    assert len(cue_level) == 2
+    m = model(weights_dir, output="taggram")
+    direct = m.embed(fx.piano_tone(6.0), SR)  # the film's first cue, decoded from the 16-bit file
+    np.testing.assert_allclose(frames[frames["cue_id"] == "filmM:0000"][m.columns].to_numpy(), direct, atol=2e-3)
+    # the weights' content is part of the cache key: the folder's files are hashed
+    other = tmp_path / "w"
+    other.mkdir()
+    for f in Path(weights_dir).glob("*.npz"):
+        (other / f.name).write_bytes(f.read_bytes())
+    section = {**params["features"]["musicnn"], "weights": str(other)}
+    key = cache.SetVersion.of(sets.get("musicnn"), section).digest
+    with np.load(other / "MSD_musicnn.npz") as z:
+        v = {k: z[k] for k in z.files}
+    v["dense_1/bias"] = v["dense_1/bias"] + 1
+    np.savez(other / "MSD_musicnn.npz", **v)
+    assert cache.SetVersion.of(sets.get("musicnn"), section).digest != key
+
+
+def test_missing_weights_skip_the_set_and_the_others_run(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from filmscore.features import extract as ex
+    from filmscore.features.bags import read_set
+    from tests.features_media import write_wav
+
+    film = write_wav(tmp_path / "films" / "filmM.wav", fx.drum_loop(3.0), SR)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["features"].update(sets=["musicnn", "visual"], jobs=1)
+    params["features"]["musicnn"]["weights"] = str(tmp_path / "nowhere")
+    cues = pd.DataFrame({"film_id": ["filmM"], "start": [0.0], "end": [3.0]})
+    statuses = ex.extract_features(params, {"filmM": film}, cues, tmp_path / "features", tmp_path / "cache")
+    assert statuses["musicnn"]["status"] == "skipped"
+    assert "fetch-musicnn" in statuses["musicnn"]["reason"]
+    assert read_set(tmp_path / "features", "musicnn")[0].empty
+    assert statuses["visual"]["status"] in ("ok", "skipped")  # the other set ran (a .wav has no pictures)

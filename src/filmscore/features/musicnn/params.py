@@ -8,6 +8,8 @@ model's `config.json` (`n_frames: 187`, `pad_short: repeat-pad`).
 
 from __future__ import annotations
 
+from ...config import SCHEMA, defaults
+
 # Frontend (configuration.py, extractor.py).
 SAMPLE_RATE = 16000
 FFT_SIZE = 512
@@ -28,14 +30,9 @@ MUSICNN_BACKEND_UNITS = 200
 VGG_FILTERS = 128
 N_TAGS = 50
 
-# The four models of the wheel: name -> architecture.
-MODELS = {
-    "MSD_musicnn": "musicnn",
-    "MTT_musicnn": "musicnn",
-    "MSD_vgg": "vgg",
-    "MTT_vgg": "vgg",
-}
-OUTPUTS = ("penultimate", "taggram", "both")
+# The four models of the wheel (the choices of features.musicnn.model): name -> architecture.
+MODELS = {m: ("vgg" if m.endswith("_vgg") else "musicnn") for m in SCHEMA["features"]["musicnn"]["model"].choices}
+OUTPUTS = SCHEMA["features"]["musicnn"]["output"].choices
 
 # configuration.py: the models' output units, in order.
 MTT_LABELS = (
@@ -65,17 +62,10 @@ WHEEL_NAME = f"musicnn-{WHEEL_VERSION}-py3-none-any.whl"
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 WHEEL_BYTES = 29292476
 PIP_DOWNLOAD = f"pip download --no-deps musicnn=={WHEEL_VERSION}"
-WEIGHTS_DIR = "models/musicnn"  # <model>.npz, written by `filmscore weights fetch-musicnn`
+WEIGHTS_DIR = SCHEMA["features"]["musicnn"]["weights"].default  # <model>.npz, by `filmscore weights fetch-musicnn`
 FETCH_COMMAND = "filmscore weights fetch-musicnn"
 GET_WEIGHTS = (f"the musicnn {WHEEL_VERSION} weights: run `{FETCH_COMMAND}` (it runs `{PIP_DOWNLOAD}` and converts "
                "the four TensorFlow checkpoints of the wheel to .npz)")
 
-# params.yaml: features.musicnn (schema: filmscore.config.EMBED_SCHEMA["musicnn"]).
-DEFAULT_SECTION = {
-    "weights": WEIGHTS_DIR,
-    "model": "MSD_musicnn",
-    "output": "penultimate",
-    "device": "cpu",
-    "batch_size": 4,  # patches per pass: small batches keep the convolutions in the CPU cache
-    "threads": 1,
-}
+# params.yaml: features.musicnn; its defaults are declared once, in filmscore.config.
+DEFAULT_SECTION = defaults("features.musicnn")
