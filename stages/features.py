@@ -1,6 +1,7 @@
 """Stage `features`: MIR, VGGish, OpenL3 and visual feature bags for every cue.
 
-Reads the cue table and the corpus, writes data/features/<set>/{frames,cues}.parquet
+Reads the cue table and the corpus (films, and soundtrack tracks for
+``features.audio: track``), writes data/features/<set>/{frames,cues}.parquet
 and status.json for each set; per-film results are cached in data/features/cache
 (a persistent DVC output), so a changed or added film is the only one recomputed.
 """
@@ -28,7 +29,7 @@ def main(params: dict) -> None:
         raise FilmscoreError([Problem(str(CUES), "not found", "run the `cues` stage first: dvc repro cues")])
     cues = read_table(CUES)
     manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
-    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest)
+    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest, tracks=corpus.tracks)
 
 
 if __name__ == "__main__":

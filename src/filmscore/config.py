@@ -201,6 +201,10 @@ FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, doc="films extracted in parallel (processes)"),
+    "audio": Str(choices=("track", "film"), default="track",
+                 doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
+                     "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
+                     "visual features always read the film (docs/features.md)"),
     "mir": {
         "sample_rate": Int(min=8000, max=48000, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
         "frame_size": Int(min=256, max=8192, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),

@@ -29,7 +29,6 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ import scipy.fft as sfft
 from scipy.signal import resample_poly
 
 from ..errors import MediaError
-from ..media import decode_audio, stream_audio
+from ..media import decode_audio, speed_ratio, stream_audio
 
 log = logging.getLogger(__name__)
 
@@ -267,10 +266,6 @@ def prints_of(pcm: dict[str, np.ndarray], spec: BandSpec) -> Prints:
 
 
 # ---------------------------------------------------------------- tracks
-
-
-def speed_ratio(speed: float) -> Fraction:
-    return Fraction(speed).limit_denominator(200)
 
 
 class PcmFile:

@@ -9,13 +9,19 @@ over ``features.jobs`` local processes, or a Dask cluster (``run.scheduler``), w
 **Cache.** A (set, film) result is stored under
 ``<cache_dir>/<set>/<film_id>/<key>.parquet`` (plus ``<key>.json`` with its
 warnings, written last: an entry without it is incomplete and ignored). The key
-is the SHA-256 of: the film file's content hash, the film's cue rows
-(cue_id, start, end), the set's parameters, the hashes of any files those
+is the SHA-256 of: what the set reads (visual: the film file's content hash
+and the film's cue rows; audio sets: `source.audio_inputs` of ``features.audio``,
+i.e. the same in ``film`` mode, each cue's track hash, offset, length and speed in
+``track`` mode), the set's parameters, the hashes of any files those
 parameters name (weights), the source of the code that computes the set, and
 the versions of the libraries it uses. Adding one film to a corpus therefore
 computes only that film; changing a set's parameters recomputes that set only.
 Entries are never overwritten in place and never deleted by the pipeline; delete
 the folder to reclaim space.
+
+**Audio source.** Audio sets read each cue's audio through
+`source.AudioSource.cue_audio`: its soundtrack track (``features.audio: track``)
+or the film's mix (``film``); each audio set's status.json records which.
 
 **Sets without weights.** VGGish and OpenL3 raise
 `filmscore.features.weights.WeightsMissing` when their weight file is absent;
@@ -46,7 +52,9 @@ from ..files import atomic_dir, atomic_path, file_hash, write_json
 from ..media import decode_audio, probe
 from ..parallel import map_films, run_options
 from . import bags
+from . import source as audio_source
 from .bags import SETS, cue_table, empty_frames, frames_table, n_frames
+from .source import AudioSource, audio_inputs, check_track_cues
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +135,7 @@ def film_hashes(films: dict[str, Path], manifest: pd.DataFrame | None = None) ->
     if manifest is not None and {"film_id", "role", "sha256", "size_bytes"} <= set(manifest.columns):
         for r in manifest[manifest["role"] == "film"].itertuples():
             known[str(r.film_id)] = (str(r.sha256), int(r.size_bytes))
-    out = {}
-    for fid, path in films.items():
-        entry = known.get(fid)
-        if entry and Path(path).is_file() and Path(path).stat().st_size == entry[1]:
-            out[fid] = entry[0]
-        else:
-            out[fid] = file_hash(path)
-    return out
+    return {fid: audio_source.trusted_hash(path, known.get(fid)) for fid, path in films.items()}
 
 
 # ---------------------------------------------------------------- extractors
@@ -192,7 +193,7 @@ def columns_of(name: str, extractor, dim: int | None = None) -> list[str]:
 
 
 def _source_hash(module: str) -> str:
-    files = [Path(__file__), Path(bags.__file__), Path(decode_audio.__code__.co_filename)]
+    files = [Path(__file__), Path(bags.__file__), Path(audio_source.__file__), Path(decode_audio.__code__.co_filename)]
     loaded = sys.modules.get(module)
     origin = getattr(loaded, "__file__", None) if loaded is not None else None
     if origin is None and loaded is None:
@@ -243,9 +244,9 @@ class SetVersion:
         return cls(name, section, hashlib.sha256(blob.encode()).hexdigest())
 
 
-def cache_key(version: SetVersion, film_hash: str, film_cues: pd.DataFrame) -> str:
-    rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end))) for r in film_cues.itertuples()]
-    blob = json.dumps({"set": version.digest, "film": film_hash, "cues": rows})
+def cache_key(version: SetVersion, inputs: dict) -> str:
+    """The key of one (set, film) result: the set's version and what it reads (`source.audio_inputs`)."""
+    blob = json.dumps({"set": version.digest, **inputs})
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -267,53 +268,35 @@ def _fit_rows(values: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([values, np.repeat(values[-1:], n - len(values), axis=0)])
 
 
-def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
-    """A span of a film's audio as mono: the mean of its (stereo-downmixed) channels.
-
-    ffmpeg's own stereo-to-mono downmix sums the channels at -3 dB each, which
-    puts a stereo source 3 dB above the same music in a mono source; averaging
-    the stereo pair keeps levels (RMS) comparable across mono, stereo and 5.1
-    films (5.1 is first folded to stereo by ffmpeg's standard downmix).
-    """
-    if channels <= 1:
-        return decode_audio(path, sr, channels=1, start=start, duration=duration)
-    return decode_audio(path, sr, channels=2, start=start, duration=duration).mean(axis=1, dtype=np.float32)
-
-
-def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFrame, duration: float,
-                info) -> tuple[list[pd.DataFrame], list[str]]:
+def _audio_film(name: str, extractor, film_id: str, cues: pd.DataFrame, src: AudioSource) -> tuple[list[pd.DataFrame], list[str]]:
     sr = int(getattr(extractor, "sample_rate", None) or _DEFAULT_RATES.get(name, 22050))
+    duration = src.duration
     warns: list[str] = []
-    if info.audio is not None and 0 < info.audio.sample_rate < sr:
-        warns.append(f"{path}: audio sampled at {info.audio.sample_rate} Hz, below the {sr} Hz analysis rate of "
-                     f"set {name}: nothing above {info.audio.sample_rate // 2} Hz, so spectral features describe "
-                     "an empty upper band")
     tables = []
     for cue in cues.itertuples():
         dur = min(float(cue.end), duration) - float(cue.start)
         if dur <= 0:
-            warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s) starts after the end of {path} "
+            warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s) starts after the end of {src.film} "
                          f"({duration:.1f} s): skipped")
             continue
-        audio = decode_mono(path, sr, float(cue.start), dur, info.audio.channels if info.audio else 1)
-        expected = int(round(dur * sr))
-        if 0 < expected - len(audio) <= int(0.1 * sr):  # seek/rounding shortfall at the film's end
-            audio = np.pad(audio, (0, expected - len(audio)))
+        audio, w = src.cue_audio(cue, dur, sr)
+        warns += w
         if len(audio) == 0:
-            warns.append(f"cue {cue.cue_id}: no audio decoded from {path} at {cue.start:.1f} s: skipped")
+            if src.mode == "film":
+                warns.append(f"cue {cue.cue_id}: no audio decoded from {src.film} at {cue.start:.1f} s: skipped")
             continue
         if float(cue.end) > duration + 0.5:
-            warns.append(f"cue {cue.cue_id} ends at {cue.end:.1f} s, after the end of {path} ({duration:.1f} s): "
+            warns.append(f"cue {cue.cue_id} ends at {cue.end:.1f} s, after the end of {src.film} ({duration:.1f} s): "
                          "cut at the film's end")
         if dur < 1.0:
             warns.append(f"cue {cue.cue_id} lasts {dur:.2f} s, under one second: one frame from its audio")
         if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
-            warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s of {path}) is silent "
+            warns.append(f"cue {cue.cue_id} ({src.describe(cue)}) is silent "
                          "(below -80 dBFS): its features describe silence")
         values = extractor.embed(audio, sr)
         n = n_frames(len(audio) / sr)
         if len(values) == 0:
-            warns.append(f"cue {cue.cue_id} ({dur:.2f} s) is too short for set {name}: no frame")
+            warns.append(f"cue {cue.cue_id} ({len(audio) / sr:.2f} s) is too short for set {name}: no frame")
             continue
         values = _fit_rows(values, n)
         tables.append(frames_table(film_id, cue.cue_id, float(cue.start), values, columns_of(name, extractor, values.shape[1])))
@@ -349,15 +332,18 @@ def _visual_film(extractor, film_id: str, path: Path, cues: pd.DataFrame, durati
     return tables, warns
 
 
-def extract_film(name: str, extractor, film_id: str, path: str | Path, cues: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """One set's frame table for one film's cues (no cache): (frames, warnings)."""
+def extract_film(name: str, extractor, film_id: str, path: str | Path, cues: pd.DataFrame,
+                 src: AudioSource | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One set's frame table for one film's cues (no cache): (frames, warnings).
+
+    Audio sets read the cues' audio from `src` (default: the film's mix).
+    """
     path = Path(path)
-    info = probe(path)
-    duration = float(info.duration)
     if name == "visual":
-        tables, warns = _visual_film(extractor, film_id, path, cues, duration, info)
+        info = probe(path)
+        tables, warns = _visual_film(extractor, film_id, path, cues, float(info.duration), info)
     else:
-        tables, warns = _audio_film(name, extractor, film_id, path, cues, duration, info)
+        tables, warns = _audio_film(name, extractor, film_id, cues, src or AudioSource("film", film_id, path))
     if tables:
         frames = pd.concat(tables, ignore_index=True)
     else:
@@ -392,12 +378,13 @@ class Task:
     cues: pd.DataFrame
     parquet: str
     sidecar: str
+    source: AudioSource | None = None
 
 
 def _run_task(task: Task) -> tuple[int, list[str]]:
     """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
     ext = _worker_extractor(task.name, task.section)
-    frames, warns = extract_film(task.name, ext, task.film_id, task.path, task.cues)
+    frames, warns = extract_film(task.name, ext, task.film_id, task.path, task.cues, task.source)
     with atomic_path(task.parquet) as tmp:
         frames.to_parquet(tmp, index=False)
     write_json(task.sidecar, {"film_id": task.film_id, "set": task.name, "rows": len(frames), "warnings": warns})
@@ -428,7 +415,7 @@ def _run_tasks(tasks: list[Task], run: dict) -> None:
 
 
 def _assemble(out_dir: Path, name: str, entries: list[tuple[str, Path, Path]], cues: pd.DataFrame,
-              columns: list[str]) -> dict:
+              columns: list[str], extra: dict | None = None) -> dict:
     """Write data/features/<name>/ from the cached per-film tables, one film at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -461,24 +448,39 @@ def _assemble(out_dir: Path, name: str, entries: list[tuple[str, Path, Path]], c
         cue_level = pd.concat(cue_parts, ignore_index=True) if cue_parts else cue_table(empty_frames(columns), cues)
         cue_level.to_parquet(tmp / "cues.parquet", index=False)
         status = {"status": "ok", "films": len({f for f, _, _ in entries}), "films_with_frames": len(cue_parts),
-                  "cues": len(cue_level), "frames": n_rows, "features": len(columns), "warnings": warnings}
+                  "cues": len(cue_level), "frames": n_rows, "features": len(columns), **(extra or {}),
+                  "warnings": warnings}
         write_json(tmp / "status.json", status)
     return status
 
 
 def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, out_dir: str | Path,
-                     cache_dir: str | Path, manifest: pd.DataFrame | None = None) -> dict[str, dict]:
+                     cache_dir: str | Path, manifest: pd.DataFrame | None = None,
+                     tracks: dict[str, list[Path]] | None = None) -> dict[str, dict]:
     """Extract every set of params['features']['sets'] and write its bags under `out_dir`.
 
-    `films` maps film_id to its file (the corpus); `cues` is the cue table
-    (checked with `prepare_cues`). Returns each set's status.
+    `films` maps film_id to its file and `tracks` to its soundtrack files (the
+    corpus; `tracks` is read with ``features.audio: track``); `cues` is the cue
+    table (checked with `prepare_cues`, and `source.check_track_cues` in track
+    mode). Returns each set's status.
     """
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
+    mode = params["features"]["audio"]
     cues = prepare_cues(cues, films)
     active, skipped = resolve_sets(params)
     film_ids = sorted(set(cues["film_id"]))
-    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if active and film_ids else {}
+    from_tracks = mode == "track" and any(n != "visual" for n in active) and bool(film_ids)
+    if from_tracks:
+        if tracks is None:
+            raise ValueError("features.audio is 'track': pass the corpus's soundtrack files (tracks=Corpus.tracks)")
+        cues = check_track_cues(cues, tracks)
+        track_hash = audio_source.track_hashes(tracks, cues, manifest)
+        durations = audio_source.film_durations({f: films[f] for f in film_ids}, manifest)
+    needs_film_hash = film_ids and ("visual" in active or (mode == "film" and active))
+    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if needs_film_hash else {}
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
+    sources = {f: AudioSource(mode, f, films[f], {Path(p).stem: p for p in tracks[f]}, durations[f]) if from_tracks
+               else AudioSource("film", f, films[f]) for f in film_ids}
     tasks: list[Task] = []
     entries: dict[str, list[tuple[str, Path, Path]]] = {}
     for name in active:
@@ -486,11 +488,15 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
         version = SetVersion.of(name, section)
         entries[name] = []
         for fid in film_ids:
-            key = cache_key(version, hashes[fid], by_film[fid][["cue_id", "start", "end"]])
-            parquet, sidecar = cache_entry(cache_dir, name, fid, key)
+            if name != "visual" and from_tracks:
+                inputs = audio_inputs("track", by_film[fid], track_hash=track_hash, duration=durations[fid])
+            else:  # film-mode audio and the picture: the film at the cue times
+                inputs = audio_inputs("film", by_film[fid], film_hash=hashes[fid])
+            parquet, sidecar = cache_entry(cache_dir, name, fid, cache_key(version, inputs))
             entries[name].append((fid, parquet, sidecar))
             if not (parquet.is_file() and sidecar.is_file()):
-                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], str(parquet), str(sidecar)))
+                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], str(parquet), str(sidecar),
+                                  None if name == "visual" else sources[fid]))
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
@@ -498,7 +504,8 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     statuses: dict[str, dict] = {}
     for name in SETS:
         if name in active:
-            statuses[name] = _assemble(out_dir, name, entries[name], cues, columns_of(name, active[name]))
+            extra = {} if name == "visual" else {"audio": mode}
+            statuses[name] = _assemble(out_dir, name, entries[name], cues, columns_of(name, active[name]), extra)
             st = statuses[name]
             log.info("features %s: %d cue(s), %d frame(s), %d feature(s)%s", name, st["cues"], st["frames"],
                      st["features"], f"; {len(st['warnings'])} warning(s) listed in {out_dir / name / 'status.json'}"
