@@ -164,7 +164,7 @@ def params(corpus_path: str = "corpus", n_repeats: int = 20) -> dict:
         "model": {"set": "vggish", "level": "cue", "pool": "single_attention", "hidden": 128},
         "reports": {
             "importance": {"features": "mir", "level": "cue", "pool": "avg", "hidden": 64, "n_repeats": n_repeats, "seed": 0, "confidence": 0.95},
-            "crossmodal": {"alpha": 0.01, "min_clips": 5, "min_films": 2},
+            "crossmodal": {"alpha": 0.01, "min_clips": 5, "min_films": 2, "unit": "film"},
             "timeline": {"films_per_page": 8},
         },
     }

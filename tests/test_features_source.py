@@ -243,9 +243,9 @@ def test_track_mode_caches_by_track_content_not_by_film(corpora, tmp_path, monke
     computed = []
     real = ex.extract_film
 
-    def counting(name, extractor, film_id, path, cues, src=None):
-        computed.append(name)
-        return real(name, extractor, film_id, path, cues, src)
+    def counting(feature_set, extractor, film_id, path, cues, src=None):
+        computed.append(feature_set.name)
+        return real(feature_set, extractor, film_id, path, cues, src)
 
     monkeypatch.setattr(ex, "extract_film", counting)
     cache = tmp_path / "cache"

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy.signal import resample_poly
 
+from ..config import schema_defaults
 from ..errors import MediaError
 from ..media import decode_audio, speed_ratio, stream_audio
 
@@ -110,14 +111,15 @@ def raw_fingerprint(x: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+@schema_defaults("cues.bands")
 class BandSpec:
-    sample_rate: int = CHROMAPRINT_RATE
-    n_fft: int = 4096
-    hop: int = 2048
-    n_bands: int = 24
-    fmin: float = 150.0
-    fmax: float = 5000.0
-    highpass_seconds: float = 3.0
+    sample_rate: int = CHROMAPRINT_RATE  # not a key of cues.bands: StampSettings sets it to cues.sample_rate
+    n_fft: int
+    hop: int
+    n_bands: int
+    fmin: float
+    fmax: float
+    highpass_seconds: float
 
     @property
     def frame_seconds(self) -> float:

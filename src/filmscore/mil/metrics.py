@@ -60,6 +60,45 @@ def _ap_untied(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.divide((prec * t).sum(0), pos, out=np.full(t.shape[1], np.nan), where=pos > 0)
 
 
+def macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Macro F1 over the genres (columns) of 0/1 predictions, 0 for an undefined genre F1
+    (the same as `prf(...)["f1"].mean()`, without the dictionary: fast for the bootstrap)."""
+    truth, pred = np.asarray(truth, dtype=bool), np.asarray(pred, dtype=bool)
+    tp = (truth & pred).sum(0)
+    den = truth.sum(0) + pred.sum(0)
+    return float(np.divide(2.0 * tp, den, out=np.zeros(tp.shape), where=den > 0).mean())
+
+
+def average_precision_columns(truth: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """AP of every column at once (scikit-learn's `average_precision_score`, ties
+    included: tied scores form one threshold); NaN for a column with no positive.
+
+    AP = sum over positives of the precision at the end of the positive's tie group,
+    divided by the number of positives (the step-wise sum of (R_k - R_k-1) P_k)."""
+    truth, score = np.asarray(truth, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    n = truth.shape[0]
+    if n == 0:
+        return np.full(truth.shape[1:], np.nan)
+    order = np.argsort(-score, axis=0, kind="stable")
+    s = np.take_along_axis(score, order, axis=0)
+    t = np.take_along_axis(truth, order, axis=0)
+    tp = np.cumsum(t, axis=0)
+    pos = np.arange(n).reshape((n,) + (1,) * (truth.ndim - 1))
+    is_end = np.ones(s.shape, dtype=bool)
+    is_end[:-1] = s[1:] != s[:-1]
+    end = np.where(is_end, pos, n - 1)
+    end = np.flip(np.minimum.accumulate(np.flip(end, 0), axis=0), 0)  # the end of each row's tie group
+    prec_end = np.take_along_axis(tp, end, axis=0) / (end + 1)
+    npos = t.sum(0)
+    return np.divide((t * prec_end).sum(0), npos, out=np.full(npos.shape, np.nan), where=npos > 0)
+
+
+def mean_ap(truth: np.ndarray, prob: np.ndarray) -> float:
+    """mAP: mean AP over the genres that have a positive film (NaN if none)."""
+    ap = average_precision_columns(truth, prob)
+    return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+
+
 def random_baseline(Y: np.ndarray, folds: np.ndarray, draws: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
     """Expected scores of the random guess by class frequency, over ``draws`` draws.
 
@@ -134,4 +173,4 @@ def pr_curve(truth: np.ndarray, prob: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": p, "recall": r, "threshold": np.append(t, np.nan)}
 
 
-__all__ = ["prf", "average_precisions", "random_baseline", "paired_ttest", "score", "film_scores", "pr_curve"]
+__all__ = ["prf", "macro_f1", "average_precision_columns", "mean_ap", "average_precisions", "random_baseline", "paired_ttest", "score", "film_scores", "pr_curve"]

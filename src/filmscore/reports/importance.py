@@ -283,23 +283,12 @@ def summary_markdown_table(summary: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-def _num(v) -> float | None:
-    return None if v is None or not np.isfinite(v) else round(float(v), 6)
-
-
-def metrics(result: ImportanceResult) -> dict:
-    """DVC metrics: unpermuted F1 per genre and the Overall importance of each group."""
-    s = result.summary()
-    ov = s[s["genre"] == OVERALL]
-    return {
-        "f1_orig": {lab: _num(f) for lab, f in zip(result.labels, result.f1_orig)},
-        "overall": {r["group"]: _num(r["mean"]) for _, r in ov.iterrows()},
-        "n_repeats": result.n_repeats,
-    }
-
-
 def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
-    """Write the importance folder at once (tables, figure, metrics, info)."""
+    """Write the importance folder at once (tables, figure, info).
+
+    The detail stays in tables (summary.csv, overall.csv), not in DVC metrics:
+    `dvc exp show` keeps to the numbers an experiment is judged by (docs/experiments.md).
+    """
     from pathlib import Path
 
     from ..files import save_figure, write_json, write_table
@@ -312,7 +301,6 @@ def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
         write_table(result.repeats(), tmp / "repeats.csv")
         write_table(result.overall(), tmp / "overall.csv")
         save_figure(importance_figure(summary, title=info.get("title", "")), tmp / "importance.png")
-        write_json(tmp / "metrics.json", metrics(result))
         write_json(tmp / "info.json", info)
 
 

@@ -248,7 +248,7 @@ def crossmodal_section(doc: Document, genres: list[str]) -> None:
             t["testable"] = t["testable"].astype(bool)
             for feat, tf in crossmodal.table5_frames(t, genres, paper.TABLE5).items():
                 doc.table(tf, f"{feat.capitalize()}: this project (left) and the paper (columns 'paper: ...')")
-            doc.para(crossmodal.LEGEND + " The paper's significance marks are lost in its text.")
+            doc.para(crossmodal.legend(info.get("unit", "film")) + " The paper's significance marks are lost in its text.")
         doc.image(CROSSMODAL_DIR / "crossmodal.png", "Cross-modal differences by genre and label source "
                   "(diamonds: paper, Actual)")
     doc.para(f"**Paper** label sources from {paper.TABLE5_MODEL}; test: {paper.TABLE5_TEST}.")
