@@ -20,7 +20,7 @@ def main(params: dict) -> None:
 
     predictor = CVResult.load(model_dir)
     result, info = importance.run(model_dir, genres, group_of, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
-                                  confidence=r["confidence"])
+                                  confidence=r["confidence"], n_boot=r["bootstrap"])
     importance.write_outputs(result, inputs.IMPORTANCE_DIR, info)
 
 

@@ -164,3 +164,32 @@ def test_reports_params_schema_catches_typos_and_bad_values():
     assert "reports.crossmodal.min_films" in probs["params.yaml: reports.crossmodal.min_film"].fix
     assert "did you mean 'frame'" in probs["params.yaml: reports.importance.level"].what
     assert "above the maximum" in probs["params.yaml: reports.crossmodal.alpha"].what
+
+
+def test_report_shows_intervals_sources_units_and_how_to_read(full_run):
+    """Table 4 with intervals and paired tests (as the evaluate stage writes them), the audio source
+    the features stage recorded, the cross-modal unit, the importance marks, a reading guide per section."""
+    root, ids = full_run
+    pd.DataFrame({"features": ["mir", "mir"], "level": ["cue", "cue"], "method": ["avg", "single_attention"],
+                  "size": [64, 64], "precision": [0.5, 0.6], "recall": [0.6, 0.7], "f1": [0.55, 0.62],
+                  "f1_lo": [0.41, 0.5], "f1_hi": [0.66, 0.73], "map": [0.6, 0.65], "map_lo": [0.5, 0.52],
+                  "map_hi": [0.7, 0.77], "p_vs_avg": [np.nan, 0.004], "p_vs_random": [0.2, 0.001],
+                  "vs_avg": ["", "better"], "vs_random": ["not distinguishable", "better"],
+                  "schedule": ["", "steps: 3000 optimiser steps"]}).to_csv(inputs.TABLE4, index=False)
+    _png(inputs.TABLE4_FIGURE)
+    status = root / "data/features/mir/status.json"
+    status.write_text(json.dumps({"status": "ok", "audio": "track"}))
+    params = synth.params()
+    params["features"] = {"sets": ["mir", "visual"]}
+    build_report(params, git=NO_GIT)
+    md = (root / "reports/report.md").read_text()
+    assert "| 0.550 [0.410, 0.660] |" in md and "| 0.620 [0.500, 0.730] |" in md  # F1 with its interval
+    assert "**better** (p 0.004)" in md and "not distinguishable (p 0.2)" in md
+    assert "figures/table4.png" in md and "steps: 3000 optimiser steps" in md
+    assert "Music features from: mir: **track**" in md
+    assert "Cross-modal test unit: **film**" in md and "Unit of the test: **film**" in md
+    assert md.count("**How to read this.**") == 3
+    s = pd.read_csv(root / "reports/importance/summary.csv")
+    zero = s[(s["genre"] == imp.OVERALL) & s["covers_zero"]]["group"].tolist()
+    assert zero and f"Overall, intervals containing 0 (not shown to matter): {', '.join(zero)}." in md
+    assert "○" in md

@@ -163,8 +163,13 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     "mode": Str(choices=("chromaprint", "windows"), default="chromaprint", doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
     "sample_rate": Int(min=8000, max=22050, default=11025, doc="matching rate, Hz (Chromaprint works at 11025)"),
     "use_side": Bool(default=True, doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
-    "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
-                   default=[1.0, 1.0416667], doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
+    "speeds": List(Float(min=0.5, max=2.0), min_len=1,
+                   default=[0.95, 1.05], doc="[slowest, fastest] playback speed of a film relative to its tracks (track "
+                   "seconds per film second: 1000/1001 NTSC pull-down, 25/24 PAL speed-up); each alignment's speed is "
+                   "estimated in this range. [1.0]: only the speed as released"),
+    "speed_step": Float(min=0.005, max=0.05, default=0.02,
+                        doc="the tracks are printed at 1 and steps of this out to the range, for the candidate search "
+                        "(a candidate is found within half a step of its speed, then the speed is estimated)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
     "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (by content hash)"),
@@ -295,7 +300,10 @@ REPORTS = {
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),
         "n_repeats": Int(min=1, max=10000, default=100, doc="permutations per feature group (the paper: 100)"),
         "seed": Int(min=0, default=0, doc="seed of the permutations"),
-        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the t-interval over repeats"),
+        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the importance interval (films + permutations, or permutations only)"),
+        "bootstrap": Int(min=0, max=100000, default=1000,
+                         doc="resamples of the bootstrap over films and repeats behind the importance interval "
+                             "(0: the interval covers the permutations only)"),
     },
     "crossmodal": {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),

@@ -13,7 +13,6 @@ import logging
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
@@ -240,33 +239,6 @@ def decode_audio(
     if not blocks:
         return np.zeros((0,) if channels == 1 else (0, channels), dtype=np.dtype(_SAMPLE_FORMATS[dtype][2]).newbyteorder("="))
     return np.concatenate(blocks, axis=0)
-
-
-def speed_ratio(speed: float) -> Fraction:
-    """A playback speed as a small fraction: 25/24 for PAL's 1.0416667 (film shot at 24 fps shown at 25).
-
-    Its numerator and denominator are the polyphase resampler's down and up
-    factors: played at `speed`, sample j of the result is sample j * speed of the source.
-    """
-    if not (np.isfinite(speed) and speed > 0):
-        raise ValueError(f"playback speed must be a positive number, got {speed!r}")
-    return Fraction(float(speed)).limit_denominator(200)
-
-
-def play_at_speed(x: np.ndarray, speed: float) -> np.ndarray:
-    """Audio `x` (samples along axis 0) played `speed` times faster at the same sample rate.
-
-    Above 1 it is shorter and its pitch is raised by the same factor, as a PAL
-    transfer does; sample j of the result sits at sample j * speed of `x`
-    (polyphase resampling by `speed_ratio`). float32 out.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    r = speed_ratio(speed)
-    if r == 1:
-        return x
-    from scipy.signal import resample_poly
-
-    return resample_poly(x, r.denominator, r.numerator, axis=0).astype(np.float32, copy=False)
 
 
 def is_media(path: str | Path) -> bool:

@@ -25,7 +25,8 @@ def _settings(args: argparse.Namespace) -> StampSettings:
     if args.mode:
         s = replace(s, mode=args.mode)
     if args.speeds:
-        s = replace(s, speeds=tuple(float(x) for x in args.speeds.split(",")))
+        v = [float(x) for x in args.speeds.split(",")]
+        s = replace(s, speeds=(min(v), max(v)))
     if args.mono:
         s = replace(s, use_side=False)
     return s
@@ -53,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="cue table, .csv or .parquet")
     p.add_argument("--params", help="read the settings from this params.yaml's cues section (default: built-in defaults)")
     p.add_argument("--mode", choices=("chromaprint", "windows"), help="override cues.mode")
-    p.add_argument("--speeds", help="comma-separated playback speeds to search (e.g. 1,1.0416667)")
+    p.add_argument("--speeds", help="playback speeds searched, SLOWEST,FASTEST (e.g. 0.95,1.05; 1: only the speed as released)")
     p.add_argument("--mono", action="store_true", help="match the mid signal only (no side L-R)")
     p.add_argument("--cache", help="fingerprint cache folder (e.g. data/cues_cache); default: none")
     p.add_argument("--film-id", help="film id in the table (default: the film's file stem)")

@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
+
 from ..config import schema_defaults
 from .prints import BandSpec
 
@@ -72,6 +74,7 @@ class StampSettings:
     sample_rate: int
     use_side: bool
     speeds: tuple
+    speed_step: float
     min_track_seconds: float
     bands: BandSpec = field(default_factory=BandSpec)
     hash: HashSettings = field(default_factory=HashSettings)
@@ -95,11 +98,37 @@ class StampSettings:
                 v = subs[f.name](**{k: (tuple(x) if isinstance(x, list) else x) for k, x in v.items()})
             elif f.name == "speeds":
                 v = tuple(float(s) for s in v)
+                if len(v) == 1:
+                    v = (v[0], v[0])
             kw[f.name] = v
         s = cls(**kw)
         if s.bands.sample_rate != s.sample_rate:
             s = _replace(s, bands=_replace(s.bands, sample_rate=s.sample_rate))
         return s
+
+    def grid_speeds(self) -> tuple[float, ...]:
+        """The speeds the tracks are printed at: 1 and steps of `speed_step` out to within half a step of the range.
+
+        Every speed in `speeds` lies within half a step of one of them: close
+        enough for the band-frame and Chromaprint candidates; the speed itself
+        is then estimated per alignment (`match.estimate`).
+        """
+        lo, hi = min(self.speeds), max(self.speeds)
+        st = self.speed_step
+        out = [1.0] if lo - st / 2 <= 1.0 <= hi + st / 2 else []
+        k = 1
+        while 1.0 + (k - 0.5) * st < hi:
+            out.append(round(1.0 + k * st, 10))
+            k += 1
+        k = 1
+        while 1.0 - (k - 0.5) * st > lo:
+            out.append(round(1.0 - k * st, 10))
+            k += 1
+        if not out:  # a range that leaves out 1: its middle, then steps
+            mid = 0.5 * (lo + hi)
+            n = max(1, int(np.ceil((hi - lo) / st)))
+            out = [round(lo + (i + 0.5) * (hi - lo) / n, 10) for i in range(n)] if n > 1 else [mid]
+        return tuple(sorted(out))
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,8 @@ is the one function they all go through:
   (``track_offset``, seconds of the track as released) for the cue's length.
   A cue found at another playback speed (``speed``, e.g. PAL 25/24) covers
   ``length x speed`` seconds of the track, which are played at that speed
-  (`filmscore.media.play_at_speed`: shorter, pitch raised), so the features
+  (`filmscore.cues.prints.render_span`, the matcher's own renderer: above 1
+  shorter and higher, as a PAL transfer), so the features
   describe the music as heard in the film, on the film's 1 Hz grid. Dialogue,
   effects and the film's mixing levels do not enter the features. A cue table
   without a ``speed`` column is read as speed 1.
@@ -36,7 +37,8 @@ import pandas as pd
 from ..config import FEATURES
 from ..errors import FilmscoreError, MediaError, Problem
 from ..files import file_hash
-from ..media import MediaInfo, decode_audio, play_at_speed, probe, speed_ratio
+from ..cues.prints import render_span
+from ..media import MediaInfo, decode_audio, probe
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,6 @@ AUDIO_MODES = FEATURES["audio"].choices
 TRACK_COLUMNS = ("track", "track_offset")
 #: Decoded audio this much shorter than asked (seconds) is a rounding or seek shortfall: padded with silence.
 SHORTFALL_S = 0.1
-#: Extra track audio decoded on each side of a span played at another speed, so the resampler has context.
-SPEED_MARGIN_S = 0.05
 
 
 def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
@@ -152,27 +152,31 @@ class AudioSource:
         warns = self._rate_warning(path, info, sr)
         speed = float(getattr(cue, "speed", 1.0))
         offset = float(cue.track_offset)
-        length = duration * speed  # seconds of the track the cue plays
-        # Decode from a0 (samples), a little before the offset so the resampler has context, and a whole number
-        # of resampler periods before it, so the cue starts on an output sample: the result equals the same
-        # samples of the whole track played at `speed`.
-        first = int(round(offset * sr))
-        down = speed_ratio(speed).numerator
-        margin = -(-int(SPEED_MARGIN_S * sr) // down) * down if speed != 1.0 else 0
-        a0 = max(first - margin, first % down)
+        channels = info.audio.channels if info.audio else 1
+        # The track played at `speed` (output sample j at track sample j * speed), from the output sample
+        # where the cue's offset falls, for the cue's length in film samples.
+        a = int(round(offset * sr / speed))
+        n = int(round(duration * sr))
+        decoded_end = [0]  # where the track's decoded audio ends (samples at sr)
+
+        def read(i0: int, i1: int) -> np.ndarray:
+            x = decode_mono(path, sr, i0 / sr, (i1 - i0) / sr, channels)[: i1 - i0] if i1 > i0 else np.zeros(0, np.float32)
+            decoded_end[0] = max(decoded_end[0], i0 + len(x))
+            return np.pad(x, (0, i1 - i0 - len(x)))
+
         try:
-            raw = decode_mono(path, sr, a0 / sr, (first - a0) / sr + length + margin / sr,
-                              info.audio.channels if info.audio else 1)
+            rendered = render_span(read, a, a + n, speed)
         except MediaError as e:
             raise self._undecodable(name, path, e) from None
-        j0 = (first - a0) * speed_ratio(speed).denominator // down
-        audio, missing = _fit_length(play_at_speed(raw, speed)[j0:], int(round(duration * sr)), sr)
+        heard = max(0, min(n, int(np.ceil(decoded_end[0] / speed)) - a))  # output samples the track has
+        audio, missing = _fit_length(np.asarray(rendered[:heard], np.float32), n, sr)
+        length = duration * speed  # seconds of the track the cue plays
         where = f"cue {cue.cue_id} of film {self.film_id!r}: track {name!r} ({path})"
         if len(audio) == 0:
             warns.append(f"{where} has no audio at its offset {offset:.1f} s (the track is "
                          f"{info.duration:.1f} s long): skipped")
         elif missing:
-            warns.append(f"{where} ends at {(a0 + len(raw)) / sr:.1f} s, before the cue's end at "
+            warns.append(f"{where} ends at {decoded_end[0] / sr:.1f} s, before the cue's end at "
                          f"{offset + length:.1f} s of the track: clipped to {len(audio) / sr:.1f} s of film")
         return audio, warns
 

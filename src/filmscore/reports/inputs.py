@@ -28,6 +28,7 @@ MODELS_DIR = Path("data/models")  # stage train: <set>-<level>-<pool>-<hidden>/
 TABLE4 = Path("reports/table4.csv")  # stage evaluate
 S2_FIGURE = Path("reports/figures/s2_pr_curves.png")  # stage evaluate (precision-recall curves)
 S3_FIGURE = Path("reports/figures/s3_film_pr.png")  # stage evaluate (per-film precision vs recall)
+TABLE4_FIGURE = Path("reports/figures/table4.png")  # stage evaluate (macro F1 and mAP with intervals over films)
 
 # The stage that writes data/models/<cell>/predictions.parquet and the fold models.
 MODEL_STAGE = "train"
