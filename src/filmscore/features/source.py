@@ -6,7 +6,8 @@ is the one function they all go through:
 
 - ``track`` (default): the cue's soundtrack track, from the matched offset
   (``track_offset``, seconds of the track as released) for the cue's length.
-  A cue found at another playback speed (``speed``, e.g. PAL 25/24) covers
+  A cue found at another playback speed (``speed``, as the matcher estimated
+  it: 25/24 for PAL, 1000/1001 for NTSC pull-down) covers
   ``length x speed`` seconds of the track, which are played at that speed
   (`filmscore.cues.prints.render_span`, the matcher's own renderer: above 1
   shorter and higher, as a PAL transfer), so the features
