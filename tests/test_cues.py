@@ -171,6 +171,17 @@ def test_film_at_another_speed_gives_every_cue_with_its_speed_and_offset(tmp_pat
         assert abs(r.start - start) < 0.5 and abs(r.end - (start + dur)) < 0.5
 
 
+def test_edited_cue_is_reported_as_its_pieces(tmp_path, tracks, soundtrack):
+    # one cue of alpha cut by an editor: 6 s and 4 s of the track skipped between its three pieces
+    pieces = [(4.0, 2.0, 6.0), (10.0, 14.0, 6.0), (16.0, 24.0, 5.0)]  # film start, track offset, seconds
+    film = make_film(tmp_path, 26, [(tracks["alpha"], *p) for p in pieces], speech_db=3.0)
+    df = stamp_film(film, soundtrack, FAST)
+    assert list(df.track) == ["alpha"] * 3, df
+    for (_, r), (start, off, dur) in zip(df.iterrows(), pieces):
+        assert abs(r.start - start) < 0.25 and abs(r.end - (start + dur)) < 0.25  # boundaries at the cuts
+        assert abs(r.track_offset - off) < 0.1
+
+
 def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundtrack, caplog):
     film = make_film(tmp_path, 20, [(played_at(tracks["alpha"], 24, 25), 3.0, 4.0, 12.0)], speech_db=-6.0)
     with caplog.at_level(logging.INFO):
@@ -287,6 +298,59 @@ def test_chromaprint_item_hop_holds_over_an_hour():
     best = min(ber, key=ber.get)
     assert ber[best] < 0.15  # the same audio (frames 7 samples apart)
     assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def test_surround_film_is_matched_on_its_channels_where_the_stereo_downmix_fails(tmp_path, tracks):
+    # a mono track, played in the front left and right of a 5.1 film whose centre carries dialogue 30 dB louder:
+    # ffmpeg's stereo downmix folds the centre into both sides (no side signal to fall back on), the front pair does not
+    solo = tracks["alpha"].mean(axis=1)
+    st = tmp_path / "soundtracks" / "film"
+    write(st / "solo.wav", solo)
+    n = 24 * SR
+    x = np.zeros((n, 6), np.float32)  # FL FR FC LFE BL BR
+    x[:, 2] = speech(24, 7) * db(30.0)
+    a, m = 6 * SR, 12 * SR
+    x[a:a + m, 0] += solo[3 * SR:3 * SR + m]
+    x[a:a + m, 1] += solo[3 * SR:3 * SR + m]
+    x *= 0.9 / np.abs(x).max()
+    wav = write(tmp_path / "raw51.wav", x)
+    film = tmp_path / "films" / "film.mka"
+    film.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-i", str(wav), "-af", "aformat=channel_layouts=5.1", "-c:a", "flac", str(film))
+    down = tmp_path / "films" / "downmix.wav"
+    _ffmpeg("-i", str(film), "-ac", "2", str(down))
+    df = stamp_film(film, st, FAST)
+    assert list(df.track) == ["solo"], df
+    assert abs(df.start.iloc[0] - 6.0) < 0.25 and abs(df.end.iloc[0] - 18.0) < 0.25
+    assert abs(df.track_offset.iloc[0] - 3.0) < 0.1
+    assert stamp_film(down, st, FAST).empty  # the same film folded to stereo: the music is lost under the dialogue
+
+
+def test_audio_stream_by_index_or_language_and_an_absent_one_is_a_named_error(tmp_path, tracks, soundtrack):
+    from filmscore.corpus import check_media
+
+    eng = make_film(tmp_path, 20, [], name="eng")  # dialogue only
+    fra = make_film(tmp_path, 20, [(tracks["alpha"], 4.0, 2.0, 12.0)], name="fra")  # dialogue and a cue
+    film = tmp_path / "films" / "two.mka"
+    _ffmpeg("-i", str(eng), "-i", str(fra), "-map", "0:a", "-map", "1:a", "-metadata:s:a:0", "language=eng",
+            "-metadata:s:a:1", "language=fra", "-c:a", "flac", str(film))
+    assert stamp_film(film, soundtrack, FAST).empty  # default: the first stream
+    for stream in (1, "fra", "fr", "fre"):
+        df = stamp_film(film, soundtrack, FAST, audio_stream=stream)
+        assert list(df.track) == ["alpha"] and abs(df.start.iloc[0] - 4.0) < 0.25, stream
+    for stream in (2, "deu"):
+        with pytest.raises(MediaError, match=r"two\.mka.*0 \[eng\].*1 \[fra\]"):
+            stamp_film(film, soundtrack, FAST, audio_stream=stream)
+    row, probs = check_media(film, audio_stream="de")
+    assert row is None and "two.mka" in probs[0].where and "[fra]" in probs[0].what
+    row, probs = check_media(film, audio_stream="fra")
+    assert not probs and row["channels"] == 2
 
 
 # ---------------------------------------------------------------- the paper's windows

@@ -135,6 +135,9 @@ CORPUS = {
     "path": Str(default="data/demo", doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
     "genres": List(Str(), min_len=1, unique=True, default=list(GENRES_DEFAULT), doc="the genre set; labels outside it are errors"),
     "quick_check": Bool(default=True, doc="decode only the head and tail of each file when validating (fast); false decodes all"),
+    "audio_stream": Spec("any", default=0, doc="which audio stream of each film is read (validation, cues, features): "
+                         "an index (0 = the first) or a language tag (\"eng\", \"en\", \"fra\"); a film without it is an "
+                         "error naming the film and the streams it has"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="files checked in parallel"),
 }
 

@@ -39,7 +39,7 @@ from scipy.signal import resample_poly
 
 from ..config import schema_defaults
 from ..errors import MediaError
-from ..media import decode_audio, stream_audio
+from ..media import decode_audio, probe, stream_audio
 from . import libchromaprint
 
 log = logging.getLogger(__name__)
@@ -451,13 +451,26 @@ def track_prints(audio: TrackAudio, spec: BandSpec, speed: float = 1.0) -> Print
 
 
 class FilmAudio:
-    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file."""
+    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file.
+
+    `audio_stream` picks the film's audio stream (an index or a language tag,
+    see `filmscore.media.select_audio_stream`; None: the first). A surround
+    stream (3 channels or more: 5.1, 7.1, ...) is read as laid out, not
+    downmixed: mid and side come from its front left and right channels
+    (ffmpeg's first two in every layout), leaving out the centre, which
+    carries the dialogue; a stereo downmix would fold the dialogue into mid.
+    """
 
     def __init__(self, path: str | Path, spec: BandSpec, use_side: bool = True, block_seconds: float = 60.0,
-                 tmpdir: str | None = None):
+                 tmpdir: str | None = None, audio_stream: int | str | None = None):
         self.path = Path(path)
         self.spec = spec
         sr = spec.sample_rate
+        info = probe(self.path)
+        self.stream = info.audio_stream(audio_stream) if info.audio is not None else 0
+        a = info.audio_streams[self.stream] if info.audio_streams else None
+        n_in = a.channels if a is not None and a.channels >= 3 else 2
+        self.layout = (a.channel_layout or f"{a.channels} ch") if a is not None else ""
         self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-film-", dir=tmpdir)
         raw = Path(self._tmp.name) / "pcm.i2"
         fps = {c: RawFingerprinter(sr) for c in CHANNELS}
@@ -466,8 +479,9 @@ class FilmAudio:
         scale = np.float32(1 / 32768)
         n = 0
         with open(raw, "wb") as fh:
-            for block in stream_audio(self.path, sr, channels=2, block_seconds=block_seconds, dtype="int16"):
-                ms = mid_side_int16(block)
+            for block in stream_audio(self.path, sr, channels=n_in, block_seconds=block_seconds, dtype="int16",
+                                      stream=self.stream):
+                ms = mid_side_int16(block[:, :2])  # stereo, or a surround stream's front left and right
                 ms.tofile(fh)
                 for k, c in enumerate(CHANNELS):
                     v = np.ascontiguousarray(ms[:, k])
@@ -487,7 +501,8 @@ class FilmAudio:
                 self.prints.fp[c] = fp
                 self.prints.bands[c] = normalise_bands(bands, spec)
         self._pcm: PcmFile | np.ndarray = PcmFile(raw, shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
-        log.debug("%s: %.1f s decoded, channels %s", self.path, n / sr, keep)
+        log.debug("%s: %.1f s decoded (audio stream %d, %s), channels %s", self.path, n / sr, self.stream, self.layout,
+                  keep)
 
     @property
     def duration(self) -> float:

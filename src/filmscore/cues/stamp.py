@@ -194,9 +194,9 @@ class TrackSet:
             self._tmp = None
 
 
-def _decode_film(path: Path, s: StampSettings) -> FilmAudio:
+def _decode_film(path: Path, s: StampSettings, audio_stream: int | str | None = None) -> FilmAudio:
     try:
-        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint")
+        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint", audio_stream=audio_stream)
     except MediaError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -209,8 +209,10 @@ def _conf(z: float, thr: float) -> float:
 
 def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings | None = None,
                cache: PrintCache | str | Path | None = None, film_id: str | None = None,
-               hashes: dict | None = None) -> pd.DataFrame:
-    """Cues of one film against the tracks of its soundtrack folder (or a list of track files)."""
+               hashes: dict | None = None, audio_stream: int | str | None = None) -> pd.DataFrame:
+    """Cues of one film against the tracks of its soundtrack folder (or a list of track files).
+
+    `audio_stream`: the film's audio stream (an index or a language tag; None: the first)."""
     s = s or StampSettings()
     film = Path(film)
     film_id = film_id or film.stem
@@ -222,6 +224,8 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     key = None
     if cache.enabled:
         parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
+        if audio_stream not in (None, 0):  # another stream of the same file: other cues
+            parts.append(f"audio_stream={audio_stream}")
         key = s.digest("film-cues", current_code_version(CUES_CODE), *parts)
         hit = cache.load_film(key)
         if hit is not None:
@@ -233,7 +237,7 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     speeds = s.grid_speeds() if s.mode == "chromaprint" else (1.0,)
     ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
     try:
-        rows = _stamp_tracks(film, film_id, ts, s)
+        rows = _stamp_tracks(film, film_id, ts, s, audio_stream)
     finally:
         ts.release()
     df = pd.DataFrame(rows) if rows else empty_cues()
@@ -246,10 +250,11 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     return df
 
 
-def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> list[dict]:
+def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
+                  audio_stream: int | str | None = None) -> list[dict]:
     rows: list[dict] = []
     if ts.tracks:
-        with _decode_film(film, s) as fa:
+        with _decode_film(film, s, audio_stream) as fa:
             if s.mode == "windows":
                 prints = [t.prints for t in ts.tracks]
                 hits = window_hits(fa.prints, prints, s)
@@ -274,14 +279,15 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> l
 
 
 def _stamp_one(args):
-    film, tracks, s, cache_root, cache_audio, fid, hashes = args
-    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes)
+    film, tracks, s, cache_root, cache_audio, fid, hashes, audio_stream = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes,
+                      audio_stream=audio_stream)
 
 
 def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
                  jobs: int = 1, cache_audio: bool = True, scheduler: str | None = None,
-                 wait_s: float = 60.0) -> pd.DataFrame:
-    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
+                 wait_s: float = 60.0, audio_stream: int | str | None = None) -> pd.DataFrame:
+    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`), each film's `audio_stream`.
 
     Content hashes come from the manifest (stage `validate`) when given, so
     nothing is hashed twice; with a cache, a film whose media and settings are
@@ -304,7 +310,7 @@ def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None,
         film = Path(corpus.films[fid]).absolute()
         tracks = [Path(t).absolute() for t in tracks]
         own = {str(p): hashes[str(p)] for p in [film, *tracks] if str(p) in hashes} if hashes else None
-        work.append((film, tracks, s, cache_root, cache_audio, fid, own))
+        work.append((film, tracks, s, cache_root, cache_audio, fid, own, audio_stream))
     tables = [t for _, t in map_films(_stamp_one, work, jobs=jobs, scheduler=scheduler, wait_s=wait_s,
                                       desc="matching films", label=lambda w: w[5])]
     tables = [t for t in tables if len(t)]

@@ -12,8 +12,9 @@ recomputes that set only.
 
 **Audio source.** Audio sets read each cue's audio through
 `filmscore.features.source.AudioSource.cue_audio`: its soundtrack track
-(``features.audio: track``, the default) or the film's mix (``film``); each audio
-set's status.json records which (``"audio"``).
+(``features.audio: track``, the default) or the film's mix (``film``, the
+stream ``corpus.audio_stream`` names); each audio set's status.json records
+which (``"audio"``).
 
 **Sets without weights.** VGGish and OpenL3 raise
 `filmscore.features.weights.WeightsMissing` when their weight file is absent;
@@ -163,10 +164,25 @@ def resolve_sets(params: dict) -> tuple[dict[str, Any], dict[str, str]]:
 _WORKER_EXTRACTORS: dict[tuple[str, str], Any] = {}
 
 
-def _init_worker(threads: int) -> None:
+def torch_threads(params: dict) -> int:
+    """torch's intra-op threads the sets to run ask for: the largest ``threads`` of their sections (0: torch's default).
+
+    Process-wide, so applied by the entry points only: the `features` stage for
+    its own process, `_init_worker` for each worker process; never by an extractor.
+    """
+    wanted = [int(set_params(params, n).get("threads", 0) or 0) for n in params["features"]["sets"] if n in NAMES]
+    return max(wanted, default=0)
+
+
+def _init_worker(threads: int, torch_threads: int = 0) -> None:
+    """Initialiser of a worker process (its own process: process-wide settings are its to make)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ["FILMSCORE_NO_PROGRESS"] = "1"
+    if torch_threads > 0:
+        from .embedding import set_threads
+
+        set_threads(torch_threads)
 
 
 def _worker_extractor(name: str, section: dict):
@@ -201,7 +217,7 @@ def _task_done(task: Task) -> bool:
     return task.entry.exists()
 
 
-def _run_tasks(tasks: list[Task], run: dict) -> None:
+def _run_tasks(tasks: list[Task], run: dict, torch_threads: int = 0) -> None:
     """Every task through `filmscore.parallel.map_films` (local processes or a Dask cluster).
 
     Bad-input errors of several films are collected and raised together; the
@@ -212,7 +228,7 @@ def _run_tasks(tasks: list[Task], run: dict) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, int(run["jobs"])))
     for task, (rows, warns) in map_films(_run_task, tasks, desc="features", done=_task_done,
                                         label=lambda t: f"{t.film_id} ({t.name})",
-                                        initializer=partial(_init_worker, threads), **run):
+                                        initializer=partial(_init_worker, threads, torch_threads), **run):
         for w in warns:
             log.warning("%s: %s", task.name, w)
 
@@ -226,10 +242,11 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
     """Each active set's cache entries, in film order, and the tasks of those not (intact) in the cache.
 
     Audio sets read the cues from `tracks` (each film's soundtrack files) with
-    ``features.audio: track``, else from the films; `cues` has passed
-    `source.check_track_cues` in track mode.
+    ``features.audio: track``, else from the films' ``corpus.audio_stream``;
+    `cues` has passed `source.check_track_cues` in track mode.
     """
     mode = params["features"]["audio"]
+    stream = params.get("corpus", {}).get("audio_stream", 0)
     film_ids = sorted(set(cues["film_id"]))
     from_tracks = mode == "track" and any(get(n).audio for n in active) and bool(film_ids)
     if from_tracks:
@@ -239,7 +256,7 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
     hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if reads_film else {}
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
     sources = {f: AudioSource("track", f, films[f], {Path(p).stem: p for p in tracks[f]}, durations[f])
-               if from_tracks else AudioSource("film", f, films[f]) for f in film_ids}
+               if from_tracks else AudioSource("film", f, films[f], stream=stream) for f in film_ids}
     tasks: list[Task] = []
     entries: dict[str, list[Entry]] = {}
     for name in active:
@@ -250,8 +267,8 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
         for fid in film_ids:
             if audio and from_tracks:
                 inputs = audio_inputs("track", by_film[fid], track_hash=track_hash, duration=durations[fid])
-            else:  # film-mode audio, and the pictures: the film at the cue times
-                inputs = audio_inputs("film", by_film[fid], film_hash=hashes[fid])
+            else:  # film-mode audio (its audio stream), and the pictures: the film at the cue times
+                inputs = audio_inputs("film", by_film[fid], film_hash=hashes[fid], stream=stream if audio else None)
             entry = Entry.at(cache_dir, name, fid, cache_key(version, inputs))
             entries[name].append(entry)
             if not entry.usable():
@@ -283,7 +300,7 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
-    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])))
+    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])), torch_threads(params))
     statuses: dict[str, dict] = {}
     for name in NAMES:
         if name in active:
@@ -300,4 +317,4 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
 
 
 __all__ = ["extract_features", "extract_film", "prepare_cues", "resolve_sets", "set_params", "make_extractor",
-           "plan", "film_hashes", "AUDIO_SETS"]
+           "plan", "film_hashes", "torch_threads", "AUDIO_SETS"]

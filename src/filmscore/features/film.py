@@ -124,8 +124,9 @@ def extract_film(feature_set: FeatureSet, extractor, film_id: str, path: str | P
                  src: AudioSource | None = None) -> tuple[pd.DataFrame, list[str]]:
     """One set's frame table for one film's cues (no cache): (frames, warnings).
 
-    An audio set reads each cue through `src` (`AudioSource.cue_audio`; default:
-    the film's mix); a video set reads the film's pictures.
+    An audio set reads each cue through `src` (`AudioSource.cue_audio`: the
+    cue's soundtrack track, or the film's chosen audio stream; default: the
+    film's first stream); a video set reads the film's pictures.
     """
     path = Path(path)
     name = feature_set.name

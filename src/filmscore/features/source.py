@@ -39,7 +39,7 @@ from ..config import FEATURES
 from ..errors import FilmscoreError, MediaError, Problem
 from ..files import file_hash
 from ..cues.prints import render_span
-from ..media import MediaInfo, decode_audio, probe
+from ..media import AudioStream, MediaInfo, decode_audio, probe
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ TRACK_COLUMNS = ("track", "track_offset")
 SHORTFALL_S = 0.1
 
 
-def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
+def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int, stream: int = 0) -> np.ndarray:
     """A span of a file's audio as mono: the mean of its (stereo-downmixed) channels.
 
     ffmpeg's own stereo-to-mono downmix sums the channels at -3 dB each, which
@@ -60,8 +60,9 @@ def decode_mono(path: Path, sr: int, start: float, duration: float, channels: in
     sources (5.1 is first folded to stereo by ffmpeg's standard downmix).
     """
     if channels <= 1:
-        return decode_audio(path, sr, channels=1, start=start, duration=duration)
-    return decode_audio(path, sr, channels=2, start=start, duration=duration).mean(axis=1, dtype=np.float32)
+        return decode_audio(path, sr, channels=1, start=start, duration=duration, stream=stream)
+    return decode_audio(path, sr, channels=2, start=start, duration=duration, stream=stream).mean(axis=1,
+                                                                                                  dtype=np.float32)
 
 
 def _fit_length(audio: np.ndarray, n: int, sr: int) -> tuple[np.ndarray, int]:
@@ -76,14 +77,17 @@ def _fit_length(audio: np.ndarray, n: int, sr: int) -> tuple[np.ndarray, int]:
 class AudioSource:
     """Where the audio of one film's cues comes from (`features.audio`), and reading it.
 
-    `film` is the film file; `tracks` maps each soundtrack track's name (file
-    stem, as in the cue table's ``track`` column) to its file; `duration` is
-    the film's duration in seconds (probed when not given). Files are probed
-    once per source. Picklable: it travels to worker processes with the film's task.
+    `film` is the film file and `stream` its audio stream read in film mode
+    (``corpus.audio_stream``: an index or a language tag; None: the first);
+    `tracks` maps each soundtrack track's name (file stem, as in the cue
+    table's ``track`` column) to its file, whose first audio stream is read;
+    `duration` is the film's duration in seconds (probed when not given).
+    Files are probed once per source. Picklable: it travels to worker
+    processes with the film's task.
     """
 
     def __init__(self, mode: str, film_id: str, film: str | Path, tracks: dict[str, str | Path] | None = None,
-                 duration: float | None = None):
+                 duration: float | None = None, stream: int | str | None = None):
         if mode not in AUDIO_MODES:
             raise ValueError(f"audio mode must be one of {AUDIO_MODES}, got {mode!r}")
         self.mode = mode
@@ -91,6 +95,7 @@ class AudioSource:
         self.film = Path(film)
         self.tracks = {str(k): Path(v) for k, v in (tracks or {}).items()}
         self._duration = None if duration is None else float(duration)
+        self.stream = stream
         self._info: dict[Path, MediaInfo] = {}
         self._warned: set[tuple[Path, int]] = set()
 
@@ -128,8 +133,8 @@ class AudioSource:
             return self._film_audio(cue, duration, sr)
         return self._track_audio(cue, duration, sr)
 
-    def _rate_warning(self, path: Path, info: MediaInfo, sr: int) -> list[str]:
-        rate = info.audio.sample_rate if info.audio is not None else 0
+    def _rate_warning(self, path: Path, stream: AudioStream | None, sr: int) -> list[str]:
+        rate = stream.sample_rate if stream is not None else 0
         if not 0 < rate < sr or (path, sr) in self._warned:
             return []
         self._warned.add((path, sr))
@@ -138,8 +143,10 @@ class AudioSource:
 
     def _film_audio(self, cue, duration: float, sr: int) -> tuple[np.ndarray, list[str]]:
         info = self.info(self.film)
-        warns = self._rate_warning(self.film, info, sr)
-        audio = decode_mono(self.film, sr, float(cue.start), duration, info.audio.channels if info.audio else 1)
+        index = info.audio_stream(self.stream) if info.audio is not None else 0
+        stream = info.audio_streams[index] if info.audio_streams else info.audio
+        warns = self._rate_warning(self.film, stream, sr)
+        audio = decode_mono(self.film, sr, float(cue.start), duration, stream.channels if stream else 1, index)
         audio, _ = _fit_length(audio, int(round(duration * sr)), sr)  # a short end is the film's end: cut as it is
         return audio, warns
 
@@ -150,7 +157,7 @@ class AudioSource:
             info = self.info(path)
         except MediaError as e:
             raise self._undecodable(name, path, e) from None
-        warns = self._rate_warning(path, info, sr)
+        warns = self._rate_warning(path, info.audio, sr)
         speed = float(getattr(cue, "speed", 1.0))
         offset = float(cue.track_offset)
         channels = info.audio.channels if info.audio else 1
@@ -279,16 +286,18 @@ def film_durations(films: dict[str, Path], manifest: pd.DataFrame | None = None)
 
 
 def audio_inputs(mode: str, film_cues: pd.DataFrame, film_hash: str | None = None,
-                 track_hash: dict[tuple[str, str], str] | None = None, duration: float | None = None) -> dict:
+                 track_hash: dict[tuple[str, str], str] | None = None, duration: float | None = None,
+                 stream: int | str | None = None) -> dict:
     """Everything a film's cue audio depends on, for cache keys (JSON-able).
 
-    ``film``: the film's content hash and the cue times. ``track``: for each
-    cue its track's content hash, offset and speed, and its times (start, end)
-    with the film's duration, which together give the length read.
+    ``film``: the film's content hash, the audio stream read (`stream`; None
+    for the pictures) and the cue times. ``track``: for each cue its track's
+    content hash, offset and speed, and its times (start, end) with the film's
+    duration, which together give the length read.
     """
     if mode == "film":
         rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end))) for r in film_cues.itertuples()]
-        return {"audio": "film", "film": film_hash, "cues": rows}
+        return {"audio": "film", "film": film_hash, "stream": stream, "cues": rows}
     rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end)), track_hash[(str(r.film_id), str(r.track))],
              repr(float(r.track_offset)), repr(float(r.speed))) for r in film_cues.itertuples()]
     return {"audio": "track", "duration": repr(float(duration)), "cues": rows}
