@@ -217,7 +217,7 @@ def test_missing_and_mismatched_weights(weights_dir, tmp_path):
 # --------------------------------------------------------------------------
 
 def test_fetch_from_a_wheel_then_cached(wheel, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.cli"])
     dest = tmp_path / "musicnn"
     assert cli.main(["weights", "fetch-musicnn", "--dest", str(dest), "--wheel", str(wheel)]) == 0
     assert sorted(p.name for p in dest.iterdir()) == sorted(f"{m}.npz" for m in P.MODELS)
@@ -234,7 +234,7 @@ def test_fetch_from_a_wheel_then_cached(wheel, tmp_path, monkeypatch, capsys):
 
 
 def test_fetch_refuses_a_wrong_wheel_and_says_how_to_fetch_by_hand(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.cli"])
     fake = tmp_path / P.WHEEL_NAME
     fake.write_bytes(b"PK\x03\x04 not the wheel")
     dest = tmp_path / "out"
