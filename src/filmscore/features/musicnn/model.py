@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embedding import n_seconds as _n_seconds
-from ..embedding import resolve_device, run_batches, set_threads
+from ..embedding import resolve_device, run_batches
 from ..weights import WeightsCorrupt, WeightsMissing
 from . import frontend
 from . import params as P
@@ -77,7 +77,6 @@ class Musicnn:
             raise WeightsMissing("musicnn", path, P.GET_WEIGHTS, "features.musicnn.weights")
         if not path.is_file():
             raise WeightsCorrupt(path, "is not a file")
-        set_threads(int(s["threads"]))
         device = resolve_device(s["device"], "features.musicnn.device")
         net = load_network(path, model).to(device)
         return cls(net, model, str(s["output"]), device, int(s["batch_size"]), path)
