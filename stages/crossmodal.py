@@ -2,7 +2,7 @@
 
 Label sources: true labels, and the predictions of the headline model (`model.*`).
 Writes reports/crossmodal/ (table5.csv, table5.md, clips.csv, crossmodal.png,
-metrics.json, info.json).
+differences.csv, info.json).
 """
 
 from filmscore.reports import crossmodal, inputs, paper
@@ -14,7 +14,7 @@ def main(params: dict) -> None:
     genres = list(params["corpus"]["genres"])
     model_dir = inputs.MODELS_DIR / inputs.headline_cell(params)
     result, info = crossmodal.run(model_dir, genres, alpha=c["alpha"], min_clips=c["min_clips"],
-                                  min_films=c["min_films"])
+                                  min_films=c["min_films"], unit=c["unit"])
     crossmodal.write_outputs(result, inputs.CROSSMODAL_DIR, genres, info, paper.TABLE5)
 
 

@@ -24,7 +24,8 @@ def main(params: dict) -> None:
     manifest = read_table(MANIFEST) if Path(MANIFEST).is_file() else None
     c = params["cues"]
     df = stamp_corpus(corpus, StampSettings.from_params(c), cache_root=c["cache"], manifest=manifest,
-                      cache_audio=c["cache_track_audio"], **run_options(params, jobs=c["jobs"]))
+                      cache_audio=c["cache_track_audio"], audio_stream=params["corpus"]["audio_stream"],
+                      **run_options(params, jobs=c["jobs"]))
     write_table(df, CUES)
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from filmscore.config import SCHEMA
 from filmscore.corpus import load_corpus
 from filmscore.errors import FilmscoreError, Problem
-from filmscore.features.extract import extract_features
+from filmscore.features.embedding import set_threads
+from filmscore.features.extract import extract_features, torch_threads
 from filmscore.files import read_table
 from filmscore.stage import run_stage
 
@@ -28,6 +29,7 @@ def main(params: dict) -> None:
         raise FilmscoreError([Problem(str(CUES), "not found", "run the `cues` stage first: dvc repro cues")])
     cues = read_table(CUES)
     manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
+    set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
     extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest)
 
 

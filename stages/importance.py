@@ -2,7 +2,7 @@
 
 Reuses the fold models of the model cell chosen by `reports.importance.*` (no retraining)
 and writes reports/importance/ (summary.csv, repeats.csv, overall.csv,
-importance.png, metrics.json, info.json).
+importance.png, info.json).
 """
 
 from filmscore.reports import importance, inputs
@@ -15,12 +15,12 @@ def main(params: dict) -> None:
     model_dir = inputs.MODELS_DIR / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
-    from filmscore.features import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
+    from filmscore.features.groups import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
     from filmscore.mil.cv import CVResult  # the fold models of a cell; see importance.CVPredictor
 
     predictor = CVResult.load(model_dir)
     result, info = importance.run(model_dir, genres, group_of, predictor, n_repeats=r["n_repeats"], seed=r["seed"],
-                                  confidence=r["confidence"])
+                                  confidence=r["confidence"], n_boot=r["bootstrap"])
     importance.write_outputs(result, inputs.IMPORTANCE_DIR, info)
 
 

@@ -9,7 +9,8 @@ MANIFEST = "data/manifest.parquet"
 
 def main(params: dict) -> None:
     c = params["corpus"]
-    _, manifest = validate_corpus(c["path"], c["genres"], quick=c["quick_check"], jobs=c["jobs"])
+    _, manifest = validate_corpus(c["path"], c["genres"], quick=c["quick_check"], jobs=c["jobs"],
+                                  audio_stream=c["audio_stream"])
     write_table(manifest, MANIFEST)
 
 

@@ -163,8 +163,8 @@ def params(corpus_path: str = "corpus", n_repeats: int = 20) -> dict:
         "corpus": {"path": corpus_path, "genres": list(GENRES), "quick_check": True, "jobs": 1},
         "model": {"set": "vggish", "level": "cue", "pool": "single_attention", "hidden": 128},
         "reports": {
-            "importance": {"features": "mir", "level": "cue", "pool": "avg", "hidden": 64, "n_repeats": n_repeats, "seed": 0, "confidence": 0.95},
-            "crossmodal": {"alpha": 0.01, "min_clips": 5, "min_films": 2},
+            "importance": {"features": "mir", "level": "cue", "pool": "avg", "hidden": 64, "n_repeats": n_repeats, "seed": 0, "confidence": 0.95, "bootstrap": 200},
+            "crossmodal": {"alpha": 0.01, "min_clips": 5, "min_films": 2, "unit": "film"},
             "timeline": {"films_per_page": 8},
         },
     }

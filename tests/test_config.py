@@ -93,3 +93,81 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_params(f)
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+# ---- each parameter declared once (filmscore.config): defaults, settings objects, params.yaml
+
+
+def test_every_parameter_declares_a_valid_default():
+    from filmscore.config import NO_DEFAULT, defaults, leaf_specs
+
+    specs = leaf_specs()
+    assert len(specs) > 100
+    undeclared = [k for k, s in specs.items() if s.default is NO_DEFAULT]
+    assert undeclared == []
+    # the declared defaults alone are a valid params file (ranges, choices and cross-field checks)
+    assert validate(defaults()) == []
+
+
+def test_shipped_params_yaml_is_valid_and_complete():
+    from filmscore.config import leaf_specs
+
+    p = project_params()
+    assert validate(p) == []
+
+    def leaves(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from leaves(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}"
+
+    assert set(leaves(p)) == set(leaf_specs())
+
+
+def test_a_missing_key_names_the_key_and_its_default(tmp_path):
+    p = project_params()
+    del p["train"]["lr"]
+    del p["cues"]["eval"]
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(p))
+    with pytest.raises(ParamsError) as e:
+        load_params(f)
+    text = e.value.render()
+    assert "train.lr" in text and "is missing" in text and "lr: 5.0e-05" in text
+    assert "cues.eval" in text and "eval: {iou: 0.5}" in text
+
+
+def test_settings_objects_take_the_declared_defaults():
+    from filmscore.config import defaults
+    from filmscore.cues.settings import StampSettings
+    from filmscore.features.mir import MirSettings
+    from filmscore.features.visual import VisualSettings
+
+    # a settings object built with no params equals one built from the declared section
+    assert StampSettings() == StampSettings.from_params(defaults("cues"))
+    assert MirSettings() == MirSettings.from_params(defaults("features.mir"))
+    assert VisualSettings() == VisualSettings.from_params(defaults("features.visual"))
+    # and from the shipped file's values (hand-checked: the paper's texture window and hop)
+    assert MirSettings().texture_window == 5.0 and MirSettings().texture_hop == 3.35
+    assert StampSettings().xcorr.min_z == project_params()["cues"]["xcorr"]["min_z"]
+
+
+def test_a_settings_class_cannot_restate_a_default():
+    from dataclasses import dataclass
+
+    from filmscore.config import schema_defaults
+
+    with pytest.raises(TypeError, match="cv.folds"):
+        @dataclass
+        @schema_defaults("cv")
+        class Bad:
+            folds: int = 3
+
+    @dataclass
+    @schema_defaults("cv")
+    class Good:
+        folds: int
+        seed: int
+
+    assert (Good().folds, Good().seed) == (0, 0)

@@ -145,8 +145,65 @@ def test_pal_speedup_rendition_is_found(tmp_path, tracks, soundtrack):
     film = make_film(tmp_path, 40, [(fast, 10.0, 4.8, 14.0)], speech_db=0.0)  # 4.8 s of the fast copy = 5 s of the track
     df = stamp_film(film, soundtrack, replace(StampSettings(), speeds=(1.0, 25 / 24)))
     assert len(df) == 1 and df.track.iloc[0] == "alpha"
-    assert df.speed.iloc[0] == pytest.approx(25 / 24)
+    assert df.speed.iloc[0] == pytest.approx(25 / 24, rel=5e-4)
     assert abs(df.start.iloc[0] - 10.0) < 0.5 and abs(df.track_offset.iloc[0] - 5.0) < 0.5
+
+
+def played_at(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """x played at speed down/up with its pitch (scipy's polyphase resampler: independent of the matcher's)."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(x, up, down, axis=0).astype(np.float32)
+
+
+@pytest.mark.parametrize("up,down", [(1001, 1000), (24, 25)], ids=["ntsc-1000/1001", "pal-25/24"])
+def test_film_at_another_speed_gives_every_cue_with_its_speed_and_offset(tmp_path, tracks, soundtrack, up, down):
+    # the whole film plays its music down/up times as fast as the album (NTSC pull-down: 1000/1001, PAL: 25/24)
+    speed = down / up
+    uses = [("alpha", 3.0, 6.0, 11.0), ("beta", 19.0, 12.0, 10.0)]  # track, film start, track offset, film seconds
+    cues = [(played_at(tracks[t], up, down), start, off / speed, dur) for t, start, off, dur in uses]
+    film = make_film(tmp_path, 32, cues, speech_db=3.0)
+    df = stamp_film(film, soundtrack, StampSettings())
+    assert list(df.track) == ["alpha", "beta"], df
+    for (_, r), (t, start, off, dur) in zip(df.iterrows(), uses):
+        assert r.speed == pytest.approx(speed, rel=5e-4)
+        assert abs(r.track_offset + (start - r.start) * r.speed - off) < 0.1  # the track time at the true start
+        assert abs(r.start - start) < 0.5 and abs(r.end - (start + dur)) < 0.5
+
+
+def test_edited_cue_is_reported_as_its_pieces(tmp_path, tracks, soundtrack):
+    # one cue of alpha cut by an editor: 6 s and 4 s of the track skipped between its three pieces
+    pieces = [(4.0, 2.0, 6.0), (10.0, 14.0, 6.0), (16.0, 24.0, 5.0)]  # film start, track offset, seconds
+    film = make_film(tmp_path, 26, [(tracks["alpha"], *p) for p in pieces], speech_db=3.0)
+    df = stamp_film(film, soundtrack, FAST)
+    assert list(df.track) == ["alpha"] * 3, df
+    for (_, r), (start, off, dur) in zip(df.iterrows(), pieces):
+        assert abs(r.start - start) < 0.25 and abs(r.end - (start + dur)) < 0.25  # boundaries at the cuts
+        assert abs(r.track_offset - off) < 0.1
+
+
+def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundtrack, caplog):
+    film = make_film(tmp_path, 20, [(played_at(tracks["alpha"], 24, 25), 3.0, 4.0, 12.0)], speech_db=-6.0)
+    with caplog.at_level(logging.INFO):
+        df = stamp_film(film, soundtrack, replace(StampSettings(), speeds=(0.99, 1.01)))
+    assert df.empty
+    assert "0.99" in caplog.text and "1.01" in caplog.text  # the log says which range was searched
+
+
+def test_sinc_rendering_at_any_speed_is_exact_and_span_independent():
+    from filmscore.cues.prints import TrackAudio
+
+    t = np.arange(40000) / SR
+    tone = (np.sin(2 * np.pi * 1234.5 * t) * 0.5 * 32767).astype(np.int16)
+    ta = TrackAudio(np.stack([tone, tone], axis=1), ("mid", "side"), SR)
+    for speed in (1000 / 1001, 1.0237):
+        whole = ta.whole("mid", speed)
+        assert len(whole) == ta.length(speed) == math.ceil(40000 / speed)
+        j = np.arange(100, len(whole) - 100)  # away from the ends, a tone played at `speed` is a tone at 1234.5 * speed Hz
+        np.testing.assert_allclose(whole[j], np.sin(2 * np.pi * 1234.5 * j * speed / SR) * 0.5 * 32767 / 32768, atol=1e-3)
+        for a, b in [(0, 50), (1234, 5678), (39000, 41000), (-30, 40)]:
+            np.testing.assert_array_equal(ta.span("mid", a, b, speed), np.concatenate(
+                [np.zeros(max(0, -a), np.float32), whole[max(0, a):b], np.zeros(max(0, b - len(whole)), np.float32)]))
 
 
 def test_film_without_soundtrack_music_gives_an_empty_valid_table(tmp_path, tracks, soundtrack):
@@ -243,6 +300,59 @@ def test_chromaprint_item_hop_holds_over_an_hour():
     assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
 
 
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def test_surround_film_is_matched_on_its_channels_where_the_stereo_downmix_fails(tmp_path, tracks):
+    # a mono track, played in the front left and right of a 5.1 film whose centre carries dialogue 30 dB louder:
+    # ffmpeg's stereo downmix folds the centre into both sides (no side signal to fall back on), the front pair does not
+    solo = tracks["alpha"].mean(axis=1)
+    st = tmp_path / "soundtracks" / "film"
+    write(st / "solo.wav", solo)
+    n = 24 * SR
+    x = np.zeros((n, 6), np.float32)  # FL FR FC LFE BL BR
+    x[:, 2] = speech(24, 7) * db(30.0)
+    a, m = 6 * SR, 12 * SR
+    x[a:a + m, 0] += solo[3 * SR:3 * SR + m]
+    x[a:a + m, 1] += solo[3 * SR:3 * SR + m]
+    x *= 0.9 / np.abs(x).max()
+    wav = write(tmp_path / "raw51.wav", x)
+    film = tmp_path / "films" / "film.mka"
+    film.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg("-i", str(wav), "-af", "aformat=channel_layouts=5.1", "-c:a", "flac", str(film))
+    down = tmp_path / "films" / "downmix.wav"
+    _ffmpeg("-i", str(film), "-ac", "2", str(down))
+    df = stamp_film(film, st, FAST)
+    assert list(df.track) == ["solo"], df
+    assert abs(df.start.iloc[0] - 6.0) < 0.25 and abs(df.end.iloc[0] - 18.0) < 0.25
+    assert abs(df.track_offset.iloc[0] - 3.0) < 0.1
+    assert stamp_film(down, st, FAST).empty  # the same film folded to stereo: the music is lost under the dialogue
+
+
+def test_audio_stream_by_index_or_language_and_an_absent_one_is_a_named_error(tmp_path, tracks, soundtrack):
+    from filmscore.corpus import check_media
+
+    eng = make_film(tmp_path, 20, [], name="eng")  # dialogue only
+    fra = make_film(tmp_path, 20, [(tracks["alpha"], 4.0, 2.0, 12.0)], name="fra")  # dialogue and a cue
+    film = tmp_path / "films" / "two.mka"
+    _ffmpeg("-i", str(eng), "-i", str(fra), "-map", "0:a", "-map", "1:a", "-metadata:s:a:0", "language=eng",
+            "-metadata:s:a:1", "language=fra", "-c:a", "flac", str(film))
+    assert stamp_film(film, soundtrack, FAST).empty  # default: the first stream
+    for stream in (1, "fra", "fr", "fre"):
+        df = stamp_film(film, soundtrack, FAST, audio_stream=stream)
+        assert list(df.track) == ["alpha"] and abs(df.start.iloc[0] - 4.0) < 0.25, stream
+    for stream in (2, "deu"):
+        with pytest.raises(MediaError, match=r"two\.mka.*0 \[eng\].*1 \[fra\]"):
+            stamp_film(film, soundtrack, FAST, audio_stream=stream)
+    row, probs = check_media(film, audio_stream="de")
+    assert row is None and "two.mka" in probs[0].where and "[fra]" in probs[0].what
+    row, probs = check_media(film, audio_stream="fra")
+    assert not probs and row["channels"] == 2
+
+
 # ---------------------------------------------------------------- the paper's windows
 
 
@@ -309,7 +419,7 @@ def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, c
     film = make_film(tmp_path, 45, [(tracks["alpha"], 3.0, 4.0, 12.0), (fast, 24.0, 9.6, 14.0)], speech_db=3.0)
     s = replace(StampSettings(), speeds=(1.0, 25 / 24))
     fresh = stamp_film(film, soundtrack, s)  # no cache: tracks decoded into a temporary folder
-    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24)
+    assert list(fresh.track) == ["alpha", "beta"] and fresh.speed.iloc[1] == pytest.approx(25 / 24, rel=5e-4)
     root = tmp_path / "cache"
     filled = stamp_film(film, soundtrack, s, cache=PrintCache(root))  # decodes and caches the PCM
     pcm = sorted(root.rglob("*.npy"))
@@ -331,6 +441,83 @@ def test_cached_track_audio_gives_identical_cues(tmp_path, tracks, soundtrack, c
         again = stamp_film(film, soundtrack, s, cache=PrintCache(root))
     assert "unreadable cache entry" in caplog.text
     pd.testing.assert_frame_equal(again, fresh)
+
+
+def test_cue_cache_keys_follow_the_code_that_computes_them(tmp_path):
+    """Editing any module of the matcher's import closure (on a copy of the sources) changes the keys."""
+    from filmscore.cues.cache import CUES_CODE, PRINTS_CODE, code_version
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "src" / "filmscore", src / "filmscore", ignore=shutil.ignore_patterns("__pycache__"))
+    roots = (src,)
+    before = {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+    assert before == {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+
+    def edited(rel):
+        f = src / "filmscore" / rel
+        text = f.read_text()
+        f.write_text(text + "\nA_CONSTANT = 2\n")
+        try:
+            return {k: code_version(m, roots) for k, m in (("cues", CUES_CODE), ("prints", PRINTS_CODE))}
+        finally:
+            f.write_text(text)
+
+    after = edited("cues/match.py")  # the matcher: a film's cues, not the prints
+    assert after["cues"] != before["cues"] and after["prints"] == before["prints"]
+    after = edited("cues/prints.py")  # prints and everything built on them
+    assert after["cues"] != before["cues"] and after["prints"] != before["prints"]
+    after = edited("media.py")  # the decoder, reached through prints
+    assert after["cues"] != before["cues"] and after["prints"] != before["prints"]
+    after = edited("mil/pools.py")  # not imported by the matcher
+    assert after == before
+
+
+def test_runtime_keys_leave_the_cue_cache_and_results_alone(tmp_path, tracks, soundtrack, monkeypatch):
+    from filmscore.config import load_params
+    from filmscore.cues import cache as cache_mod
+    from filmscore.cues import stamp as stamp_mod
+
+    section = load_params(Path(__file__).resolve().parents[1] / "params.yaml", sections=["cues"])["cues"]
+    base = StampSettings.from_params(section)
+    for key, value in (("jobs", 7), ("cache", "elsewhere"), ("cache_track_audio", False), ("eval", {"iou": 0.9})):
+        assert StampSettings.from_params({**section, key: value}).digest() == base.digest(), key
+    assert StampSettings.from_params({**section, "use_side": not section["use_side"]}).digest() != base.digest()
+    # an entry written by another version of the matcher is never read: recomputed beside it
+    film = make_film(tmp_path, 30, [(tracks["alpha"], 5.0, 0.0, 10.0)])
+    root = tmp_path / "cache"
+    a = stamp_film(film, soundtrack, FAST, cache=PrintCache(root))
+    films = lambda: sorted((root / "films").rglob("*.parquet"))  # noqa: E731
+    assert len(films()) == 1
+    stale = films()[0]
+    pd.DataFrame({"film_id": ["film"], "track": ["beta"], "start": [0.0], "end": [1.0]}).to_parquet(stale)
+    real = cache_mod.current_code_version
+    monkeypatch.setattr(stamp_mod, "current_code_version", lambda m: real(m) + "-edited")
+    b = stamp_film(film, soundtrack, FAST, cache=PrintCache(root))
+    pd.testing.assert_frame_equal(a, b)
+    assert len(films()) == 2
+
+
+def test_chromaprint_binding_matches_pyacoustid_and_patches_nothing():
+    import ctypes
+
+    chromaprint = pytest.importorskip("chromaprint")  # pyacoustid: the reference
+    from filmscore.cues import libchromaprint
+    from filmscore.cues.prints import raw_fingerprint
+
+    theirs = chromaprint._libchromaprint
+    before = getattr(theirs.chromaprint_get_raw_fingerprint, "argtypes", None)
+    x = (music(20.0, 3)[:, 0] * 32767).astype(np.int16)
+    ours = raw_fingerprint(x, SR)
+    fp = chromaprint.Fingerprinter()
+    fp.start(SR, 1)
+    fp.feed(x.tobytes())
+    ref, algorithm = chromaprint.decode_fingerprint(fp.finish())
+    assert algorithm == libchromaprint.ALGORITHM_TEST2
+    assert len(ours) > 100 and ours.tolist() == [v & 0xFFFFFFFF for v in ref]
+    assert getattr(theirs.chromaprint_get_raw_fingerprint, "argtypes", None) == before
+    assert not hasattr(theirs, "_filmscore_raw")
+    assert isinstance(libchromaprint.library(), ctypes.CDLL) and libchromaprint.version()[0].isdigit()
 
 
 def _cli(argv):

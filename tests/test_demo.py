@@ -180,11 +180,6 @@ def test_not_generated_never_touches_the_corpus(tmp_path):
     assert (inside / "films" / "a.mp4").read_bytes() == b"user data"
 
 
-def test_defaults_match_params_yaml():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert params["demo"] == DEFAULTS
-
-
 def test_cli_help_and_exit_codes(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the CLI reads ./params.yaml: a tiny demo
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -257,9 +257,9 @@ def test_cache_recomputes_only_what_changed(corpus, tmp_path, monkeypatch):
     computed = []
     real = ex.extract_film
 
-    def counting(name, extractor, film_id, path, cues):
-        computed.append((name, film_id))
-        return real(name, extractor, film_id, path, cues)
+    def counting(feature_set, extractor, film_id, path, cues, audio_stream=None):
+        computed.append((feature_set.name, film_id))
+        return real(feature_set, extractor, film_id, path, cues, audio_stream)
 
     monkeypatch.setattr(ex, "extract_film", counting)
     films = films_of(corpus)
@@ -362,3 +362,128 @@ def test_film_hashes_trust_the_manifest_only_when_the_size_matches(corpus, tmp_p
     assert hashes["filmA"] == "from-manifest-a"  # no need to read a 2-hour film again
     assert hashes["filmB"] == file_hash(films["filmB"])  # the file changed since the manifest
     assert ex.film_hashes(films, None) == {f: file_hash(p) for f, p in films.items()}
+
+
+# ---------------------------------------------------------------- cache keys (filmscore.features.cache)
+
+
+def _copy_sources(tmp_path: Path) -> tuple[Path, Path]:
+    """A temporary copy of the package sources (src/filmscore, stages): roots for the provenance functions."""
+    src, repo = tmp_path / "src", tmp_path / "repo"
+    shutil.copytree(ROOT / "src" / "filmscore", src / "filmscore", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    return src, repo
+
+
+def test_editing_any_module_of_a_sets_import_closure_changes_its_key(tmp_path):
+    from filmscore.features import cache, sets
+
+    src, repo = _copy_sources(tmp_path)
+    roots = (src, repo)
+    vggish, mir = sets.get("vggish"), sets.get("mir")
+    section = base_params()["features"]["vggish"]
+    before = {n: cache.SetVersion.of(sets.get(n), base_params()["features"].get(n, {}), roots).digest
+              for n in ("vggish", "mir")}
+    # a constant of the VGGish front end: a module the package __init__ reaches only through model.py
+    front = src / "filmscore" / "features" / "vggish" / "frontend.py"
+    text = front.read_text()
+    assert "import" in text
+    front.write_text(text + "\nSOME_CONSTANT = 1\n")
+    assert cache.SetVersion.of(vggish, section, roots).digest != before["vggish"]
+    assert cache.SetVersion.of(mir, base_params()["features"]["mir"], roots).digest == before["mir"]
+    front.write_text(text)
+    assert cache.SetVersion.of(vggish, section, roots).digest == before["vggish"]
+    # the per-film work and the shared modules it imports (decoding) count for every set
+    for rel in ("features/film.py", "media.py", "features/bags.py"):
+        f = src / "filmscore" / rel
+        original = f.read_text()
+        f.write_text(original + "\n# edited\n")
+        assert cache.SetVersion.of(mir, base_params()["features"]["mir"], roots).digest != before["mir"], rel
+        f.write_text(original)
+    # a module no set imports (the MIL pooling layers) changes no key
+    pools = src / "filmscore" / "mil" / "pools.py"
+    pools.write_text(pools.read_text() + "\n# edited\n")
+    assert cache.SetVersion.of(mir, base_params()["features"]["mir"], roots).digest == before["mir"]
+
+
+def test_runtime_settings_change_neither_the_key_nor_the_result(corpus, tmp_path, monkeypatch):
+    from filmscore.features import cache, sets
+
+    params = base_params()
+    for name in ("vggish", "openl3"):
+        section = params["features"][name]
+        key = cache.SetVersion.of(sets.get(name), section).digest
+        for k, v in (("threads", 7), ("batch_size", 3), ("device", "cuda:1")):
+            assert cache.SetVersion.of(sets.get(name), {**section, k: v}).digest == key, (name, k)
+        # a result parameter does change it
+        changed = {**section, "postprocess": not section["postprocess"]} if name == "vggish" else \
+            {**section, "embedding_size": 6144 if section["embedding_size"] == 512 else 512}
+        assert cache.SetVersion.of(sets.get(name), changed).digest != key
+    visual = params["features"]["visual"]
+    assert cache.SetVersion.of(sets.get("visual"), {**visual, "batch_frames": 1}).digest == \
+        cache.SetVersion.of(sets.get("visual"), visual).digest
+    computed = []
+    real = ex.extract_film
+    monkeypatch.setattr(ex, "extract_film", lambda fs, *a: computed.append(fs.name) or real(fs, *a))
+    films, cues = films_of(corpus), cue_table().head(2)
+    ex.extract_features(params, films, cues, tmp_path / "a", tmp_path / "cache")
+    assert sorted(computed) == ["mir", "visual"]
+    computed.clear()
+    other = copy.deepcopy(params)
+    other["features"]["jobs"] = 2
+    other["features"]["visual"]["batch_frames"] = 3
+    ex.extract_features(other, films, cues, tmp_path / "b", tmp_path / "cache")
+    assert computed == []  # every result from the cache
+    for name in ("mir", "visual"):
+        pd.testing.assert_frame_equal(read_set(tmp_path / "a", name)[0], read_set(tmp_path / "b", name)[0])
+
+
+def test_a_torn_or_foreign_cache_entry_is_recomputed(corpus, tmp_path, monkeypatch, caplog):
+    from filmscore.features import cache
+
+    computed = []
+    real = ex.extract_film
+    monkeypatch.setattr(ex, "extract_film", lambda fs, *a: computed.append(fs.name) or real(fs, *a))
+    params, films, cues = base_params(sets=("mir",)), films_of(corpus), cue_table().head(2)
+    out, store = tmp_path / "features", tmp_path / "cache"
+    ex.extract_features(params, films, cues, out, store)
+    first = read_set(out, "mir")[0]
+    (parquet,) = (store / "mir" / "filmA").glob("*.parquet")
+    # killed mid-write: the file is cut short (a copy interrupted, a non-atomic file system)
+    data = parquet.read_bytes()
+    parquet.write_bytes(data[: len(data) // 2])
+    computed.clear()
+    ex.extract_features(params, films, cues, out, store)
+    assert computed == ["mir"]
+    assert "broken" in caplog.text and parquet.name in caplog.text
+    pd.testing.assert_frame_equal(read_set(out, "mir")[0], first)
+    # a sidecar that is not JSON (cut mid-write too)
+    (sidecar,) = (store / "mir" / "filmA").glob("*.json")
+    sidecar.write_text('{"film_id": "filmA", "warn')
+    computed.clear()
+    ex.extract_features(params, films, cues, out, store)
+    assert computed == ["mir"]
+    # an entry of another code version (another digest) is never read: the key differs
+    computed.clear()
+    monkeypatch.setattr(cache, "code_digest", lambda fs, roots=None: "another version of the code")
+    ex.extract_features(params, films, cues, out, store)
+    assert computed == ["mir"]
+    assert len(list((store / "mir" / "filmA").glob("*.parquet"))) == 2  # the old entry stays, unread
+
+
+def test_the_registry_is_the_one_list_of_feature_sets():
+    from filmscore import config
+    from filmscore.features import sets
+    from filmscore.mil import names
+
+    assert config.FEATURE_SETS == names.FEATURE_SETS == sets.NAMES == ("mir", "vggish", "openl3", "visual")
+    assert config.SCHEMA["features"]["sets"].of.choices == sets.NAMES
+    assert config.SCHEMA["grid"]["sets"].of.choices == sets.NAMES
+    for fs in sets.REGISTRY:
+        assert fs.name in config.SCHEMA["features"], f"features.{fs.name} has no schema section"
+        cls = fs.load()
+        assert callable(getattr(cls, "from_params", None)) and cls.__module__.startswith(fs.module)
+        assert hasattr(cls, "embed" if fs.audio else "film")
+    assert sets.AUDIO == ("mir", "vggish", "openl3")
+    with pytest.raises(KeyError, match="known: mir, vggish"):
+        sets.get("musicnn2")

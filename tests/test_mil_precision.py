@@ -153,7 +153,6 @@ def test_standardise_then_cast_keeps_a_large_mean_feature():
     """A feature of mean 1000 and SD 1 carries the genre (films shifted by +-1): bfloat16 holds
     1000 +- 2 as 1000 exactly, so cast raw it says nothing; standardised in float32 first, the
     bf16-mixed model learns the rule (held-out, 5 folds: each fold's own statistics)."""
-    torch.set_num_threads(1)  # tiny products: more threads only contend (conftest restores the count)
     rng = np.random.default_rng(0)
     n = 60
     y = (np.arange(n) % 2).astype(int)
@@ -166,6 +165,11 @@ def test_standardise_then_cast_keeps_a_large_mean_feature():
     folds = np.arange(n) % 5
     clf = MILClassifier(pool="avg", hidden=16, epochs=40, lr=1e-2, batch_size=8, precision="bf16-mixed",
                         show_progress=False)
-    res = clf.cross_validate(bags, y[:, None], folds)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny products: more threads only contend
+    try:
+        res = clf.cross_validate(bags, y[:, None], folds)
+    finally:
+        torch.set_num_threads(threads)
     assert roc_auc_score(y, res.prob[:, 0]) > 0.95
     assert (res.pred[:, 0] == y).mean() > 0.9

@@ -13,7 +13,11 @@ from filmscore.mil import MILClassifier, make_folds
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    torch.set_num_threads(1)  # tiny models: more threads only contend (conftest restores the count)
+    """Tiny models: more threads only contend. The count is given back after each test."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def bags_labels(n, seed=0, shift=1.0):

@@ -72,7 +72,7 @@ def test_mann_whitney_and_bonferroni_against_scipy_and_statsmodels():
                          "brightness": float(rng.uniform(0.2, 0.5) + shift), "contrast": float(rng.uniform(0, 1))})
     clips = pd.DataFrame(rows)
     src = {"Actual": lab}
-    t = cm.compare(clips, src, genres, alpha=0.01, min_clips=5, min_films=2)
+    t = cm.compare(clips, src, genres, alpha=0.01, min_clips=5, min_films=2, unit="clip")
     b = t[t.feature == "brightness"].set_index("genre")
     ps = []
     for g in genres:
@@ -86,7 +86,46 @@ def test_mann_whitney_and_bonferroni_against_scipy_and_statsmodels():
     assert np.allclose(b.loc[genres, "p_bonferroni"], np.minimum(np.array(ps) * 3, 1.0))  # by hand
     assert b.loc[genres, "significant"].tolist() == list(rej)
     assert b.loc["G1", "significant"]  # the planted brightness shift
-    assert (b["m"] == 3).all()
+    assert (b["m"] == 3).all() and (b["unit"] == "clip").all()
+    # film level: one median per film, Mann-Whitney between films
+    f = cm.compare(clips, src, genres, alpha=0.01, min_clips=5, min_films=2, unit="film")
+    f = f[f.feature == "brightness"].set_index("genre")
+    med = clips.groupby("film_id")["brightness"].median()
+    for g in genres:
+        inside = med.index.isin(lab.index[lab[g] == 1])
+        ref = mannwhitneyu(med[inside], med[~inside], alternative="two-sided")
+        assert f.loc[g, "u"] == pytest.approx(ref.statistic) and f.loc[g, "p"] == pytest.approx(ref.pvalue)
+        assert f.loc[g, "diff_x10"] == pytest.approx(10 * (med[inside].median() - med[~inside].median()))
+        assert f.loc[g, "n_films_in"] == inside.sum() == 10
+    assert f.loc["G1", "significant"]
+
+
+def test_mixed_model_against_a_statsmodels_formula_fit():
+    import statsmodels.formula.api as smf
+    from scipy.stats import t as t_dist
+
+    rng = np.random.default_rng(5)
+    films = [f"f{i:02d}" for i in range(20)]
+    lab = pd.DataFrame({"G": [i % 2 for i in range(20)], "H": [int(i % 5 == 0) for i in range(20)]}, index=films)
+    rows = []
+    for i, f in enumerate(films):
+        mu = rng.normal(0.5, 0.1) + 0.08 * lab.loc[f, "G"]
+        for k in range(int(rng.integers(3, 7))):
+            rows.append({"film_id": f, "cue_id": f"{f}:{k}", "n_frames": 3, "brightness": mu + rng.normal(0, 0.05),
+                         "contrast": 0.5})
+    clips = pd.DataFrame(rows)
+    t = cm.compare(clips, {"Actual": lab}, ["G", "H"], unit="mixed", features=("brightness",)).set_index("genre")
+    d = clips.assign(g=clips.film_id.map(lab["G"]))
+    ref = smf.mixedlm("brightness ~ g", d, groups=d["film_id"]).fit(reml=True)
+    b, se = ref.fe_params["g"], ref.bse_fe["g"]
+    assert t.loc["G", "coef_x10"] == pytest.approx(10 * b, rel=1e-4)
+    assert t.loc["G", "se_x10"] == pytest.approx(10 * se, rel=1e-3)
+    assert t.loc["G", "p"] == pytest.approx(2 * t_dist.sf(abs(b / se), 20 - 2), rel=1e-3)  # t with films - 2 df
+    assert t.loc["G", "p"] > 2 * __import__("scipy").stats.norm.sf(abs(b / se))  # more cautious than the normal
+    assert t.loc["G", "significant"] and not t.loc["H", "significant"]
+    # the descriptive difference stays the clips' difference of medians, as in the paper
+    inside = clips.film_id.isin(lab.index[lab.G == 1])
+    assert t.loc["G", "diff_x10"] == pytest.approx(10 * (clips.brightness[inside].median() - clips.brightness[~inside].median()))
 
 
 def test_bonferroni_on_a_fixed_array_with_untestable_genres():
@@ -116,6 +155,10 @@ def test_genre_with_too_few_films_is_not_testable_and_gets_no_p_value():
     for f, gs in zip(ids, labels):
         actual.loc[f, gs] = 1
     t = cm.compare(clips, {"Actual": actual}, synth.GENRES, min_clips=3, min_films=2).set_index(["feature", "genre"])
+    for unit in ("clip", "mixed"):  # the same rule whatever the unit of the test
+        u = cm.compare(clips, {"Actual": actual}, synth.GENRES, min_clips=3, min_films=2, unit=unit)
+        u = u.set_index(["feature", "genre"]).loc[("brightness", "Horror")]
+        assert not u["testable"] and np.isnan(u["p"]) and "1 film(s) / 4 clip(s) with Horror" in u["note"]
     h = t.loc[("brightness", "Horror")]
     assert not h["testable"] and np.isnan(h["p"]) and np.isnan(h["p_bonferroni"]) and not h["significant"]
     assert "not testable" in h["note"] and "1 film(s) / 4 clip(s) with Horror" in h["note"]
@@ -158,8 +201,9 @@ def test_run_finds_the_planted_dark_genre_and_writes_table5(tmp_path, monkeypatc
     assert "## Brightness" in md and "## Contrast" in md and "paper: Actual" in md
     assert f"**{horror['diff_x10']:.2f}**" in md  # significance marked in bold
     assert "-0.70" in md  # the paper's Horror brightness beside
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["brightness"]["actual"]["n_significant"] >= 1
+    assert "Test (film): one value per film" in md
+    assert json.loads((out / "info.json").read_text())["unit"] == "film"
+    assert not (out / "metrics.json").exists()  # the detail is a table, not DVC metrics
     assert len(pd.read_csv(out / "table5.csv")) == 2 * 3 * 6
     assert (out / "crossmodal.png").stat().st_size > 1000
 
@@ -183,7 +227,7 @@ def test_visual_features_skipped_says_so(tmp_path, monkeypatch):
     assert "visual features were skipped (no film has a video stream)" in res.notes[0]
     cm.write_outputs(res, tmp_path / "reports/crossmodal", synth.GENRES, info, paper.TABLE5)
     assert "skipped" in (tmp_path / "reports/crossmodal/table5.md").read_text()
-    assert json.loads((tmp_path / "reports/crossmodal/metrics.json").read_text())["status"] == "skipped"
+    assert json.loads((tmp_path / "reports/crossmodal/info.json").read_text())["status"] == "skipped"
 
 
 def test_missing_predictions_name_the_stage(tmp_path, monkeypatch):
@@ -203,7 +247,12 @@ def test_stage_main_uses_the_headline_model(tmp_path, monkeypatch):
     make_run(tmp_path)
     stage.main(synth.params())
     info = json.loads((tmp_path / "reports/crossmodal/info.json").read_text())
-    assert info["model"] == "vggish-cue-single_attention-128" and info["status"] == "ok"
+    assert info["model"] == "vggish-cue-single_attention-128" and info["status"] == "ok" and info["unit"] == "film"
+    p = synth.params()
+    p["reports"]["crossmodal"]["unit"] = "clip"
+    stage.main(p)
+    md = (tmp_path / "reports/crossmodal/table5.md").read_text()
+    assert "the paper's procedure" in md and "not independent" in md  # labelled, with its caveat
 
 
 def test_outputs_replace_only_the_stage_files_and_only_when_all_are_written(tmp_path, monkeypatch):
@@ -226,3 +275,50 @@ def test_outputs_replace_only_the_stage_files_and_only_when_all_are_written(tmp_
         cm.write_outputs(res, out, synth.GENRES, info, paper.TABLE5)
     assert (out / "table5.csv").read_bytes() == before  # nothing half-replaced
     assert not list(tmp_path.glob("reports/.crossmodal.*"))  # no temporary folder left
+
+
+# ---------------------------------------------------------------- calibration (simulation with a known answer)
+
+def simulated_corpus(rng, genres, effect=0.0, n_films=30):
+    """Brightness varies by film (SD 1 between films, 0.5 between a film's 4-8 clips); genres drawn
+    independently of it, except a planted shift `effect` for the films of the first genre."""
+    sizes = rng.integers(4, 9, n_films)
+    ids = np.array([f"f{i:02d}" for i in range(n_films)])
+    lab = pd.DataFrame((rng.random((n_films, len(genres))) < 0.35).astype(int), index=ids, columns=list(genres))
+    mu = rng.normal(0.0, 1.0, n_films) + effect * lab.iloc[:, 0].to_numpy()
+    film = np.repeat(ids, sizes)
+    clips = pd.DataFrame({"film_id": film, "cue_id": [f"{f}:{k}" for k, f in enumerate(film)], "n_frames": 1,
+                          "brightness": np.repeat(mu, sizes) + rng.normal(0.0, 0.5, sizes.sum())})
+    return clips, lab
+
+
+def rejection_rate(unit, genres, runs, effect=0.0, seed=0):
+    """Share of corpora in which at least one genre is significant (Bonferroni over `genres`, alpha 0.01)."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(runs):
+        clips, lab = simulated_corpus(rng, genres, effect)
+        t = cm.compare(clips, {"Actual": lab}, list(genres), alpha=0.01, min_clips=5, min_films=2,
+                       features=("brightness",), unit=unit)
+        hits += bool(t["significant"].iloc[0] if effect else t["significant"].any())
+    return hits / runs
+
+
+@pytest.mark.slow
+def test_film_and_mixed_tests_hold_their_level_where_the_clip_test_does_not():
+    """200 corpora without any genre effect. film and clip: 6 genres per corpus; mixed (a MixedLM fit
+    per genre, ~0.1 s each): one genre per corpus, so 200 fits, each a test at alpha 0.01."""
+    six = ["G1", "G2", "G3", "G4", "G5", "G6"]
+    film = rejection_rate("film", six, 200)
+    clip = rejection_rate("clip", six, 200)
+    mixed = rejection_rate("mixed", ["G1"], 200, seed=1)
+    print(f"share of 200 null corpora with a significant genre: film {film:.3f}, mixed {mixed:.3f}, clip {clip:.3f}")
+    assert film <= 0.03 and mixed <= 0.03
+    assert clip >= 0.3  # the paper's clip-level procedure: far above its nominal 1 %
+
+
+def test_film_level_test_finds_a_planted_genre_effect():
+    """The genre's films are 2.5 between-film SDs brighter: the film-level test finds it in most corpora."""
+    six = ["G1", "G2", "G3", "G4", "G5", "G6"]
+    assert rejection_rate("film", six, 40, effect=2.5, seed=2) >= 0.8
+    assert rejection_rate("mixed", ["G1"], 10, effect=2.5, seed=3) >= 0.8

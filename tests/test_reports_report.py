@@ -40,8 +40,8 @@ def full_run(tmp_path, monkeypatch):
     synth.write_manifest(tmp_path, ids, labels, video=[i != 3 for i in range(n)])
     cues = synth.write_cues(tmp_path, ids[:-1])  # the last film has no cue
     synth.write_truth(tmp_path / "corpus", cues[cues.film_id.isin(ids[:4])])
-    inputs.CUES_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    inputs.CUES_METRICS.write_text(json.dumps({"overall": {"time": {"precision": 0.991, "recall": 0.962},
+    inputs.CUES_SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    inputs.CUES_SUMMARY.write_text(json.dumps({"overall": {"time": {"precision": 0.991, "recall": 0.962},
                                                            "cue": {"f1": 0.9}}, "median_boundary_error_s": 0.11}))
     pd.DataFrame({"features": ["vggish", "mir"], "model": ["single_attention", "avg"], "P": [0.61, 0.5],
                   "R": [0.7, 0.6], "F1": [0.652, 0.55]}).to_csv(inputs.TABLE4, index=False)
@@ -73,7 +73,7 @@ def test_report_contains_every_section_with_the_papers_numbers(full_run):
         assert f">{s}</h2>" in page
     # Table 1 analogue, with the paper's counts beside
     assert "| Horror |" in md and "paper: Films" in md and "| Multi-genre films |" in md
-    # cue evaluation (flattened metrics.json) and the paper's stamper numbers
+    # cue evaluation (flattened summary.json) and the paper's stamper numbers
     assert "overall.time.precision" in md and "0.991" in md and "precision 0.94" in md
     assert "film11" in md  # the film without cues is named
     # Table 4: ours and the paper's, best in bold
@@ -164,3 +164,32 @@ def test_reports_params_schema_catches_typos_and_bad_values():
     assert "reports.crossmodal.min_films" in probs["params.yaml: reports.crossmodal.min_film"].fix
     assert "did you mean 'frame'" in probs["params.yaml: reports.importance.level"].what
     assert "above the maximum" in probs["params.yaml: reports.crossmodal.alpha"].what
+
+
+def test_report_shows_intervals_sources_units_and_how_to_read(full_run):
+    """Table 4 with intervals and paired tests (as the evaluate stage writes them), the audio source
+    the features stage recorded, the cross-modal unit, the importance marks, a reading guide per section."""
+    root, ids = full_run
+    pd.DataFrame({"features": ["mir", "mir"], "level": ["cue", "cue"], "method": ["avg", "single_attention"],
+                  "size": [64, 64], "precision": [0.5, 0.6], "recall": [0.6, 0.7], "f1": [0.55, 0.62],
+                  "f1_lo": [0.41, 0.5], "f1_hi": [0.66, 0.73], "map": [0.6, 0.65], "map_lo": [0.5, 0.52],
+                  "map_hi": [0.7, 0.77], "p_vs_avg": [np.nan, 0.004], "p_vs_random": [0.2, 0.001],
+                  "vs_avg": ["", "better"], "vs_random": ["not distinguishable", "better"],
+                  "schedule": ["", "steps: 3000 optimiser steps"]}).to_csv(inputs.TABLE4, index=False)
+    _png(inputs.TABLE4_FIGURE)
+    status = root / "data/features/mir/status.json"
+    status.write_text(json.dumps({"status": "ok", "audio": "track"}))
+    params = synth.params()
+    params["features"] = {"sets": ["mir", "visual"]}
+    build_report(params, git=NO_GIT)
+    md = (root / "reports/report.md").read_text()
+    assert "| 0.550 [0.410, 0.660] |" in md and "| 0.620 [0.500, 0.730] |" in md  # F1 with its interval
+    assert "**better** (p 0.004)" in md and "not distinguishable (p 0.2)" in md
+    assert "figures/table4.png" in md and "steps: 3000 optimiser steps" in md
+    assert "Music features from: mir: **track**" in md
+    assert "Cross-modal test unit: **film**" in md and "Unit of the test: **film**" in md
+    assert md.count("**How to read this.**") == 3
+    s = pd.read_csv(root / "reports/importance/summary.csv")
+    zero = s[(s["genre"] == imp.OVERALL) & s["covers_zero"]]["group"].tolist()
+    assert zero and f"Overall, intervals containing 0 (not shown to matter): {', '.join(zero)}." in md
+    assert "○" in md

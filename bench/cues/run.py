@@ -296,7 +296,7 @@ def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, fl
         film = out / "films" / f"{fid}.m4a"
         st = out / "soundtracks" / fid
         # prints of the tracks cached (first call fills the cache), the film itself always matched afresh
-        TrackSet(soundtrack_files(st, fid), s, cache, speeds=s.speeds if s.mode == "chromaprint" else (1.0,))
+        TrackSet(soundtrack_files(st, fid), s, cache, speeds=s.grid_speeds() if s.mode == "chromaprint" else (1.0,))
         t0, c0 = time.perf_counter(), _cpu()
         df = stamp_film(film, st, s, cache=_TracksOnly(cache), film_id=fid)
         secs += time.perf_counter() - t0

@@ -11,6 +11,7 @@ dicts of `Spec` objects.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,28 @@ import yaml
 
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
+from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
 
 PARAMS_FILE = "params.yaml"
 
 
+class _NoDefault:
+    """Marks a Spec whose default is not declared (every leaf of SCHEMA declares one: tested)."""
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One leaf of the schema."""
+    """One leaf of the schema: the parameter's type, range, default and one-line doc, declared once.
+
+    Everything else is derived from it: validation (`validate`), the defaults of the
+    settings dataclasses (`schema_defaults`), the message for a missing key, and the
+    check that the shipped params.yaml is valid and complete (tests/test_config.py)."""
 
     kind: str  # int, float, str, bool, list, any
     min: float | None = None
@@ -37,8 +53,8 @@ class Spec:
     nullable: bool = False
     unique: bool = False
     doc: str = ""
-    #: the value params.yaml ships with (None: not declared yet)
-    default: Any = None
+    #: the parameter's default: what the project's params.yaml ships and what settings objects start from
+    default: Any = NO_DEFAULT
     #: True: says how the work runs (processes, threads, device, batch size, scheduler, cache folder),
     #: never what it computes: left out of cache keys and of the stages' DVC `params:`
     runtime: bool = False
@@ -116,114 +132,120 @@ def List(of: Spec | None = None, min_len: int = 0, **kw) -> Spec:
 # --------------------------------------------------------------------------
 
 CORPUS = {
-    "path": Str(doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
-    "genres": List(Str(), min_len=1, unique=True, doc="the genre set; labels outside it are errors"),
-    "quick_check": Bool(doc="decode only the head and tail of each file when validating (fast); false decodes all"),
-    "jobs": Int(min=1, max=256, runtime=True, doc="files checked in parallel"),
+    "path": Str(default="data/demo", doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
+    "genres": List(Str(), min_len=1, unique=True, default=list(GENRES_DEFAULT), doc="the genre set; labels outside it are errors"),
+    "quick_check": Bool(default=True, doc="decode only the head and tail of each file when validating (fast); false decodes all"),
+    "audio_stream": Spec("any", default=0, doc="which audio stream of each film is read (validation, cues, features): "
+                         "an index (0 = the first) or a language tag (\"eng\", \"en\", \"fra\"); a film without it is an "
+                         "error naming the film and the streams it has"),
+    "jobs": Int(min=1, max=256, runtime=True, default=2, doc="files checked in parallel"),
 }
 
 DEMO = {
-    "seed": Int(min=0),
-    "n_films": Int(min=1, max=1000),
-    "film_seconds": Float(min=30, max=7200),
-    "min_tracks": Int(min=1, max=40),
-    "max_tracks": Int(min=1, max=40),
-    "track_seconds": List(Float(min=5, max=600), min_len=2, doc="[shortest, longest] track length"),
-    "cues_per_film": List(Int(min=0, max=200), min_len=2, doc="[fewest, most] cues mixed into a film"),
-    "cue_seconds": List(Float(min=1, max=600), min_len=2, doc="[shortest, longest] cue"),
-    "music_db": List(Float(min=-40, max=10), min_len=2, doc="[lowest, highest] music level relative to the dialogue bed, dB"),
-    "foreign_cue_prob": Float(min=0, max=1, doc="chance that a cue has another genre's character"),
-    "max_genres": Int(min=1, max=6),
-    "min_films_per_genre": Int(min=0, max=1000, doc="every genre labels at least this many films (where max_genres allows)"),
-    "sample_rate": Int(min=8000, max=48000, doc="synthesis rate (files are written at 44.1 kHz MP3 / 48 kHz film audio)"),
-    "video": Bool(doc="write H.264 MP4 films (false: audio-only films)"),
-    "audio_only_share": Float(min=0, max=1, doc="share of films written as audio-only MP3s (when video is true)"),
-    "video_size": List(Int(min=16, max=1920), min_len=2, doc="[width, height], both even"),
-    "video_fps": Int(min=1, max=60),
-    "jobs": Int(min=1, max=256, runtime=True),
+    "seed": Int(min=0, default=0),
+    "n_films": Int(min=1, max=1000, default=30),
+    "film_seconds": Float(min=30, max=7200, default=180),
+    "min_tracks": Int(min=1, max=40, default=4),
+    "max_tracks": Int(min=1, max=40, default=6),
+    "track_seconds": List(Float(min=5, max=600), min_len=2, default=[30, 75], doc="[shortest, longest] track length"),
+    "cues_per_film": List(Int(min=0, max=200), min_len=2, default=[4, 8], doc="[fewest, most] cues mixed into a film"),
+    "cue_seconds": List(Float(min=1, max=600), min_len=2, default=[8, 60], doc="[shortest, longest] cue"),
+    "music_db": List(Float(min=-40, max=10), min_len=2, default=[-12, 3], doc="[lowest, highest] music level relative to the dialogue bed, dB"),
+    "foreign_cue_prob": Float(min=0, max=1, default=0.15, doc="chance that a cue has another genre's character"),
+    "max_genres": Int(min=1, max=6, default=3),
+    "min_films_per_genre": Int(min=0, max=1000, default=3, doc="every genre labels at least this many films (where max_genres allows)"),
+    "sample_rate": Int(min=8000, max=48000, default=22050, doc="synthesis rate (files are written at 44.1 kHz MP3 / 48 kHz film audio)"),
+    "video": Bool(default=True, doc="write H.264 MP4 films (false: audio-only films)"),
+    "audio_only_share": Float(min=0, max=1, default=0.1, doc="share of films written as audio-only MP3s (when video is true)"),
+    "video_size": List(Int(min=16, max=1920), min_len=2, default=[160, 90], doc="[width, height], both even"),
+    "video_fps": Int(min=1, max=60, default=8),
+    "jobs": Int(min=1, max=256, runtime=True, default=2),
 }
 
 CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
-    "mode": Str(choices=("chromaprint", "windows"), doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
-    "sample_rate": Int(min=8000, max=22050, doc="matching rate, Hz (Chromaprint works at 11025)"),
-    "use_side": Bool(doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
-    "speeds": List(Float(min=0.5, max=2.0), min_len=1, unique=True,
-                   doc="renditions searched, as playback speed (1.0; 1.0416667 = PAL 25/24 speed-up, pitch included)"),
-    "min_track_seconds": Float(min=0.5, max=600, doc="shorter tracks are skipped with a warning"),
-    "jobs": Int(min=1, max=256, runtime=True, doc="films matched in parallel"),
-    "cache": Str(runtime=True, doc="fingerprint and per-film cue cache folder (by content hash)"),
-    "cache_track_audio": Bool(runtime=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
+    "mode": Str(choices=("chromaprint", "windows"), default="chromaprint", doc="chromaprint: the full matcher; windows: the paper's 5 s windows"),
+    "sample_rate": Int(min=8000, max=22050, default=11025, doc="matching rate, Hz (Chromaprint works at 11025)"),
+    "use_side": Bool(default=True, doc="also match the side signal L-R of stereo films, where centred dialogue cancels"),
+    "speeds": List(Float(min=0.5, max=2.0), min_len=1,
+                   default=[0.95, 1.05], doc="[slowest, fastest] playback speed of a film relative to its tracks (track "
+                   "seconds per film second: 1000/1001 NTSC pull-down, 25/24 PAL speed-up); each alignment's speed is "
+                   "estimated in this range. [1.0]: only the speed as released"),
+    "speed_step": Float(min=0.005, max=0.05, default=0.02,
+                        doc="the tracks are printed at 1 and steps of this out to the range, for the candidate search "
+                        "(a candidate is found within half a step of its speed, then the speed is estimated)"),
+    "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
+    "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
+    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache_track_audio": Bool(runtime=True, default=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
-        "n_fft": Int(min=256, max=65536), "hop": Int(min=64, max=65536), "n_bands": Int(min=4, max=128),
-        "fmin": Float(min=20, max=10000), "fmax": Float(min=100, max=11025),
-        "highpass_seconds": Float(min=0, max=60, doc="log band energies minus their moving mean over this span"),
+        "n_fft": Int(min=256, max=65536, default=4096), "hop": Int(min=64, max=65536, default=2048), "n_bands": Int(min=4, max=128, default=24),
+        "fmin": Float(min=20, max=10000, default=150.0), "fmax": Float(min=100, max=11025, default=5000.0),
+        "highpass_seconds": Float(min=0, max=60, default=3.0, doc="log band energies minus their moving mean over this span"),
     },
     "hash": {
-        "enabled": Bool(doc="Chromaprint sub-fingerprint index as a candidate source"),
-        "key_bits": Int(choices=(8, 16, 32), doc="items indexed by parts of this many bits"),
-        "min_votes": Int(min=1, doc="aligned item parts for a candidate"),
-        "max_bucket": Int(min=1, doc="keys held more often than this are ignored"),
+        "enabled": Bool(default=True, doc="Chromaprint sub-fingerprint index as a candidate source"),
+        "key_bits": Int(choices=(8, 16, 32), default=16, doc="items indexed by parts of this many bits"),
+        "min_votes": Int(min=1, default=8, doc="aligned item parts for a candidate"),
+        "max_bucket": Int(min=1, default=64, doc="keys held more often than this are ignored"),
     },
     "xcorr": {
-        "enabled": Bool(doc="band-frame cross-correlation as a candidate source"),
-        "segment_seconds": Float(min=1, max=60), "hop_seconds": Float(min=0.5, max=60),
-        "min_z": Float(min=0, doc="z-score of a correlation peak to become a candidate"),
-        "peaks_per_segment": Int(min=1, max=64, doc="candidates per track segment: every peak at z >= min_z, at "
+        "enabled": Bool(default=True, doc="band-frame cross-correlation as a candidate source"),
+        "segment_seconds": Float(min=1, max=60, default=5.0), "hop_seconds": Float(min=0.5, max=60, default=2.5),
+        "min_z": Float(min=0, default=5.0, doc="z-score of a correlation peak to become a candidate"),
+        "peaks_per_segment": Int(min=1, max=64, default=8, doc="candidates per track segment: every peak at z >= min_z, at "
                                  "least a segment apart, the strongest first, up to this many (one per use of the track)"),
-        "max_candidates_per_minute": Float(min=0.1, doc="verification budget per minute of film"),
+        "max_candidates_per_minute": Float(min=0.1, default=12.0, doc="verification budget per minute of film"),
     },
     "verify": {
-        "n_fft": Int(min=1024, max=131072, doc="STFT-GCC-PHAT frame"),
-        "window_seconds": Float(min=1, max=120), "search_seconds": Float(min=0.01, max=5),
-        "fmin": Float(min=0, max=10000), "fmax": Float(min=100, max=11025),
-        "min_z": Float(min=0, doc="GCC-PHAT peak z-score to accept an alignment"),
+        "n_fft": Int(min=1024, max=131072, default=16384, doc="STFT-GCC-PHAT frame"),
+        "window_seconds": Float(min=1, max=120, default=8.0), "search_seconds": Float(min=0.01, max=5, default=0.4),
+        "fmin": Float(min=0, max=10000, default=100.0), "fmax": Float(min=100, max=11025, default=5000.0),
+        "min_z": Float(min=0, default=9.0, doc="GCC-PHAT peak z-score to accept an alignment"),
     },
     "extent": {
-        "n_fft": Int(min=128, max=16384, doc="phase-coherence frames at the verified lag"),
-        "smooth_seconds": Float(min=0, max=10), "min_z": Float(min=0),
-        "merge_gap_seconds": Float(min=0, max=60), "min_cue_seconds": Float(min=0, max=600),
-        "grow_seconds": Float(min=1, max=600, doc="coherence from the checked window outward in chunks this long, "
+        "n_fft": Int(min=128, max=16384, default=1024, doc="phase-coherence frames at the verified lag"),
+        "smooth_seconds": Float(min=0, max=10, default=0.5), "min_z": Float(min=0, default=4.0),
+        "merge_gap_seconds": Float(min=0, max=60, default=2.0), "min_cue_seconds": Float(min=0, max=600, default=2.0),
+        "grow_seconds": Float(min=1, max=600, default=16.0, doc="coherence from the checked window outward in chunks this long, "
                               "while the track still plays near an edge"),
     },
     "windows": {
-        "seconds": Float(min=0.5, max=60, doc="the paper's window (5 s)"),
-        "min_votes": Int(min=1), "max_gap": Int(min=0, max=100, doc="empty windows allowed inside a cue"),
+        "seconds": Float(min=0.5, max=60, default=5.0, doc="the paper's window (5 s)"),
+        "min_votes": Int(min=1, default=4), "max_gap": Int(min=0, max=100, default=1, doc="empty windows allowed inside a cue"),
     },
     "eval": {
-        "iou": Float(min=0.01, max=1.0, doc="intersection over union for a found cue to pair with a true one"),
+        "iou": Float(min=0.01, max=1.0, default=0.5, doc="intersection over union for a found cue to pair with a true one"),
     },
 }
 
-FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
-
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
-                 doc="feature sets to extract; the others are written as skipped (key-only tables)"),
-    "jobs": Int(min=1, max=256, runtime=True, doc="films extracted in parallel (processes)"),
+                 default=["mir", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
+    "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
     "mir": {
-        "sample_rate": Int(min=8000, max=48000, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
-        "frame_size": Int(min=256, max=8192, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
-        "hop_size": Int(min=64, max=8192),
-        "tonal_frame_size": Int(min=1024, max=32768, doc="tonal frames (samples): chroma, roughness, inharmonicity"),
-        "tonal_hop_size": Int(min=256, max=32768),
-        "texture_window": Float(min=0.5, max=60, doc="texture window, s (paper: 5)"),
-        "texture_hop": Float(min=0.1, max=60, doc="texture hop, s (paper: 33 % overlap of 5 s = 3.35)"),
+        "sample_rate": Int(min=8000, max=48000, default=22050, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
+        "frame_size": Int(min=256, max=8192, default=1024, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
+        "hop_size": Int(min=64, max=8192, default=512),
+        "tonal_frame_size": Int(min=1024, max=32768, default=4096, doc="tonal frames (samples): chroma, roughness, inharmonicity"),
+        "tonal_hop_size": Int(min=256, max=32768, default=2048),
+        "texture_window": Float(min=0.5, max=60, default=5.0, doc="texture window, s (paper: 5)"),
+        "texture_hop": Float(min=0.1, max=60, default=3.35, doc="texture hop, s (paper: 33 % overlap of 5 s = 3.35)"),
         "texture_align": Str(choices=("nearest", "centred"),
-                             doc="1 Hz frames take the nearest texture window, or one window is centred on each"),
-        "key_frame": Float(min=0.1, max=30, doc="chroma averaged over this many s for key strength and mode"),
-        "key_hop": Float(min=0.05, max=30),
-        "rhythm_frame": Float(min=1, max=30, doc="onset-curve frame for tempo and pulse clarity, s"),
-        "rhythm_hop": Float(min=0.05, max=30),
-        "tempo_range": List(Float(min=10, max=600), min_len=2, doc="[slowest, fastest] tempo searched, BPM"),
-        "brightness_cutoff": Float(min=100, max=20000, doc="spectral brightness: energy share above this, Hz"),
-        "silence_db": Float(min=-160, max=0, doc="frames quieter than this (dBFS RMS) have no spectral shape"),
+                             default="nearest", doc="1 Hz frames take the nearest texture window, or one window is centred on each"),
+        "key_frame": Float(min=0.1, max=30, default=1.0, doc="chroma averaged over this many s for key strength and mode"),
+        "key_hop": Float(min=0.05, max=30, default=0.5),
+        "rhythm_frame": Float(min=1, max=30, default=3.0, doc="onset-curve frame for tempo and pulse clarity, s"),
+        "rhythm_hop": Float(min=0.05, max=30, default=0.5),
+        "tempo_range": List(Float(min=10, max=600), min_len=2, default=[40, 200], doc="[slowest, fastest] tempo searched, BPM"),
+        "brightness_cutoff": Float(min=100, max=20000, default=1500, doc="spectral brightness: energy share above this, Hz"),
+        "silence_db": Float(min=-160, max=0, default=-80, doc="frames quieter than this (dBFS RMS) have no spectral shape"),
     },
     "visual": {
-        "size": List(Int(min=8, max=3840), min_len=2, doc="[width, height] frames are scaled to before analysis"),
-        "samples_per_second": Int(min=1, max=60, doc="pictures averaged per second of film"),
-        "region_cut": Str(choices=("otsu", "mean"), doc="how the bright and dark regions of contrast are cut"),
-        "batch_frames": Int(min=1, max=4096, runtime=True, doc="frames decoded per batch (bounds memory)"),
+        "size": List(Int(min=8, max=3840), min_len=2, default=[160, 90], doc="[width, height] frames are scaled to before analysis"),
+        "samples_per_second": Int(min=1, max=60, default=1, doc="pictures averaged per second of film"),
+        "region_cut": Str(choices=("otsu", "mean"), default="otsu", doc="how the bright and dark regions of contrast are cut"),
+        "batch_frames": Int(min=1, max=4096, runtime=True, default=64, doc="frames decoded per batch (bounds memory)"),
     },
 }
 
@@ -233,23 +255,23 @@ FEATURES = {
 _DEVICE_DOC = "cpu, auto (the first CUDA GPU if any, else cpu), cuda or cuda:N"
 EMBED_SCHEMA = {
     "vggish": {
-        "weights": Str(doc="VGGish state_dict: torchvggish's vggish-10086976.pth, or the TF checkpoint converted "
+        "weights": Str(default="models/vggish-10086976.pth", doc="VGGish state_dict: torchvggish's vggish-10086976.pth, or the TF checkpoint converted "
                            "with `filmscore weights convert-vggish`"),
-        "pca_params": Str(doc="PCA params: torchvggish's vggish_pca_params-970ea276.pth or the TF release's "
+        "pca_params": Str(default="models/vggish_pca_params-970ea276.pth", doc="PCA params: torchvggish's vggish_pca_params-970ea276.pth or the TF release's "
                               "vggish_pca_params.npz (read only with postprocess: true)"),
-        "postprocess": Bool(doc="PCA + clip + 8-bit quantisation as the released AudioSet embeddings (the paper); "
+        "postprocess": Bool(default=True, doc="PCA + clip + 8-bit quantisation as the released AudioSet embeddings (the paper); "
                                 "false: the raw 128-d output"),
-        "device": Str(runtime=True, doc=_DEVICE_DOC),
-        "batch_size": Int(min=1, max=4096, runtime=True, doc="0.96 s examples per forward pass"),
-        "threads": Int(min=0, max=256, runtime=True, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+        "device": Str(runtime=True, default="cpu", doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=4096, runtime=True, default=64, doc="0.96 s examples per forward pass"),
+        "threads": Int(min=0, max=256, runtime=True, default=1, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
     },
     "openl3": {
-        "weights": Str(doc="official Keras weights, e.g. openl3_audio_mel256_music.h5"),
-        "input_repr": Str(choices=["mel256", "mel128"], doc="the model's input spectrogram; must match the weight file"),
-        "embedding_size": Int(choices=(512, 6144), doc="512 (the final max-pool spans the whole map) or 6144"),
-        "device": Str(runtime=True, doc=_DEVICE_DOC),
-        "batch_size": Int(min=1, max=1024, runtime=True, doc="1 s windows per forward pass"),
-        "threads": Int(min=0, max=256, runtime=True, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+        "weights": Str(default="models/openl3_audio_mel256_music.h5", doc="official Keras weights, e.g. openl3_audio_mel256_music.h5"),
+        "input_repr": Str(choices=["mel256", "mel128"], default="mel256", doc="the model's input spectrogram; must match the weight file"),
+        "embedding_size": Int(choices=(512, 6144), default=512, doc="512 (the final max-pool spans the whole map) or 6144"),
+        "device": Str(runtime=True, default="cpu", doc=_DEVICE_DOC),
+        "batch_size": Int(min=1, max=1024, runtime=True, default=16, doc="1 s windows per forward pass"),
+        "threads": Int(min=0, max=256, runtime=True, default=1, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
     },
 }
 
@@ -260,30 +282,38 @@ RUN = {
     # Where per-film work runs (filmscore.parallel.map_films). It never changes a
     # result, so stages do not list this section under `params:` in dvc.yaml:
     # switching to a cluster does not re-run anything.
-    "scheduler": Str(nullable=True, runtime=True, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
-    "jobs": Int(min=1, max=256, runtime=True, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
-    "wait_s": Float(min=1, max=3600, runtime=True, doc="seconds to wait for the scheduler to answer and a first worker to join"),
+    "scheduler": Str(nullable=True, runtime=True, default=None, doc="Dask scheduler address tcp://HOST:PORT or scheduler-file JSON path; null: local processes"),
+    "jobs": Int(min=1, max=256, runtime=True, default=2, doc="local worker processes for per-film work when scheduler is null (1: in-process)"),
+    "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
+
+from .reports import CROSSMODAL_UNITS as _CM_UNITS  # noqa: E402
 
 REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
-        "features": Str(choices=("mir", "vggish", "openl3", "visual"),
-                        doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
-        "level": Str(choices=("cue", "frame"), doc="bag level of the analysed model (the paper: cue)"),
-        "pool": Str(doc="pooling of the analysed model (the paper: avg)"),
-        "hidden": Int(min=1, doc="hidden units of the analysed model (the paper: 64)"),
-        "n_repeats": Int(min=1, max=10000, doc="permutations per feature group (the paper: 100)"),
-        "seed": Int(min=0, doc="seed of the permutations"),
-        "confidence": Float(min=0.5, max=0.999, doc="level of the t-interval over repeats"),
+        "features": Str(choices=FEATURE_SETS,
+                        default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+        "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
+        "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
+        "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),
+        "n_repeats": Int(min=1, max=10000, default=100, doc="permutations per feature group (the paper: 100)"),
+        "seed": Int(min=0, default=0, doc="seed of the permutations"),
+        "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the importance interval (films + permutations, or permutations only)"),
+        "bootstrap": Int(min=0, max=100000, default=1000,
+                         doc="resamples of the bootstrap over films and repeats behind the importance interval "
+                             "(0: the interval covers the permutations only)"),
     },
     "crossmodal": {
-        "alpha": Float(min=1e-6, max=0.5, doc="family-wise significance level (Bonferroni over the genres)"),
-        "min_clips": Int(min=2, max=10000, doc="a genre is testable with at least this many clips on each side"),
-        "min_films": Int(min=1, max=10000, doc="... and at least this many films on each side"),
+        "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
+        "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
+        "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
+        "unit": Str(_CM_UNITS, default="film",
+                    doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
+                        "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
     "timeline": {
-        "films_per_page": Int(min=1, max=500, doc="films per cue-timeline figure"),
+        "films_per_page": Int(min=1, max=500, default=40, doc="films per cue-timeline figure"),
     },
 }
 
@@ -293,24 +323,24 @@ from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS
 from .mil.names import SCHEDULES  # noqa: E402
 
 MODEL = {
-    "set": Str(_SETS, doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
-    "level": Str(_LEVELS, doc="instance level of the headline model: cue or frame; must be in grid.levels"),
-    "pool": Str(_POOLS, doc="pooling of the headline model; must be in grid.pools"),
-    "hidden": Int(min=1, max=4096, doc="hidden units of the headline model; must be in grid.hidden"),
+    "set": Str(_SETS, default="mir", doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
+    "level": Str(_LEVELS, default="cue", doc="instance level of the headline model: cue or frame; must be in grid.levels"),
+    "pool": Str(_POOLS, default="avg", doc="pooling of the headline model; must be in grid.pools"),
+    "hidden": Int(min=1, max=4096, default=64, doc="hidden units of the headline model; must be in grid.hidden"),
 }
 
 GRID = {
-    "sets": List(Str(_SETS), min_len=1, unique=True, doc="feature sets of Table 4"),
-    "levels": List(Str(_LEVELS), min_len=1, unique=True, doc="instance levels (cue: frames averaged per cue)"),
-    "pools": List(Str(_POOLS), min_len=1, unique=True, doc="neural pooling types"),
-    "hidden": List(Int(min=1, max=4096), min_len=1, unique=True, doc="hidden units per embedding layer"),
-    "classical": List(Str(_CLASSICAL), min_len=1, unique=True, doc="classical MIL methods (binary relevance)"),
-    "bases": List(Str(_BASES), min_len=1, unique=True, doc="base classifiers of the classical methods"),
+    "sets": List(Str(_SETS), min_len=1, unique=True, default=["vggish", "mir"], doc="feature sets of Table 4"),
+    "levels": List(Str(_LEVELS), min_len=1, unique=True, default=["cue"], doc="instance levels (cue: frames averaged per cue)"),
+    "pools": List(Str(_POOLS), min_len=1, unique=True, default=["max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention"], doc="neural pooling types"),
+    "hidden": List(Int(min=1, max=4096), min_len=1, unique=True, default=[64], doc="hidden units per embedding layer"),
+    "classical": List(Str(_CLASSICAL), min_len=1, unique=True, default=["simplemi", "imv"], doc="classical MIL methods (binary relevance)"),
+    "bases": List(Str(_BASES), min_len=1, unique=True, default=["knn", "svm"], doc="base classifiers of the classical methods"),
 }
 
 CV = {
-    "folds": Int(min=0, max=100000, doc="0: leave-one-out over the films (the paper); k >= 2: k shuffled folds"),
-    "seed": Int(min=0, doc="shuffling of k-fold assignments (unused for leave-one-out)"),
+    "folds": Int(min=0, max=100000, default=0, doc="0: leave-one-out over the films (the paper); k >= 2: k shuffled folds"),
+    "seed": Int(min=0, default=0, doc="shuffling of k-fold assignments (unused for leave-one-out)"),
 }
 
 TRAIN = {
@@ -318,43 +348,44 @@ TRAIN = {
                     doc="training length: paper (train.epochs, the paper's fixed budget), steps (train.steps optimiser "
                         "steps whatever the corpus size) or nested (epochs among train.nested_epochs chosen by an "
                         "inner cross-validation inside each training fold)"),
-    "epochs": Int(min=1, max=100000, doc="training epochs under schedule paper (paper: 200)"),
+    "epochs": Int(min=1, max=100000, default=200, doc="training epochs under schedule paper (paper: 200)"),
     "steps": Int(min=1, max=10000000, default=1400,
                  doc="optimiser steps per model under schedule steps (1400: the paper's 200 epochs on its 110 films)"),
     "nested_epochs": List(Int(min=1, max=100000), min_len=1, unique=True, default=[50, 100, 200, 400],
                           doc="candidate epochs under schedule nested"),
     "inner_folds": Int(min=2, max=100, default=3, doc="inner cross-validation folds under schedule nested"),
-    "lr": Float(min=1e-8, max=1.0, doc="Adam learning rate (paper: 5e-5)"),
-    "batch_size": Int(min=1, max=100000, doc="bags per batch (paper: 16)"),
-    "layers": Int(min=1, max=16, doc="dense embedding layers before pooling (paper: 3)"),
-    "attention": Str(_ATT, doc="attention normalisation: sigmoid (Kong et al. 2019) or softmax (Ilse et al. 2018)"),
+    "lr": Float(min=1e-8, max=1.0, default=5e-05, doc="Adam learning rate (paper: 5e-5)"),
+    "batch_size": Int(min=1, max=100000, default=16, doc="bags per batch (paper: 16)"),
+    "layers": Int(min=1, max=16, default=3, doc="dense embedding layers before pooling (paper: 3)"),
+    "attention": Str(_ATT, default="sigmoid", doc="attention normalisation: sigmoid (Kong et al. 2019) or softmax (Ilse et al. 2018)"),
     "attend_layers": List(Int(min=1, max=16), min_len=1, unique=True,
-                          doc="embedding layers (1-based) attended by multi_attention"),
-    "dropout": Float(min=0.0, max=0.95, doc="dropout after each embedding layer (paper: none)"),
-    "loss_weights": Str(("balanced", "none"), doc="per-genre positive/negative weights of the BCE loss"),
-    "threshold": Float(min=0.001, max=0.999, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
-    "seed": Int(min=0, doc="initial weights and batch order"),
-    "precision": Str(PRECISIONS, doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
-    "fold_batching": Bool(doc="train all cross-validation folds as one batched model (same models, much faster)"),
-    "jobs": Int(min=0, max=256, runtime=True, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
+                          default=[2, 3], doc="embedding layers (1-based) attended by multi_attention"),
+    "dropout": Float(min=0.0, max=0.95, default=0.0, doc="dropout after each embedding layer (paper: none)"),
+    "loss_weights": Str(("balanced", "none"), default="balanced", doc="per-genre positive/negative weights of the BCE loss"),
+    "threshold": Float(min=0.001, max=0.999, default=0.5, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
+    "seed": Int(min=0, default=0, doc="initial weights and batch order"),
+    "precision": Str(PRECISIONS, default="bf16-mixed", doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
+    "fold_batching": Bool(default=True, doc="train all cross-validation folds as one batched model (same models, much faster)"),
+    "jobs": Int(min=0, max=256, runtime=True, default=0, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
 }
 
 CLASSICAL = {
-    "knn_k": Int(min=1, max=1000, doc="neighbours of the kNN base classifier"),
-    "svm_c": Float(min=1e-6, max=1e6, doc="C of the SVM base classifier"),
-    "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), doc="SVM kernel (gamma: 'scale')"),
-    "rf_trees": Int(min=1, max=10000, doc="trees of the random-forest base classifier"),
+    "knn_k": Int(min=1, max=1000, default=5, doc="neighbours of the kNN base classifier"),
+    "svm_c": Float(min=1e-6, max=1e6, default=1.0, doc="C of the SVM base classifier"),
+    "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), default="rbf", doc="SVM kernel (gamma: 'scale')"),
+    "rf_trees": Int(min=1, max=10000, default=100, doc="trees of the random-forest base classifier"),
     "logreg_c": Float(min=1e-6, max=1e6, default=1.0,
                       doc="inverse L2 strength of the logistic-regression base (standardised, class-balanced)"),
-    "seed": Int(min=0, doc="random forest seed"),
-    "jobs": Int(min=0, max=256, runtime=True, doc="processes sharing the folds (0: one per CPU core)"),
+    "seed": Int(min=0, default=0, doc="random forest seed"),
+    "jobs": Int(min=0, max=256, runtime=True, default=0, doc="processes sharing the folds (0: one per CPU core)"),
 }
 
 EVALUATE = {
-    "random_draws": Int(min=1, max=1000000, doc="draws averaged for the random-guess baseline"),
-    "ttest_over": Str(("genres", "films"), doc="pairs of the t-test against random: per-genre APs or per-film APs"),
-    "alpha": Float(min=1e-9, max=0.5, doc="significance level of the t-test (paper: 0.01)"),
-    "seed": Int(min=0, doc="random-guess draws and the bootstrap's resampled films"),
+    "random_draws": Int(min=1, max=1000000, default=1000, doc="draws averaged for the random-guess baseline"),
+    "ttest_over": Str(("genres", "films"), default="genres", doc="pairs of the t-test against random: per-genre APs or per-film APs"),
+    "alpha": Float(min=1e-9, max=0.5, default=0.01,
+                   doc="level of the t-test (paper: 0.01) and of the bootstrap tests that mark a difference distinguishable"),
+    "seed": Int(min=0, default=0, doc="random-guess draws and the bootstrap's resampled films"),
     "bootstrap": Int(min=1, max=1000000, default=1000,
                      doc="resamples of the films for Table 4's intervals and paired tests (fewer than 10 films: "
                          "intervals unavailable)"),
@@ -497,6 +528,81 @@ def _all_keys(schema: dict, prefix: str = "") -> list[str]:
     return keys
 
 
+def section_spec(path: str, schema: dict | None = None) -> Any:
+    """The schema node at a dotted path ("features.mir", "cues.eval.iou"); "" is the whole schema."""
+    node: Any = SCHEMA if schema is None else schema
+    for part in filter(None, path.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"no params key {path!r} in the schema (filmscore.config)")
+        node = node[part]
+    return node
+
+
+def leaf_specs(schema: dict | None = None, prefix: str = "") -> dict[str, Spec]:
+    """{dotted key: Spec} of every parameter (leaf) under `schema`."""
+    out: dict[str, Spec] = {}
+    for k, v in (SCHEMA if schema is None else schema).items():
+        if isinstance(v, dict):
+            out.update(leaf_specs(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def defaults(path: str = "") -> Any:
+    """The declared default of a parameter, or the nested dict of defaults of a section (a fresh copy)."""
+    node = section_spec(path)
+    if isinstance(node, Spec):
+        return copy.deepcopy(node.default)
+    return {k: defaults(f"{path}.{k}" if path else k) for k in node}
+
+
+def _typed(spec: Spec, value: Any) -> Any:
+    """A default as a settings field holds it: floats as float, lists as tuples (hashable, immutable)."""
+    if spec.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if spec.kind == "list" and isinstance(value, (list, tuple)):
+        return tuple(_typed(spec.of, v) if spec.of is not None else v for v in value)
+    return value
+
+
+def schema_defaults(path: str):
+    """Class decorator (apply below ``@dataclass``): each annotated field named like a parameter of
+    section `path` takes that parameter's declared default, so a settings class never restates one.
+
+    A field that is in the section and also gives its own default is an error (two declarations);
+    fields that are sub-sections keep their ``field(default_factory=...)``."""
+    section = section_spec(path)
+
+    def wrap(cls):
+        for name in cls.__dict__.get("__annotations__", {}):
+            spec = section.get(name)
+            if not isinstance(spec, Spec):
+                continue
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__}.{name} restates the default of params key {path}.{name}: "
+                                f"declare it only in filmscore.config")
+            if spec.default is NO_DEFAULT:
+                raise TypeError(f"params key {path}.{name} declares no default in filmscore.config")
+            setattr(cls, name, _typed(spec, spec.default))
+        return cls
+
+    return wrap
+
+
+def _missing_fix(key: str, spec: Any) -> str:
+    """How to restore a missing key or section: its declared default, as YAML."""
+    if isinstance(spec, Spec):
+        if spec.default is NO_DEFAULT:
+            return "add it (see the project's params.yaml)"
+        return f"add it; its default is {key.rsplit('.', 1)[-1]}: {_yaml_flow(spec.default)}"
+    return f"add the section; its defaults are {key.rsplit('.', 1)[-1]}: {_yaml_flow(defaults(key))}"
+
+
+def _yaml_flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
 def validate(params: dict, schema: dict | None = None, sections: list[str] | None = None) -> list[Problem]:
     """Every problem of `params` against the schema (optionally only some top-level sections)."""
     schema = SCHEMA if schema is None else schema
@@ -524,8 +630,7 @@ def validate(params: dict, schema: dict | None = None, sections: list[str] | Non
                 walk(v, spec[k], key + ".")
             for k in spec:
                 if k not in node:
-                    probs.append(Problem(f"params.yaml: {prefix}{k}", "is missing",
-                                         "add it (see the project's params.yaml for its default)"))
+                    probs.append(Problem(f"params.yaml: {prefix}{k}", "is missing", _missing_fix(f"{prefix}{k}", spec[k])))
         else:
             probs.extend(spec.check(prefix.rstrip("."), node))
 
@@ -536,7 +641,7 @@ def validate(params: dict, schema: dict | None = None, sections: list[str] | Non
     else:
         for s in sections:
             if s not in params:
-                probs.append(Problem(f"params.yaml: {s}", "section is missing", "restore it from the project's params.yaml"))
+                probs.append(Problem(f"params.yaml: {s}", "section is missing", _missing_fix(s, schema[s])))
             else:
                 walk(params[s], schema[s], s + ".")
         for k in params:
@@ -601,4 +706,5 @@ def genres(params: dict) -> list[str]:
     return list(params["corpus"]["genres"])
 
 
-__all__ = ["load_params", "validate", "genres", "result_params", "settings_from_section", "SCHEMA", "Spec", "GENRES_DEFAULT"]
+__all__ = ["load_params", "validate", "genres", "result_params", "settings_from_section", "defaults", "leaf_specs",
+           "schema_defaults", "section_spec", "SCHEMA", "Spec", "NO_DEFAULT", "GENRES_DEFAULT"]

@@ -192,8 +192,13 @@ def check_truth(path: Path, track_stems: set[str]) -> list[Problem]:
     return probs
 
 
-def check_media(path: Path, need_audio: bool = True, quick: bool = True, min_seconds: float = 0.0) -> tuple[dict | None, list[Problem]]:
+def check_media(path: Path, need_audio: bool = True, quick: bool = True, min_seconds: float = 0.0,
+                audio_stream: int | str | None = None) -> tuple[dict | None, list[Problem]]:
     """Probe a file and check that it decodes; return its manifest row and problems.
+
+    `audio_stream` (an index or a language tag; None: the first) is the audio
+    stream checked and described; a file without it is a problem naming the
+    streams it has.
 
     A quick check decodes the first and last seconds (a truncated MP3 still
     reports its full length but has nothing at its end); a full one decodes
@@ -207,17 +212,24 @@ def check_media(path: Path, need_audio: bool = True, quick: bool = True, min_sec
         return None, [Problem(str(path), "has no audio stream", "use a file with its audio track")]
     probs: list[Problem] = []
     dur = info.duration
+    stream = 0
     if info.audio is not None:
+        try:
+            stream = info.audio_stream(audio_stream)
+        except MediaError as e:
+            return None, e.problems
+    audio = info.audio_streams[stream] if info.audio_streams else info.audio
+    if audio is not None:
         sr = 8000
         try:
             if quick:
-                head = decode_audio(path, sr, duration=min(2.0, dur))
+                head = decode_audio(path, sr, duration=min(2.0, dur), stream=stream)
                 tail_start = max(0.0, dur - 3.0)
-                tail = decode_audio(path, sr, start=tail_start, duration=3.0)
+                tail = decode_audio(path, sr, start=tail_start, duration=3.0, stream=stream)
                 decoded = len(tail) / sr + tail_start if len(tail) else (len(head) / sr if tail_start == 0 else 0.0)
                 ok = len(head) > 0 and decoded >= dur - max(1.5, 0.02 * dur)
             else:
-                x = decode_audio(path, sr)
+                x = decode_audio(path, sr, stream=stream)
                 decoded = len(x) / sr
                 ok = decoded >= dur - max(1.0, 0.01 * dur)
             if not ok:
@@ -230,9 +242,9 @@ def check_media(path: Path, need_audio: bool = True, quick: bool = True, min_sec
     row = {
         "duration": dur,
         "format": info.format,
-        "audio_codec": info.audio.codec if info.audio else None,
-        "sample_rate": info.audio.sample_rate if info.audio else 0,
-        "channels": info.audio.channels if info.audio else 0,
+        "audio_codec": audio.codec if audio else None,
+        "sample_rate": audio.sample_rate if audio else 0,
+        "channels": audio.channels if audio else 0,
         "has_video": info.video is not None,
         "video_codec": info.video.codec if info.video else None,
         "width": info.video.width if info.video else 0,
@@ -243,8 +255,10 @@ def check_media(path: Path, need_audio: bool = True, quick: bool = True, min_sec
     return row, probs
 
 
-def validate_corpus(root: str | Path, genres=GENRES_DEFAULT, quick: bool = True, jobs: int = 4) -> tuple[Corpus, pd.DataFrame]:
-    """Check the whole corpus; return it with its manifest, or raise listing every problem."""
+def validate_corpus(root: str | Path, genres=GENRES_DEFAULT, quick: bool = True, jobs: int = 4,
+                    audio_stream: int | str | None = None) -> tuple[Corpus, pd.DataFrame]:
+    """Check the whole corpus (each film's `audio_stream`, each track's first); return it with its manifest, or raise
+    listing every problem."""
     corpus, probs = scan_corpus(root, genres)
     if any(p.what in ("corpus folder not found",) for p in probs):
         raise FilmscoreError(probs, headline=f"corpus {root} is not valid")
@@ -256,7 +270,7 @@ def validate_corpus(root: str | Path, genres=GENRES_DEFAULT, quick: bool = True,
 
     def work(item):
         fid, role, track, path = item
-        row, ps = check_media(path, need_audio=True, quick=quick)
+        row, ps = check_media(path, need_audio=True, quick=quick, audio_stream=audio_stream if role == "film" else None)
         return item, row, ps
 
     rows = []

@@ -42,6 +42,12 @@ class AudioStream:
     sample_rate: int
     channels: int
     duration: float | None
+    language: str = ""        # the stream's language tag (ISO 639, e.g. "eng"), "" when untagged
+    channel_layout: str = ""  # ffmpeg's layout name ("stereo", "5.1", "5.1(side)", "7.1"), "" when unknown
+
+    def describe(self, index: int) -> str:
+        return f"{index}" + (f" [{self.language}]" if self.language else "") + \
+            f" {self.channel_layout or str(self.channels) + ' ch'} {self.codec}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,14 @@ class MediaInfo:
     n_audio_streams: int = 0
     n_video_streams: int = 0
     extra: dict = field(default_factory=dict)
+    audio_streams: tuple = ()  # every audio stream (AudioStream), in file order; `audio` is the first
+
+    def audio_stream(self, stream: "int | str | None" = None) -> int:
+        """The position among the audio streams of `stream`: an index (0 = the first), a language tag, or None (first).
+
+        Raises MediaError naming the file and the audio streams it has when it has no such stream.
+        """
+        return select_audio_stream(self, stream)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -106,14 +120,16 @@ def probe(path: str | Path) -> MediaInfo:
         if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic", 0)
     ]
     audio = video = None
-    if audios:
-        a = audios[0]
-        audio = AudioStream(
-            codec=a.get("codec_name", "?"),
-            sample_rate=int(a.get("sample_rate", 0) or 0),
-            channels=int(a.get("channels", 0) or 0),
-            duration=_float(a.get("duration")),
-        )
+    astreams = tuple(AudioStream(
+        codec=a.get("codec_name", "?"),
+        sample_rate=int(a.get("sample_rate", 0) or 0),
+        channels=int(a.get("channels", 0) or 0),
+        duration=_float(a.get("duration")),
+        language=str((a.get("tags") or {}).get("language", "") or "").lower(),
+        channel_layout=str(a.get("channel_layout", "") or ""),
+    ) for a in audios)
+    if astreams:
+        audio = astreams[0]
     if videos:
         v = videos[0]
         video = VideoStream(
@@ -134,14 +150,60 @@ def probe(path: str | Path) -> MediaInfo:
         video=video,
         n_audio_streams=len(audios),
         n_video_streams=len(videos),
+        audio_streams=astreams,
     )
+
+
+def select_audio_stream(info: MediaInfo, stream: "int | str | None") -> int:
+    """Resolve `stream` (an audio stream index, a language tag such as "eng" or "en", or None: the first) for a file.
+
+    Raises MediaError naming the file and listing the audio streams it has.
+    """
+    have = list(info.audio_streams)
+    listing = ", ".join(a.describe(i) for i, a in enumerate(have)) or "none"
+    if stream is None:
+        stream = 0
+    if isinstance(stream, bool) or not isinstance(stream, (int, str)):
+        raise MediaError(info.path, f"audio stream {stream!r} is neither an index nor a language tag",
+                         f"set corpus.audio_stream to an index or a language tag; the file's audio streams: {listing}")
+    if isinstance(stream, str) and stream.strip().isdigit():
+        stream = int(stream)
+    if isinstance(stream, int):
+        if 0 <= stream < len(have):
+            return stream
+        raise MediaError(info.path, f"has no audio stream {stream} (its audio streams: {listing})",
+                         "set corpus.audio_stream to one of these indices or language tags")
+    tag = stream.strip().lower()
+    for i, a in enumerate(have):
+        if a.language and _lang_keys(a.language) & _lang_keys(tag):
+            return i
+    raise MediaError(info.path, f"has no audio stream in language {stream!r} (its audio streams: {listing})",
+                     "set corpus.audio_stream to one of these indices or language tags")
+
+
+_ISO639_1_TO_2 = {"en": "eng", "fr": "fre", "de": "ger", "es": "spa", "it": "ita", "ja": "jpn", "zh": "chi", "ru": "rus",
+                  "pt": "por", "nl": "dut", "sv": "swe", "da": "dan", "no": "nor", "fi": "fin", "pl": "pol", "ko": "kor",
+                  "cs": "cze", "hu": "hun", "tr": "tur", "el": "gre", "he": "heb", "ar": "ara", "hi": "hin"}
+_ISO639_2T = {"fre": "fra", "ger": "deu", "chi": "zho", "dut": "nld", "cze": "ces", "gre": "ell"}  # B -> T codes
+
+
+def _lang_keys(tag: str) -> set[str]:
+    """A language tag and its equivalents: "fr", "fre" and "fra" name the same language."""
+    tag = tag.strip().lower()
+    keys = {tag}
+    if tag in _ISO639_1_TO_2:
+        keys.add(_ISO639_1_TO_2[tag])
+    keys |= {two for two, b in _ISO639_1_TO_2.items() if b in keys or _ISO639_2T.get(b) in keys}
+    keys |= {_ISO639_2T[b] for b in list(keys) if b in _ISO639_2T}
+    keys |= {b for b, t in _ISO639_2T.items() if t in keys}
+    return keys
 
 
 _SAMPLE_FORMATS = {"float32": ("f32le", "pcm_f32le", "<f4"), "int16": ("s16le", "pcm_s16le", "<i2")}
 
 
-def _ffmpeg_cmd(path: Path, sr: int, channels: int, start: float | None, duration: float | None,
-                dtype: str = "float32") -> list[str]:
+def _ffmpeg_cmd(path: Path, sr: int, channels: int | None, start: float | None, duration: float | None,
+                dtype: str = "float32", stream: int = 0) -> list[str]:
     cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error"]
     if start:
         cmd += ["-ss", f"{start:.6f}"]
@@ -149,7 +211,8 @@ def _ffmpeg_cmd(path: Path, sr: int, channels: int, start: float | None, duratio
     if duration is not None:
         cmd += ["-t", f"{duration:.6f}"]
     fmt, codec, _ = _SAMPLE_FORMATS[dtype]
-    cmd += ["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", str(channels), "-ar", str(sr), "-f", fmt, "-acodec", codec, "-"]
+    cmd += ["-map", f"0:a:{int(stream)}", "-vn", "-sn", "-dn"] + (["-ac", str(channels)] if channels else [])
+    cmd += ["-ar", str(sr), "-f", fmt, "-acodec", codec, "-"]
     return cmd
 
 
@@ -167,8 +230,14 @@ def stream_audio(
     duration: float | None = None,
     strict: bool = True,
     dtype: str = "float32",
+    stream: int = 0,
 ) -> Iterator[np.ndarray]:
     """Decode audio in blocks of `block_seconds`: arrays of shape (n,) or (n, channels).
+
+    `stream`: which audio stream (0 = the first; `select_audio_stream` resolves
+    an index or a language tag). `channels` 1 or 2 mixes down; more (the
+    stream's own count, e.g. 6 for 5.1) keeps the channels as laid out, in
+    ffmpeg's order (for 5.1: FL, FR, FC, LFE, BL/SL, BR/SR).
 
     `dtype` "float32" (in [-1, 1]) or "int16" (full scale 32767; half the pipe
     traffic, and what fingerprinters such as Chromaprint take as is).
@@ -177,15 +246,15 @@ def stream_audio(
     """
     path = Path(path)
     _check_input(path)
-    if channels not in (1, 2):
-        raise ValueError("channels must be 1 or 2")
+    if not isinstance(channels, int) or not 1 <= channels <= 16:
+        raise ValueError("channels must be 1 to 16")
     if dtype not in _SAMPLE_FORMATS:
         raise ValueError(f"dtype must be one of {sorted(_SAMPLE_FORMATS)}")
     np_dtype = np.dtype(_SAMPLE_FORMATS[dtype][2])
     frame_bytes = np_dtype.itemsize * channels
     block_bytes = max(1, int(block_seconds * sr)) * frame_bytes
     proc = subprocess.Popen(
-        _ffmpeg_cmd(path, sr, channels, start, duration, dtype), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        _ffmpeg_cmd(path, sr, channels, start, duration, dtype, stream), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None and proc.stderr is not None
     pending = b""
@@ -212,7 +281,8 @@ def stream_audio(
     if rc != 0:
         last = (err.splitlines() or ["ffmpeg failed"])[-1]
         if "matches no streams" in err or "does not contain any stream" in err:
-            raise MediaError(path, "has no audio stream", "use a file with an audio track")
+            raise MediaError(path, "has no audio stream" + (f" {stream}" if stream else ""),
+                             "use a file with an audio track" + (" (or another corpus.audio_stream)" if stream else ""))
         raise MediaError(path, f"cannot be decoded ({last})", "replace it with a valid, complete audio or video file")
     if strict and err:
         raise MediaError(path, f"decoded with errors, likely truncated or corrupt ({err.splitlines()[-1]})",
@@ -232,10 +302,11 @@ def decode_audio(
     duration: float | None = None,
     strict: bool = True,
     dtype: str = "float32",
+    stream: int = 0,
 ) -> np.ndarray:
     """Decode a whole file (or the span start..start+duration) to float32 in [-1, 1] (or int16, see stream_audio)."""
     blocks = list(stream_audio(path, sr, channels, block_seconds=60.0, start=start, duration=duration, strict=strict,
-                               dtype=dtype))
+                               dtype=dtype, stream=stream))
     if not blocks:
         return np.zeros((0,) if channels == 1 else (0, channels), dtype=np.dtype(_SAMPLE_FORMATS[dtype][2]).newbyteorder("="))
     return np.concatenate(blocks, axis=0)

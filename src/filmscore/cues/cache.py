@@ -1,6 +1,7 @@
 """Content-addressed cache of track prints and of per-film cue tables.
 
-Layout (default `data/cues_cache/`, a persisted DVC output of stage `cues`)::
+Layout (`cues.cache`, by default `data/cues_cache/`: a tool cache beside the
+pipeline, not a DVC output; docs/lab.md)::
 
     tracks/<sha[:2]>/<sha>-<settings>.npz   prints of one track at one searched speed
     tracks/<sha[:2]>/<sha>-<settings>.npy   its PCM (int16 mid/side at the matcher rate, about
@@ -9,16 +10,23 @@ Layout (default `data/cues_cache/`, a persisted DVC output of stage `cues`)::
     films/<sha[:2]>/<key>.parquet           cues of one film for one soundtrack and settings
 
 Keys are content hashes (SHA-256 of the file) combined with a digest of the
-settings that shape the stored data and a format version (`PRINTS_VERSION`,
-`AUDIO_VERSION`, `CUES_VERSION`: bumped whenever what is stored, or the
-matcher that made a cue table, changes), so renaming or moving a file costs
-nothing, adding one film to a corpus computes only that film, and a stale
-entry is never read. Entries are written atomically; a corrupt entry is
-recomputed, never trusted.
+settings that shape the stored data (result parameters only: ``jobs``, the
+cache folder and ``cues.eval`` are not settings of the matcher) and with
+`code_version`: the source of every project module that computes the entry
+(its import closure, `filmscore.provenance`: `PRINTS_CODE` for track prints and
+PCM, `CUES_CODE`, the whole matcher, for a film's cues) and the versions of the
+libraries and of libchromaprint. Editing any of those modules, or upgrading a
+library, is a cache miss; no version number is bumped by hand. Renaming or
+moving a file costs nothing, adding one film to a corpus computes only that
+film, and a stale entry is never read. Entries are written atomically; a
+corrupt entry is recomputed, never trusted.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -26,12 +34,31 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_path, file_hash
+from ..provenance import ROOTS, library_versions, source_digest
 
 log = logging.getLogger(__name__)
 
-PRINTS_VERSION = "3"  # track prints (.npz)
-AUDIO_VERSION = "1"   # track PCM (.npy)
-CUES_VERSION = "3"    # per-film cue tables: bump with any change of the matcher's results
+#: the modules computing a track's prints and PCM (their import closure is hashed into those keys)
+PRINTS_CODE = ("filmscore.cues.prints", __name__)
+#: the modules computing a film's cue table: the whole matcher
+CUES_CODE = ("filmscore.cues.stamp", __name__)
+#: third-party distributions whose versions enter every key (libchromaprint's own version too)
+LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow")
+
+
+def code_version(modules: tuple[str, ...], roots: tuple[Path, ...] = ROOTS) -> str:
+    """A digest of the code behind an entry: the import closure of `modules` and the library versions."""
+    from .libchromaprint import version
+
+    blob = json.dumps({"code": source_digest(modules, roots=roots), "libs": library_versions(LIBRARIES),
+                       "libchromaprint": version()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def current_code_version(modules: tuple[str, ...]) -> str:
+    """`code_version` of the code this process runs (computed once: the modules loaded do not change)."""
+    return code_version(modules)
 
 
 class PrintCache:

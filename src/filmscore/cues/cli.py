@@ -25,7 +25,8 @@ def _settings(args: argparse.Namespace) -> StampSettings:
     if args.mode:
         s = replace(s, mode=args.mode)
     if args.speeds:
-        s = replace(s, speeds=tuple(float(x) for x in args.speeds.split(",")))
+        v = [float(x) for x in args.speeds.split(",")]
+        s = replace(s, speeds=(min(v), max(v)))
     if args.mono:
         s = replace(s, use_side=False)
     return s
@@ -36,7 +37,9 @@ def _cmd_stamp(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise FilmscoreError([Problem(str(out), "unsupported output extension", "name the output .csv or .parquet")])
     film_id = args.film_id or Path(args.film).stem
-    df = stamp_film(args.film, args.soundtrack, _settings(args), PrintCache(args.cache), film_id=film_id)
+    stream = int(args.audio_stream) if args.audio_stream and args.audio_stream.isdigit() else args.audio_stream
+    df = stamp_film(args.film, args.soundtrack, _settings(args), PrintCache(args.cache), film_id=film_id,
+                    audio_stream=stream)
     write_table(df, out)
     log.info("%d cue(s) written to %s", len(df), out)
     return 0
@@ -53,8 +56,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="cue table, .csv or .parquet")
     p.add_argument("--params", help="read the settings from this params.yaml's cues section (default: built-in defaults)")
     p.add_argument("--mode", choices=("chromaprint", "windows"), help="override cues.mode")
-    p.add_argument("--speeds", help="comma-separated playback speeds to search (e.g. 1,1.0416667)")
+    p.add_argument("--speeds", help="playback speeds searched, SLOWEST,FASTEST (e.g. 0.95,1.05; 1: only the speed as released)")
     p.add_argument("--mono", action="store_true", help="match the mid signal only (no side L-R)")
     p.add_argument("--cache", help="fingerprint cache folder (e.g. data/cues_cache); default: none")
+    p.add_argument("--audio-stream", help="the film's audio stream: an index (0 = the first) or a language tag (eng)")
     p.add_argument("--film-id", help="film id in the table (default: the film's file stem)")
     p.set_defaults(func=_cmd_stamp)

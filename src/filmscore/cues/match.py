@@ -10,15 +10,27 @@
      over unfolded film frames). A cosine similarity of log-band frames
      degrades gracefully under dialogue where Chromaprint's bits flip.
    Both run on mid and, for stereo films, on the side signal (L-R), where
-   centred dialogue cancels; and on every searched speed (1 and the PAL 25/24).
-2. Verification: a phase-coherent check of the waveforms (STFT GCC-PHAT) at the
-   candidate lag: the film carries the very recording of the track, so a true
-   alignment gives a sharp peak far above chance; its position is the
-   sample-exact offset.
+   centred dialogue cancels; and on the tracks printed at a grid of speeds
+   (`StampSettings.grid_speeds`: 1 and steps of `cues.speed_step` across
+   `cues.speeds`), so that a film at any speed of the range has a candidate
+   within half a step of its speed.
+2. Speed and verification (`estimate`): the candidate's speed is estimated,
+   first from log-band frames (the track laid on the film at speeds within
+   half a grid step, to ~0.1 %), then from the drift of the lag along the
+   window (`drift_fit`: GCC-PHAT of short frames, a Hough transform of the
+   lag's line, to ~1e-5); a speed already verified in the film is tried first.
+   The track rendered at that speed (`TrackAudio.span`: windowed sinc at any
+   speed) is then checked against the film by a phase-coherent test of the
+   waveforms (STFT GCC-PHAT): the film carries the very recording of the
+   track, so a true alignment gives a sharp peak far above chance; its
+   position is the sample-exact offset.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
-   where the track plays; runs are merged, short ones dropped, and each
-   boundary put at the best two-level step fit. The coherence is computed
+   where the track plays; runs are merged, short ones and those whose mean z
+   is under the threshold (chance peaks bridged by the merge) dropped, and
+   each boundary put at the best two-level step fit. A cue longer than the
+   checked window gets its speed polished over its whole span and its extent
+   computed again (the lag drifts by under half a sample across it). The coherence is computed
    from the checked window outward, a chunk at a time, for as long as the
    track still plays near the edge: a cue costs its own length, not the
    length of its track.
@@ -31,21 +43,24 @@ times slower on batches of frames).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
 
-from .prints import CHROMAPRINT_HOP, FilmAudio, Prints, TrackAudio
+from .prints import CHROMAPRINT_HOP, BandFramer, BandSpec, FilmAudio, Prints, TrackAudio, normalise_bands
 from .settings import StampSettings
 
 log = logging.getLogger(__name__)
 
+REFINE_SECONDS = 24.0      # track excerpt for the band-frame speed estimate
+SPEED_BAND_STEP = 0.0005   # its speed steps (0.05 %)
+
 
 @dataclass
 class Track:
-    """One soundtrack track at one speed: its prints and (lazily) its PCM."""
+    """One soundtrack track printed at one grid speed: its prints and (lazily) its PCM, rendered at any speed."""
 
     name: str
     path: Path
@@ -65,12 +80,16 @@ class Track:
 
     @property
     def n_samples(self) -> int:
-        """Length at this track's speed, in samples."""
+        """Length at this track's grid speed, in samples."""
         return self.audio().length(self.speed)
 
-    def span(self, channel: str, start: int, stop: int) -> np.ndarray:
-        """Samples [start, stop) of one channel at this track's speed (float32, zero outside)."""
-        return self.audio().span(channel, start, stop, self.speed)
+    def length(self, speed: float) -> int:
+        """Length played at `speed`, in samples."""
+        return self.audio().length(speed)
+
+    def span(self, channel: str, start: int, stop: int, speed: float | None = None) -> np.ndarray:
+        """Samples [start, stop) of one channel played at `speed` (default: the grid speed), float32, zero outside."""
+        return self.audio().span(channel, start, stop, self.speed if speed is None else speed)
 
     def release(self) -> None:
         self._audio = None
@@ -78,10 +97,10 @@ class Track:
 
 @dataclass
 class Candidate:
-    track: int          # index into the track list
+    track: int          # index into the track list (a track at one grid speed)
     channel: str
-    lag: float          # film time minus (speed-adjusted) track time, seconds
-    t0: float           # track span that supports it (speed-adjusted seconds)
+    lag: float          # film time minus track time at the grid speed, seconds
+    t0: float           # track span that supports it (seconds at the grid speed)
     t1: float
     score: float        # z-like strength, for ordering
     source: str
@@ -330,19 +349,20 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
 class Coherence:
     """Per-frame phase coherence of the film and a track at one lag (film = track + lag samples).
 
-    Frames (n_fft, half overlap) are numbered from the start of the overlap of
-    track and film; any range of them can be computed, in any order, with the
+    The track plays at `speed` (default: its grid speed). Frames (n_fft, half
+    overlap) are numbered from the start of the overlap of track and film; any range of them can be computed, in any order, with the
     same result as computing all at once. Also the same at off lags of
     `null_shifts` whole frames (the chance level of this very stretch of film):
     the track's frames are simply paired with film frames that many hops away.
     """
 
     def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
-                 null_shifts: tuple[int, ...]):
+                 null_shifts: tuple[int, ...], speed: float | None = None):
         self.film, self.tr, self.ch, self.lag = film, tr, ch, lag
+        self.speed = tr.speed if speed is None else speed
         self.n_fft, self.hop = n_fft, n_fft // 2
         self.f0 = max(0, lag)
-        f1 = min(film.n_samples, lag + tr.n_samples)
+        f1 = min(film.n_samples, lag + tr.length(self.speed))
         self.n = 1 + (f1 - self.f0 - n_fft) // self.hop if f1 - self.f0 >= n_fft else 0
         self.win = np.hanning(n_fft).astype(np.float32)
         self.band = _band(n_fft, sr, fmin, fmax)
@@ -368,7 +388,7 @@ class Coherence:
         m = e1 - e0
         length = (m - 1) * self.hop + self.n_fft
         X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m)
-        Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length), m)
+        Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length, self.speed), m)
         yl = np.abs(Y).sum(axis=1) > 0  # track frames that carry signal
         nb = X.shape[1] // 2
         ia = np.arange(a, b)
@@ -461,15 +481,21 @@ class Cue:
     track: int
     start: float
     end: float
-    lag: float          # seconds, film = track(speed-adjusted) + lag
+    lag: float          # seconds: film time = lag + track time / speed
     strength: float     # mean coherence z over the cue
     gcc_z: float
     channel: str
+    speed: float = 1.0  # track seconds per film second
+
+    @property
+    def track_offset(self) -> float:
+        """Track time (as released) at the cue's start."""
+        return (self.start - self.lag) * self.speed
 
 
 def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
-           around: tuple[int, int] | None = None) -> tuple[list[Cue], tuple[float, float]]:
-    """Cues of `tr` at one verified lag, and the film span (seconds) that was examined.
+           around: tuple[int, int] | None = None, speed: float | None = None) -> tuple[list[Cue], tuple[float, float]]:
+    """Cues of `tr` played at `speed` (default: its grid speed) at one verified lag, and the film span examined (s).
 
     `around` (film samples) is the checked window: the coherence is computed
     there first, with `extent.grow_seconds` either side, then outward a chunk
@@ -482,7 +508,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     hop = es.n_fft // 2
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
     shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
-    co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts)
+    speed = tr.speed if speed is None else speed
+    co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed)
     if co.n * hop < es.n_fft * 4:
         return [], (0.0, 0.0)
     gap = int(round(es.merge_gap_seconds * sr / hop))
@@ -515,8 +542,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     origin = co.f0 + co.lo * hop
     frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (of the computed ones)
     for a, b in merged:
-        if (b - a) * hop / sr < es.min_cue_seconds:
-            continue
+        if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
+            continue  # too short, or chance peaks merged across their gaps
         a2 = _step_fit(coh, a, k, rising=True)
         b2 = _step_fit(coh, b, k, rising=False)
         if b2 <= a2:
@@ -525,7 +552,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
         if end - start < es.min_cue_seconds:
             continue
-        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch))
+        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch, speed))
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
     return cues, examined
 
@@ -556,8 +583,264 @@ def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
             pieces = nxt
         for a, b in pieces:
             if b - a >= min_len:
-                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel))
+                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel, c.speed))
     return sorted(kept, key=lambda c: c.start)
+
+
+# ---------------------------------------------------------------- speed: estimated per alignment
+
+
+@dataclass
+class Alignment:
+    """A track played at `speed` (track seconds per film second) with track sample 0 at film sample `lag`."""
+
+    speed: float
+    lag: int
+    z: float = -np.inf      # GCC-PHAT z at this speed and lag
+    channel: str = "mid"
+
+
+def _fine_bands(x: np.ndarray, spec: BandSpec) -> np.ndarray:
+    f = BandFramer(spec)
+    f.feed(x)
+    return normalise_bands(f.finish(), spec)
+
+
+def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c: float, s: StampSettings,
+               eps_max: float) -> tuple[float, float, float]:
+    """Speed and lag from log-band frames of the track around `tau_c` (native s) against the film: (speed, lag s, z).
+
+    The magnitude of the bands does not care whether a film plays the track
+    1 % off its speed (the pitch moves a fraction of a band), where the
+    waveform's phase already disagrees: the track, rendered at the grid
+    speed s0, is laid on the film at s0 * (1 + eps) for every eps in
+    [-eps_max, eps_max] (steps of SPEED_BAND_STEP) and every lag within the
+    search, and the best summed frame cosine wins. Over REFINE_SECONDS of
+    track, fine frames (23 ms) place the speed to about 0.1 %, close enough
+    for the phase to hold over the frames of `drift_fit`.
+    """
+    sr = s.sample_rate
+    spec = replace(s.bands, n_fft=1024, hop=256, highpass_seconds=1.0)
+    hop_s = spec.hop / sr
+    dur = tr.audio().n_samples / sr
+    a_n, b_n = max(0.0, tau_c - REFINE_SECONDS / 2), min(dur, tau_c + REFINE_SECONDS / 2)
+    ua, ub = int(a_n / s0 * sr), int(b_n / s0 * sr)
+    if ub - ua < 4 * spec.n_fft:
+        return s0, lag, 0.0
+    T = _fine_bands(tr.span(ch, ua, ub, s0), spec)
+    live = np.abs(T).sum(axis=1) > 0
+    t_native = ((ua + np.arange(len(T)) * spec.hop + spec.hop / 2) / sr * s0)[live]
+    T = T[live]
+    if len(T) < 16:
+        return s0, lag, 0.0
+    margin = s.verify.search_seconds + eps_max * (b_n - a_n) + 0.5
+    fa = int((lag + a_n / s0 - margin) * sr)
+    fb = int((lag + b_n / s0 + margin) * sr)
+    F = _fine_bands(film.pcm(ch, fa, fb), spec)
+    G = T @ F.T  # (track frames, film frames)
+    t_film_c = lag + tau_c / s0
+    eps = np.arange(-eps_max, eps_max + 1e-12, SPEED_BAND_STEP)
+    d = np.arange(-s.verify.search_seconds, s.verify.search_seconds + 1e-9, hop_s / 2)
+    best = (-np.inf, 0, 0)
+    rows = np.arange(len(T))[:, None]
+    scores = np.empty((len(eps), len(d)), np.float32)
+    for i, e in enumerate(eps):
+        base = t_film_c + (t_native - tau_c) / (s0 * (1 + e))  # film time of each track frame at lag shift 0
+        pos = ((base[:, None] + d[None, :]) - fa / sr - hop_s / 2) / hop_s
+        j = np.floor(pos).astype(np.int64)
+        w = (pos - j).astype(np.float32)
+        ok = (j >= 0) & (j + 1 < G.shape[1])
+        j = np.clip(j, 0, G.shape[1] - 2)
+        v = (G[rows, j] * (1 - w) + G[rows, j + 1] * w) * ok
+        scores[i] = v.mean(axis=0)
+    i, k = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    row = scores[i]
+    far = np.abs(d - d[k]) > 0.1
+    bg = row[far] if far.sum() > 8 else row
+    z = float((row[k] - np.median(bg)) / (bg.std() + 1e-9))
+    sp = s0 * (1 + eps[i])
+    return sp, t_film_c + d[k] - tau_c / sp, z
+
+
+def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: int, radius: int, eta_max: float,
+              s: StampSettings) -> tuple[Alignment, float]:
+    """Polish speed and lag from the drift of the lag along track samples [u0, u1) (at al.speed): (alignment, score).
+
+    Short frames (`extent.n_fft`) of the track rendered at al.speed are each
+    correlated with the film (GCC-PHAT) over lags within `radius` samples;
+    where the film plays the track (1 + eta) times faster still, the peaks of
+    successive frames lie on a line of slope -eta. Every line (lag at the
+    centre, eta within eta_max, eta steps of half a sample over the span) is
+    scored by the mean of the frames' correlations along it: a Hough transform
+    of the lag's drift. Frames are short enough that the residual speed does
+    not decorrelate them.
+    """
+    sr = s.sample_rate
+    n_fft = s.extent.n_fft
+    hop = n_fft // 2
+    y = tr.span(ch, u0, u1, al.speed)
+    n = 1 + (len(y) - n_fft) // hop if len(y) >= n_fft else 0
+    if n < 8:
+        return al, 0.0
+    x = film.pcm(ch, u0 + al.lag - radius, u1 + al.lag + radius)
+    L = n_fft + 2 * radius
+    N = sfft.next_fast_len(L, real=True)
+    band = _band(N, sr, s.verify.fmin, s.verify.fmax)
+    win = np.hanning(n_fft).astype(np.float32)
+    ys = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n] * win
+    xs = np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:n]
+    Y = sfft.rfft(ys, N, axis=1)[:, band]
+    X = sfft.rfft(xs, N, axis=1)[:, band]
+    C = X * np.conj(Y)
+    C /= np.abs(C) + 1e-12
+    keep = np.abs(Y).sum(axis=1) > 0
+    full = np.zeros((n, N // 2 + 1), np.complex64)
+    full[:, band] = C
+    r = sfft.irfft(full, N, axis=1)[keep, : 2 * radius + 1].astype(np.float32)
+    v = (np.arange(n)[keep] * hop + n_fft / 2 - (u1 - u0) / 2).astype(np.float64)  # frame centres from the middle
+    if len(v) < 8:
+        return al, 0.0
+    vmax = float(np.abs(v).max()) + 1.0
+    step = 0.5 / vmax
+    rows = np.arange(len(v))[:, None]
+    taus = np.arange(-radius, radius + 1, dtype=np.float64)
+
+    def line_scores(etas: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        out = np.empty((len(etas), len(taus)), np.float32)
+        for i, e in enumerate(etas):
+            pos = radius + taus[None, :] - v[:, None] * e
+            j = np.floor(pos).astype(np.int64)
+            w = (pos - j).astype(np.float32)
+            ok = (j >= 0) & (j + 1 < rr.shape[1])
+            j = np.clip(j, 0, rr.shape[1] - 2)
+            out[i] = ((rr[rows, j] * (1 - w) + rr[rows, j + 1] * w) * ok).mean(axis=0)
+        return out
+
+    coarse = max(1, int(np.ceil(4 * step / step)))
+    if eta_max > 8 * step:  # coarse pass on peaks widened by max-pooling, then half-sample steps around the best
+        from scipy.ndimage import maximum_filter1d
+
+        etas = np.arange(-eta_max, eta_max + 1e-15, coarse * step)
+        sc = line_scores(etas, maximum_filter1d(r, 2 * coarse + 1, axis=1))
+        e0 = etas[int(np.argmax(sc.max(axis=1)))]
+        etas = np.arange(e0 - coarse * step, e0 + coarse * step + 1e-15, step)
+    else:
+        etas = np.arange(-eta_max, eta_max + 1e-15, step)
+    sc = line_scores(etas, r)
+    i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+    eta, tau0 = float(etas[i]), float(taus[k])
+    row = sc[i]
+    far = np.abs(taus - tau0) > 32
+    bg = row[far] if far.sum() > 16 else row
+    z = float((row[k] - np.median(bg)) / (bg.std() + 1e-12))
+    new_speed = al.speed * (1 + eta)
+    uc = 0.5 * (u0 + u1)
+    lag = al.lag + uc + tau0 - uc * al.speed / new_speed
+    return Alignment(new_speed, int(round(lag)), al.z, ch), z
+
+
+def gcc_at(film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels: list[str],
+           s: StampSettings) -> Alignment:
+    """GCC-PHAT of track samples [ts, te) at al.speed against the film around al.lag, best channel: checked alignment."""
+    sr = s.sample_rate
+    vs = s.verify
+    S = int(round(vs.search_seconds * sr))
+    n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
+    best = Alignment(al.speed, al.lag, -np.inf, al.channel)
+    for ch in channels:
+        y = tr.span(ch, ts, te, al.speed)
+        x = film.pcm(ch, ts + al.lag - S, te + al.lag + S)
+        if not np.any(x) or not np.any(y):
+            continue
+        tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
+        if z > best.z:
+            best = Alignment(al.speed, al.lag + tau, z, ch)
+    return best
+
+
+def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float]) -> Alignment:
+    """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
+
+    1. Speeds already verified in this film (a transfer plays all its music
+       at one speed) are tried first, with the lag carried over from the
+       candidate's middle: one GCC-PHAT each.
+    2. Otherwise the speed is estimated from the band frames (`band_speed`,
+       within half a grid step of the candidate's grid speed, to ~0.1 %),
+       then from the drift of the lag (`drift_fit`, to ~1e-5), and checked.
+    3. An accepted alignment is polished by `drift_fit` over the window.
+    """
+    sr = s.sample_rate
+    vs = s.verify
+    mid_t = 0.5 * (c.t0 + c.t1)           # seconds at the grid speed
+    tau_c = mid_t * tr.speed               # native track seconds
+    t_film = c.lag + mid_t                 # film seconds
+    dur = tr.audio().n_samples / sr
+    channels = [c.channel] + [o for o in film.channels if o != c.channel and o in tr.channels]
+    if c.channel not in tr.channels:
+        channels = [o for o in film.channels if o in tr.channels]
+
+    def window(sp: float) -> tuple[int, int]:
+        w = min(vs.window_seconds, dur / sp)
+        t0 = min(max(0.0, tau_c / sp - w / 2), max(0.0, dur / sp - w))
+        return int(t0 * sr), int(min(dur / sp, t0 + w) * sr)
+
+    def lag_at(sp: float, t_film_s: float) -> int:
+        return int(round((t_film_s - tau_c / sp) * sr))
+
+    best = Alignment(tr.speed, lag_at(tr.speed, t_film), -np.inf, c.channel)
+    for sp in known:
+        ts, te = window(sp)
+        al = gcc_at(film, tr, Alignment(sp, lag_at(sp, t_film)), ts, te, channels, s)
+        if al.z > best.z:
+            best = al
+        if al.z >= vs.min_z:
+            break
+    if best.z < vs.min_z:
+        sp1, lag1, _ = band_speed(film, tr, c.channel if c.channel in tr.channels else channels[0], tr.speed,
+                                  c.lag, tau_c, s, 0.5 * s.speed_step + 0.003)
+        ts, te = window(sp1)
+        al1 = Alignment(sp1, int(round(lag1 * sr)), -np.inf, channels[0])
+        al2, _ = drift_fit(film, tr, channels[0], al1, ts, te, int(0.06 * sr), 0.002, s)
+        ts, te = window(al2.speed)
+        al = gcc_at(film, tr, al2, ts, te, channels, s)
+        if al.z > best.z:
+            best = al
+    if best.z < vs.min_z:
+        return best
+    ts, te = window(best.speed)
+    pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 24, 4.0 / max(1, te - ts), s)
+    ts, te = window(pol.speed)
+    chk = gcc_at(film, tr, pol, ts, te, [best.channel], s)
+    return chk if chk.z >= best.z - 0.5 else best
+
+
+def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
+               ) -> tuple[list[Cue], tuple[float, float]]:
+    """Cues at a verified alignment; where they span more than the checked window, the speed is polished over
+    their whole span (a longer baseline: the lag may drift by no more than half a sample across a long cue) and
+    the extent computed again."""
+    sr = s.sample_rate
+    w = int(s.verify.window_seconds * sr)
+    c0 = int(tau_c / al.speed * sr)
+    around = (c0 - w // 2 + al.lag, c0 + w // 2 + al.lag)
+    cues, span = extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed)
+    for _ in range(2):
+        if not cues:
+            break
+        u0 = int(min(q.start for q in cues) * sr) - al.lag
+        u1 = int(max(q.end for q in cues) * sr) - al.lag
+        if u1 - u0 < 1.5 * w:
+            break
+        pol, z = drift_fit(film, tr, al.channel, al, u0, u1, 16, 2.0 / w, s)
+        if abs(pol.speed - al.speed) * (u1 - u0) < 0.5 or z < s.extent.min_z:
+            break
+        al = Alignment(pol.speed, pol.lag, al.z, al.channel)
+        wider, span2 = extent(film, tr, al.channel, al.lag, al.z, s, around=(u0 + al.lag, u1 + al.lag), speed=al.speed)
+        grew = sum(q.end - q.start for q in wider) > sum(q.end - q.start for q in cues)
+        cues, span = wider, (min(span[0], span2[0]), max(span[1], span2[1]))
+        if not grew:
+            break
+    return cues, span
 
 
 # ---------------------------------------------------------------- driver
@@ -579,53 +862,38 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     cands = cands[:cap]
     sr = s.sample_rate
     vs = s.verify
-    S = int(round(vs.search_seconds * sr))
     found: list[Cue] = []
-    examined: list[tuple[int, float, float, float]] = []  # (track, lag s, film span examined at that lag)
+    examined: list[tuple[str, float, float, float, float]] = []  # (track, speed, lag s, film span examined)
+    known: list[float] = []  # speeds verified in this film, the latest first
     n_checked = 0
     for c in cands:
         tr = tracks[c.track]
         mid_t = 0.5 * (c.t0 + c.t1)
+        m = c.lag + mid_t              # film seconds
+        tau_c = mid_t * tr.speed       # native track seconds
         # an alignment already examined around this candidate's window is not checked again
-        if any(g == c.track and abs(lag - c.lag) < 2 * vs.search_seconds and e0 <= mid_t + c.lag <= e1
-               for g, lag, e0, e1 in examined):
+        if any(g == tr.name and e0 <= m <= e1 and abs(tau_c - (m - lag) * sp) < 2 * vs.search_seconds * sp
+               for g, sp, lag, e0, e1 in examined):
             continue
         # a candidate whose film window already lies inside an accepted cue is not checked again (music that
         # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
         # for a few seconds of recall where a repeat was accepted first and covers only part of a cue)
         if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
             continue
-        n = tr.n_samples
-        dur = n / sr
-        w = min(vs.window_seconds, dur)
-        t0 = min(max(0.0, mid_t - w / 2), max(0.0, dur - w))
-        ts, te = int(t0 * sr), int(min(dur, t0 + w) * sr)
-        lag0 = int(round(c.lag * sr))
-        n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
-        best = (0, -np.inf, "mid")
-        order = [c.channel] + [o for o in film.channels if o != c.channel]
-        for ch in order:
-            if ch not in film.channels or ch not in tr.channels:
-                continue
-            y = tr.span(ch, ts, te)
-            x = film.pcm(ch, ts + lag0 - S, te + lag0 + S)
-            if not np.any(x) or not np.any(y):
-                continue
-            tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
-            if z > best[1]:
-                best = (tau, z, ch)
         n_checked += 1
-        tau, z, ch = best
-        if z < vs.min_z:
+        al = estimate(film, tr, c, s, known)
+        if al.z < vs.min_z:
             continue
-        lag = lag0 + tau
-        cues, span = extent(film, tr, ch, lag, z, s, around=(ts + lag, te + lag))
-        examined.append((c.track, lag / sr, span[0], span[1]))
+        cues, span = _extent_at(film, tr, al, s, tau_c)
+        examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
+        if not any(abs(al.speed - k) < 2e-4 for k in known):
+            known.insert(0, al.speed)
+            del known[3:]
         for q in cues:
             q.track = c.track
         found += cues
-        log.debug("%s: %s at lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined", film.path.name,
-                  tr.name, lag / sr, c.source, z, ch, len(cues), span[0], span[1])
+        log.debug("%s: %s at speed %.6f, lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined",
+                  film.path.name, tr.name, al.speed, al.lag / sr, c.source, al.z, al.channel, len(cues), span[0], span[1])
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()

@@ -5,8 +5,8 @@ film mix puts dialogue in the centre, where it cancels in the side signal,
 while music is usually wide. A mono recording (or one whose side carries
 nothing) simply has no side channel, and matching falls back to mid.
 
-* Chromaprint raw fingerprints come from libchromaprint through pyacoustid's
-  ctypes module (`import chromaprint`), fed the decoder's PCM block by block, so
+* Chromaprint raw fingerprints come from libchromaprint through the project's
+  ctypes binding (`filmscore.cues.libchromaprint`), fed the decoder's PCM block by block, so
   they cover the whole recording (no 120 s limit). One 32-bit item every
   1365 samples at 11025 Hz (0.1238 s): libchromaprint's frame is 4096 samples
   with an overlap of 4096 - 4096/3 in integer arithmetic, so the hop is 1365,
@@ -30,14 +30,17 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
 from scipy.signal import resample_poly
 
+from ..config import schema_defaults
 from ..errors import MediaError
-from ..media import decode_audio, stream_audio
+from ..media import decode_audio, probe, stream_audio
+from . import libchromaprint
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +53,12 @@ CHANNELS = ("mid", "side")
 # ---------------------------------------------------------------- chromaprint
 
 
-def _lib():
-    import chromaprint  # pyacoustid's ctypes wrapper over libchromaprint
-
-    lib = chromaprint._libchromaprint
-    if not getattr(lib, "_filmscore_raw", False):
-        lib.chromaprint_get_raw_fingerprint.argtypes = (
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.POINTER(ctypes.c_uint32)),
-            ctypes.POINTER(ctypes.c_int),
-        )
-        lib.chromaprint_get_raw_fingerprint.restype = ctypes.c_int
-        lib._filmscore_raw = True
-    return lib
-
-
 class RawFingerprinter:
     """Streaming raw Chromaprint fingerprint (algorithm TEST2, the library default)."""
 
     def __init__(self, sample_rate: int):
-        self._lib = _lib()
-        self._ctx = self._lib.chromaprint_new(1)
+        self._lib = libchromaprint.library()
+        self._ctx = self._lib.chromaprint_new(libchromaprint.ALGORITHM_TEST2)
         if not self._lib.chromaprint_start(self._ctx, int(sample_rate), 1):
             raise RuntimeError("chromaprint_start failed")
 
@@ -81,7 +69,7 @@ class RawFingerprinter:
         if x.dtype != np.int16:
             x = np.clip(np.asarray(x, dtype=np.float32) * 32768.0, -32768, 32767).astype(np.int16)
         x = np.ascontiguousarray(x)
-        if not self._lib.chromaprint_feed(self._ctx, ctypes.cast(x.ctypes.data, ctypes.POINTER(ctypes.c_char)), len(x)):
+        if not self._lib.chromaprint_feed(self._ctx, x.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(x)):
             raise RuntimeError("chromaprint_feed failed")
 
     def finish(self) -> np.ndarray:
@@ -111,14 +99,15 @@ def raw_fingerprint(x: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+@schema_defaults("cues.bands")
 class BandSpec:
-    sample_rate: int = CHROMAPRINT_RATE
-    n_fft: int = 4096
-    hop: int = 2048
-    n_bands: int = 24
-    fmin: float = 150.0
-    fmax: float = 5000.0
-    highpass_seconds: float = 3.0
+    sample_rate: int = CHROMAPRINT_RATE  # not a key of cues.bands: StampSettings sets it to cues.sample_rate
+    n_fft: int
+    hop: int
+    n_bands: int
+    fmin: float
+    fmax: float
+    highpass_seconds: float
 
     @property
     def frame_seconds(self) -> float:
@@ -269,8 +258,51 @@ def prints_of(pcm: dict[str, np.ndarray], spec: BandSpec) -> Prints:
 # ---------------------------------------------------------------- tracks
 
 
-def speed_ratio(speed: float) -> Fraction:
-    return Fraction(speed).limit_denominator(200)
+def speed_ratio(speed: float) -> Fraction | None:
+    """`speed` as a ratio of small integers (24/25, 51/50, ...), or None when it is not one (1000/1001 is not).
+
+    Small ratios are rendered by polyphase resampling; any other speed by
+    windowed-sinc interpolation at the exact fractional positions.
+    """
+    r = Fraction(speed).limit_denominator(200)
+    return r if abs(float(r) - speed) < 1e-12 else None
+
+
+SINC_HALF = 16        # interpolation taps either side of a fractional position
+SINC_PHASES = 2048    # fractional positions tabulated (1/2048 sample: phase error < 0.0015 rad at 5 kHz, 11025 Hz)
+SINC_BETA = 8.0       # Kaiser window
+
+
+@lru_cache(maxsize=16)
+def _sinc_table(cutoff: float) -> np.ndarray:
+    """Kaiser-windowed sinc weights (2 * SINC_HALF, SINC_PHASES + 1): column p for a position p / SINC_PHASES past a sample."""
+    frac = np.arange(SINC_PHASES + 1)[:, None] / SINC_PHASES
+    k = np.arange(-SINC_HALF + 1, SINC_HALF + 1)[None, :]
+    t = frac - k  # distance from each tap to the position
+    w = np.i0(SINC_BETA * np.sqrt(np.clip(1 - (t / SINC_HALF) ** 2, 0, None))) / np.i0(SINC_BETA)
+    return np.ascontiguousarray((cutoff * np.sinc(cutoff * t) * w).T.astype(np.float32))  # (taps, phases)
+
+
+def sinc_resample(x: np.ndarray, x0: int, positions: np.ndarray) -> np.ndarray:
+    """x (samples x0, x0 + 1, ...) read at fractional `positions` (absolute sample numbers), zero outside x.
+
+    A low-pass at min(1, 1 / step) of Nyquist (step: the spacing of the
+    positions) keeps a sped-up rendering free of aliasing. Each output depends
+    only on its own position, so any span of a rendering equals the same
+    samples of the whole rendered at once.
+    """
+    if len(positions) == 0:
+        return np.zeros(0, np.float32)
+    step = float(positions[-1] - positions[0]) / max(1, len(positions) - 1) if len(positions) > 1 else 1.0
+    table = _sinc_table(round(0.97 * min(1.0, 1.0 / max(step, 1e-9)), 4))
+    base = np.floor(positions).astype(np.int64)
+    phase = np.rint((positions - base) * SINC_PHASES).astype(np.int64)
+    pad = np.concatenate([np.zeros(SINC_HALF + 1, np.float32), np.asarray(x, np.float32), np.zeros(SINC_HALF + 1, np.float32)])
+    b = base - x0 + SINC_HALF + 1
+    out = np.zeros(len(positions), np.float32)
+    for i, k in enumerate(range(-SINC_HALF + 1, SINC_HALF + 1)):  # a tap at a time: 1-D gathers, no (n, taps) temporaries
+        out += pad[np.clip(b + k, 0, len(pad) - 1)] * table[i][phase]
+    return out
 
 
 class PcmFile:
@@ -329,7 +361,9 @@ class TrackAudio:
     cache, or a temporary file), so only the spans the matcher reads are in memory.
     `span` gives float32 samples of the track at any playback speed: a speed
     above 1 renders it faster with the pitch raised, as a PAL transfer does
-    (25/24), by polyphase resampling of just the samples the span needs. The
+    (25/24), by polyphase resampling of just the samples the span needs (a
+    ratio of small integers) or windowed-sinc interpolation (any other speed,
+    1000/1001 among them). The
     span starts on a multiple of the resampler's period, so any span equals
     the same samples of the whole track resampled at once.
     """
@@ -348,6 +382,8 @@ class TrackAudio:
         if speed == 1.0:
             return self.n_samples
         r = speed_ratio(speed)
+        if r is None:
+            return int(np.ceil(self.n_samples / speed))
         return -(-self.n_samples * r.denominator // r.numerator)
 
     def span(self, channel: str, start: int, stop: int, speed: float = 1.0) -> np.ndarray:
@@ -363,6 +399,12 @@ class TrackAudio:
             out[a - start:b - start] = self.data[a:b, col] * np.float32(1 / 32768)
             return out
         r = speed_ratio(speed)
+        if r is None:  # any other speed: output sample j sits at input j * speed
+            pos = np.arange(a, b, dtype=np.float64) * speed
+            i0 = max(0, int(pos[0]) - SINC_HALF - 1)
+            i1 = min(self.n_samples, int(pos[-1]) + SINC_HALF + 2)
+            out[a - start:b - start] = sinc_resample(self.data[i0:i1, col] * np.float32(1 / 32768), i0, pos)
+            return out
         up, down = r.denominator, r.numerator  # output sample j sits at input j * down / up
         pad = 10 * max(up, down) // up + 4      # resample_poly's filter half-length, in input samples
         i0 = max(0, (a * down // up - pad) // down * down)
@@ -393,13 +435,26 @@ def track_prints(audio: TrackAudio, spec: BandSpec, speed: float = 1.0) -> Print
 
 
 class FilmAudio:
-    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file."""
+    """A film decoded once by streaming: prints in memory, int16 mid/side spooled to a memory-mapped temp file.
+
+    `audio_stream` picks the film's audio stream (an index or a language tag,
+    see `filmscore.media.select_audio_stream`; None: the first). A surround
+    stream (3 channels or more: 5.1, 7.1, ...) is read as laid out, not
+    downmixed: mid and side come from its front left and right channels
+    (ffmpeg's first two in every layout), leaving out the centre, which
+    carries the dialogue; a stereo downmix would fold the dialogue into mid.
+    """
 
     def __init__(self, path: str | Path, spec: BandSpec, use_side: bool = True, block_seconds: float = 60.0,
-                 tmpdir: str | None = None):
+                 tmpdir: str | None = None, audio_stream: int | str | None = None):
         self.path = Path(path)
         self.spec = spec
         sr = spec.sample_rate
+        info = probe(self.path)
+        self.stream = info.audio_stream(audio_stream) if info.audio is not None else 0
+        a = info.audio_streams[self.stream] if info.audio_streams else None
+        n_in = a.channels if a is not None and a.channels >= 3 else 2
+        self.layout = (a.channel_layout or f"{a.channels} ch") if a is not None else ""
         self._tmp = tempfile.TemporaryDirectory(prefix="filmscore-film-", dir=tmpdir)
         raw = Path(self._tmp.name) / "pcm.i2"
         fps = {c: RawFingerprinter(sr) for c in CHANNELS}
@@ -408,8 +463,9 @@ class FilmAudio:
         scale = np.float32(1 / 32768)
         n = 0
         with open(raw, "wb") as fh:
-            for block in stream_audio(self.path, sr, channels=2, block_seconds=block_seconds, dtype="int16"):
-                ms = mid_side_int16(block)
+            for block in stream_audio(self.path, sr, channels=n_in, block_seconds=block_seconds, dtype="int16",
+                                      stream=self.stream):
+                ms = mid_side_int16(block[:, :2])  # stereo, or a surround stream's front left and right
                 ms.tofile(fh)
                 for k, c in enumerate(CHANNELS):
                     v = np.ascontiguousarray(ms[:, k])
@@ -429,7 +485,8 @@ class FilmAudio:
                 self.prints.fp[c] = fp
                 self.prints.bands[c] = normalise_bands(bands, spec)
         self._pcm: PcmFile | np.ndarray = PcmFile(raw, shape=(n, 2)) if n else np.zeros((0, 2), dtype=np.int16)
-        log.debug("%s: %.1f s decoded, channels %s", self.path, n / sr, keep)
+        log.debug("%s: %.1f s decoded (audio stream %d, %s), channels %s", self.path, n / sr, self.stream, self.layout,
+                  keep)
 
     @property
     def duration(self) -> float:

@@ -1,11 +1,20 @@
 """Score Stamper: the cue table of one film, or of a whole corpus.
 
 `stamp_film(film, soundtrack_dir)` returns one row per cue with the columns of
-the cue contract (`CUE_COLUMNS`) plus extras: `speed` (1, or 25/24 for a PAL
-rendition), `channel` (mid or side, where the alignment was verified),
-`gcc_z` (the phase check's z-score), `strength` (mean coherence z over the
-cue) and `mode`. A film where nothing matches gives an empty table with the
-same columns.
+the cue contract (`CUE_COLUMNS`) plus extras: `speed`, `channel` (mid or side,
+where the alignment was verified), `gcc_z` (the phase check's z-score),
+`strength` (mean coherence z over the cue) and `mode`. A film where nothing
+matches gives an empty table with the same columns.
+
+Speed convention: `speed` is how fast the film plays the track, in track
+seconds per film second (1000/1001 = 0.999 for an NTSC pull-down, 25/24 for a
+PAL speed-up). `track_offset` is the track time (as released) at the cue's
+`start`, and inside the cue the track time at film time t is
+`track_offset + (t - start) * speed`; the cue's film span [start, end] holds
+(end - start) * speed seconds of the track. To cut the track excerpt that
+matches a cue, read [track_offset, track_offset + (end - start) * speed] of the
+track and resample it by `speed` (play it `speed` times as fast) to lay it on
+the film.
 
 `confidence` maps the phase check's z-score through a logistic centred on the
 acceptance threshold (`cues.verify.min_z`): 0.5 at the threshold, above 0.95
@@ -24,7 +33,7 @@ import pandas as pd
 
 from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
-from .cache import AUDIO_VERSION, CUES_VERSION, PRINTS_VERSION, PrintCache, content_hash
+from .cache import CUES_CODE, PRINTS_CODE, PrintCache, content_hash, current_code_version
 from .match import Track, match_film
 from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
                      track_prints)
@@ -70,12 +79,12 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
 
 
 def _track_tag(s: StampSettings, speed: float) -> str:
-    return s.digest(f"track-prints-v{PRINTS_VERSION}", f"{speed:.8f}",
+    return s.digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}",
                     str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
 
 
 def _audio_tag(s: StampSettings) -> str:
-    return s.digest(f"track-audio-v{AUDIO_VERSION}", str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+    return s.digest("track-audio", current_code_version(PRINTS_CODE), str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
 
 
 class TrackSet:
@@ -96,7 +105,7 @@ class TrackSet:
         self.skipped: list[str] = []
         self._audio: dict[Path, TrackAudio] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
-        speeds = tuple(speeds if speeds is not None else s.speeds)
+        speeds = tuple(speeds if speeds is not None else s.grid_speeds())
         for p in paths:
             sha = content_hash(p, hashes) if cache.enabled else ""
             per_speed: dict[float, Prints] = {}
@@ -185,9 +194,9 @@ class TrackSet:
             self._tmp = None
 
 
-def _decode_film(path: Path, s: StampSettings) -> FilmAudio:
+def _decode_film(path: Path, s: StampSettings, audio_stream: int | str | None = None) -> FilmAudio:
     try:
-        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint")
+        return FilmAudio(path, s.bands, use_side=s.use_side and s.mode == "chromaprint", audio_stream=audio_stream)
     except MediaError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -200,8 +209,10 @@ def _conf(z: float, thr: float) -> float:
 
 def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings | None = None,
                cache: PrintCache | str | Path | None = None, film_id: str | None = None,
-               hashes: dict | None = None) -> pd.DataFrame:
-    """Cues of one film against the tracks of its soundtrack folder (or a list of track files)."""
+               hashes: dict | None = None, audio_stream: int | str | None = None) -> pd.DataFrame:
+    """Cues of one film against the tracks of its soundtrack folder (or a list of track files).
+
+    `audio_stream`: the film's audio stream (an index or a language tag; None: the first)."""
     s = s or StampSettings()
     film = Path(film)
     film_id = film_id or film.stem
@@ -213,7 +224,9 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     key = None
     if cache.enabled:
         parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
-        key = s.digest(f"film-cues-v{CUES_VERSION}", *parts)
+        if audio_stream not in (None, 0):  # another stream of the same file: other cues
+            parts.append(f"audio_stream={audio_stream}")
+        key = s.digest("film-cues", current_code_version(CUES_CODE), *parts)
         hit = cache.load_film(key)
         if hit is not None:
             hit = hit.copy()
@@ -221,24 +234,27 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
             log.info("%s: %d cue(s) from the cache", film_id, len(hit))
             return finalize(hit)
 
-    speeds = s.speeds if s.mode == "chromaprint" else (1.0,)
+    speeds = s.grid_speeds() if s.mode == "chromaprint" else (1.0,)
     ts = TrackSet(paths, s, cache, hashes, speeds=speeds)
     try:
-        rows = _stamp_tracks(film, film_id, ts, s)
+        rows = _stamp_tracks(film, film_id, ts, s, audio_stream)
     finally:
         ts.release()
     df = pd.DataFrame(rows) if rows else empty_cues()
     df = finalize(df)
     if key is not None:
         cache.save_film(key, df)
-    log.info("%s: %d cue(s), %.1f s of music", film_id, len(df), float((df["end"] - df["start"]).sum()) if len(df) else 0.0)
+    log.info("%s: %d cue(s), %.1f s of music (playback speeds searched: %g to %g)", film_id, len(df),
+             float((df["end"] - df["start"]).sum()) if len(df) else 0.0, *((min(s.speeds), max(s.speeds))
+                                                                           if s.mode == "chromaprint" else (1, 1)))
     return df
 
 
-def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> list[dict]:
+def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
+                  audio_stream: int | str | None = None) -> list[dict]:
     rows: list[dict] = []
     if ts.tracks:
-        with _decode_film(film, s) as fa:
+        with _decode_film(film, s, audio_stream) as fa:
             if s.mode == "windows":
                 prints = [t.prints for t in ts.tracks]
                 hits = window_hits(fa.prints, prints, s)
@@ -253,8 +269,8 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> l
                 for q in match_film(fa, ts.tracks, s):
                     t = ts.tracks[q.track]
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
-                                 "track_offset": max(0.0, (q.start - q.lag) * t.speed),
-                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": t.speed,
+                                 "track_offset": max(0.0, q.track_offset),
+                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": q.speed,
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
     else:
@@ -263,14 +279,15 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings) -> l
 
 
 def _stamp_one(args):
-    film, tracks, s, cache_root, cache_audio, fid, hashes = args
-    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes)
+    film, tracks, s, cache_root, cache_audio, fid, hashes, audio_stream = args
+    return stamp_film(film, tracks, s, PrintCache(cache_root, audio=cache_audio), film_id=fid, hashes=hashes,
+                      audio_stream=audio_stream)
 
 
 def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None, manifest: pd.DataFrame | None = None,
                  jobs: int = 1, cache_audio: bool = True, scheduler: str | None = None,
-                 wait_s: float = 60.0) -> pd.DataFrame:
-    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`).
+                 wait_s: float = 60.0, audio_stream: int | str | None = None) -> pd.DataFrame:
+    """The cue table of every film of a scanned corpus (`filmscore.corpus.Corpus`), each film's `audio_stream`.
 
     Content hashes come from the manifest (stage `validate`) when given, so
     nothing is hashed twice; with a cache, a film whose media and settings are
@@ -293,7 +310,7 @@ def stamp_corpus(corpus, s: StampSettings, cache_root: str | Path | None = None,
         film = Path(corpus.films[fid]).absolute()
         tracks = [Path(t).absolute() for t in tracks]
         own = {str(p): hashes[str(p)] for p in [film, *tracks] if str(p) in hashes} if hashes else None
-        work.append((film, tracks, s, cache_root, cache_audio, fid, own))
+        work.append((film, tracks, s, cache_root, cache_audio, fid, own, audio_stream))
     tables = [t for _, t in map_films(_stamp_one, work, jobs=jobs, scheduler=scheduler, wait_s=wait_s,
                                       desc="matching films", label=lambda w: w[5])]
     tables = [t for t in tables if len(t)]

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from .. import GENRES_DEFAULT
+from ..config import defaults
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir
 from .generate import MARKER, NOT_GENERATED, generate_demo
@@ -21,28 +22,8 @@ log = logging.getLogger(__name__)
 
 DEMO_PATH = "data/demo"
 
-# The demo section of the project's params.yaml, for `filmscore demo` run
-# outside the repository (tests check that the two agree).
-DEFAULTS = {
-    "seed": 0,
-    "n_films": 30,
-    "film_seconds": 180,
-    "min_tracks": 4,
-    "max_tracks": 6,
-    "track_seconds": [30, 75],
-    "cues_per_film": [4, 8],
-    "cue_seconds": [8, 60],
-    "music_db": [-12, 3],
-    "foreign_cue_prob": 0.15,
-    "max_genres": 3,
-    "min_films_per_genre": 3,
-    "sample_rate": 22050,
-    "video": True,
-    "audio_only_share": 0.1,
-    "video_size": [160, 90],
-    "video_fps": 8,
-    "jobs": 2,
-}
+# The demo section's declared defaults (filmscore.config), for `filmscore demo` run outside the repository.
+DEFAULTS = defaults("demo")
 
 
 def write_not_generated(out: str | Path, corpus_path: str | Path) -> Path:

@@ -1,14 +1,15 @@
 """Feature extraction: MIR (Essentia), VGGish, OpenL3 and visual features, as frame- and cue-level bags.
 
+- `sets`: the feature-set registry, the one list of the sets (the params schema imports it,
+  so this package's ``__init__`` imports nothing);
 - `mir`: the paper's Table 2 with Essentia, texture-windowed, at 1 Hz;
 - `visual`: per-second brightness and contrast (decord);
-- `vggish`, `openl3`: the pretrained audio embeddings (torch);
+- `vggish`, `openl3`: the pretrained audio embeddings (torch); `embedding`: what they share;
+  `weights`: the safe weight-file readers;
 - `groups`: the eight feature groups of the importance analysis;
 - `bags`: the table layout every set writes (data/features/<set>/);
-- `extract`: the per-film, content-cached, parallel extraction the stage runs.
+- `film`: one set over one film's cues (the per-film work);
+- `cache`: the per-film cache, keyed on everything that produced a result;
+- `assemble`: a set's tables from its per-film results;
+- `extract`: the stage's work: which sets run, what is computed, in parallel.
 """
-
-from .bags import CUE_KEYS, FRAME_KEYS, SETS, feature_columns, read_set
-from .groups import GROUPS, columns_by_group, group_of
-
-__all__ = ["SETS", "FRAME_KEYS", "CUE_KEYS", "feature_columns", "read_set", "GROUPS", "group_of", "columns_by_group"]

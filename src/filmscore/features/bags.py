@@ -25,7 +25,6 @@ import pandas as pd
 
 from ..files import atomic_dir, read_table, write_json
 
-SETS: tuple[str, ...] = ("mir", "vggish", "openl3", "visual")
 FRAME_KEYS: tuple[str, ...] = ("film_id", "cue_id", "t")
 CUE_KEYS: tuple[str, ...] = ("film_id", "cue_id", "start", "end")
 KEYS = frozenset(FRAME_KEYS + CUE_KEYS)

@@ -1,21 +1,14 @@
-"""Extraction of every feature set over a corpus: per film, cached by content, in parallel.
+"""The `features` stage's work over a corpus: which sets run, what to compute, in parallel, then the tables.
 
 `extract_features` is what the `features` stage runs. For each set named in
-``features.sets`` and each film with cues it computes the film's frame table,
-unless the cache already holds it, then assembles the set's bags
-(`bags.write_set`). The work unit is one (set, film), mapped by `filmscore.parallel.map_films`
-over ``features.jobs`` local processes, or a Dask cluster (``run.scheduler``), with progress.
-
-**Cache.** A (set, film) result is stored under
-``<cache_dir>/<set>/<film_id>/<key>.parquet`` (plus ``<key>.json`` with its
-warnings, written last: an entry without it is incomplete and ignored). The key
-is the SHA-256 of: the film file's content hash, the film's cue rows
-(cue_id, start, end), the set's parameters, the hashes of any files those
-parameters name (weights), the source of the code that computes the set, and
-the versions of the libraries it uses. Adding one film to a corpus therefore
-computes only that film; changing a set's parameters recomputes that set only.
-Entries are never overwritten in place and never deleted by the pipeline; delete
-the folder to reclaim space.
+``features.sets`` (the sets are listed once, in `filmscore.features.sets`) and
+each film with cues it looks the film up in the per-film cache
+(`filmscore.features.cache`), computes the missing ones (`filmscore.features.film`),
+then assembles the set's bags (`filmscore.features.assemble`). The work unit is
+one (set, film), mapped by `filmscore.parallel.map_films` over ``features.jobs``
+local processes, or a Dask cluster (``run.scheduler``), with progress. Adding
+one film to a corpus computes only that film; changing a set's parameters
+recomputes that set only.
 
 **Sets without weights.** VGGish and OpenL3 raise
 `filmscore.features.weights.WeightsMissing` when their weight file is absent;
@@ -25,16 +18,11 @@ and the others run.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,28 +30,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FilmscoreError, Problem
-from ..files import atomic_dir, atomic_path, file_hash, write_json
-from ..media import decode_audio, probe
+from ..files import file_hash
 from ..parallel import map_films, run_options
 from . import bags
-from .bags import SETS, cue_table, empty_frames, frames_table, n_frames
+from .assemble import assemble_set
+from .cache import Entry, SetVersion, cache_key
+from .film import columns_of, extract_film
+from .sets import AUDIO, NAMES, FeatureSet, get
 
 log = logging.getLogger(__name__)
 
-AUDIO_SETS = ("mir", "vggish", "openl3")
+AUDIO_SETS = AUDIO
 CUE_COLUMNS = ("film_id", "start", "end")
-SILENCE_RMS = 1e-4  # -80 dBFS: a cue quieter than this is reported as silent
-
-# Where each set's code lives (hashed into the cache key) and which libraries it uses.
-_SET_MODULES = {
-    "mir": ("filmscore.features.mir", ("essentia", "numpy")),
-    "visual": ("filmscore.features.visual", ("decord", "numpy")),
-    "vggish": ("filmscore.features.vggish", ("torch", "numpy")),
-    "openl3": ("filmscore.features.openl3", ("torch", "numpy")),
-}
-_CLASSES = {"mir": "MIR", "visual": "Visual", "vggish": "VGGish", "openl3": "OpenL3"}
-# Native rates of the embedding networks, used when their class does not say (`sample_rate` attribute).
-_DEFAULT_RATES = {"vggish": 16000, "openl3": 48000}
 
 
 # ---------------------------------------------------------------- inputs
@@ -141,27 +119,30 @@ def film_hashes(films: dict[str, Path], manifest: pd.DataFrame | None = None) ->
 
 
 def make_extractor(name: str, section: dict):
-    """Build a set's extractor from its params section (imports the module on demand)."""
-    module, _ = _SET_MODULES[name]
-    cls = getattr(importlib.import_module(module), _CLASSES[name])
-    return cls.from_params(section)
+    """Build a set's extractor from its params section (imports the set's module on demand)."""
+    return get(name).load().from_params(section)
 
 
 def _weights_missing_type():
     try:
-        from .weights import WeightsMissing  # written with the embedding networks
+        from .weights import WeightsMissing
     except ImportError:
         return ()
     return WeightsMissing
 
 
+def _optional_missing(feature_set: FeatureSet, e: ModuleNotFoundError) -> bool:
+    """A module that a minimal installation may lack: the set is skipped, the others run."""
+    return bool(e.name) and (e.name.startswith("filmscore.features.") or e.name in feature_set.optional_imports)
+
+
 def resolve_sets(params: dict) -> tuple[dict[str, Any], dict[str, str]]:
-    """Which sets run: ({name: extractor}, {name: reason skipped}) over all four sets."""
+    """Which sets run: ({name: extractor}, {name: reason skipped}) over every registered set."""
     wanted = list(params["features"]["sets"])
     active: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     weights_missing = _weights_missing_type()
-    for name in SETS:
+    for name in NAMES:
         if name not in wanted:
             skipped[name] = "not in features.sets (params.yaml)"
             continue
@@ -171,198 +152,12 @@ def resolve_sets(params: dict) -> tuple[dict[str, Any], dict[str, str]]:
             skipped[name] = str(getattr(e, "render", lambda: str(e))())
             log.warning("feature set %s skipped: %s", name, skipped[name])
         except ModuleNotFoundError as e:
-            if e.name and (e.name.startswith("filmscore.features.") or e.name in ("torch", "h5py")):
-                skipped[name] = f"{_SET_MODULES[name][0]} cannot be imported in this installation ({e})"
+            if _optional_missing(get(name), e):
+                skipped[name] = f"{get(name).module} cannot be imported in this installation ({e})"
                 log.warning("feature set %s skipped: %s", name, skipped[name])
             else:
                 raise
     return active, skipped
-
-
-def columns_of(name: str, extractor, dim: int | None = None) -> list[str]:
-    cols = getattr(extractor, "columns", None)
-    if cols:
-        return list(cols)
-    if dim is None:
-        return []
-    return [f"{name}_{i:03d}" for i in range(dim)]
-
-
-# ---------------------------------------------------------------- cache
-
-
-def _source_hash(module: str) -> str:
-    files = [Path(__file__), Path(bags.__file__), Path(decode_audio.__code__.co_filename)]
-    loaded = sys.modules.get(module)
-    origin = getattr(loaded, "__file__", None) if loaded is not None else None
-    if origin is None and loaded is None:
-        spec = importlib.util.find_spec(module)
-        origin = spec.origin if spec is not None else None
-    if origin:
-        files.append(Path(origin))
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def _lib_versions(libs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for lib in libs:
-        try:
-            out[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            out[lib] = "?"
-    return out
-
-
-def _param_files(section: dict) -> dict[str, str]:
-    """Hashes of the files a params section names (weights): their content is part of the result."""
-    out = {}
-    for k, v in sorted(section.items()):
-        if isinstance(v, str) and v and Path(v).is_file():
-            out[k] = file_hash(v)
-    return out
-
-
-@dataclass(frozen=True)
-class SetVersion:
-    """Everything about a set, apart from the film, that its results depend on."""
-
-    name: str
-    section: dict
-    digest: str
-
-    @classmethod
-    def of(cls, name: str, section: dict) -> "SetVersion":
-        module, libs = _SET_MODULES[name]
-        blob = json.dumps({"set": name, "params": section, "files": _param_files(section),
-                           "code": _source_hash(module), "libs": _lib_versions(libs)},
-                          sort_keys=True, default=str)
-        return cls(name, section, hashlib.sha256(blob.encode()).hexdigest())
-
-
-def cache_key(version: SetVersion, film_hash: str, film_cues: pd.DataFrame) -> str:
-    rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end))) for r in film_cues.itertuples()]
-    blob = json.dumps({"set": version.digest, "film": film_hash, "cues": rows})
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-def cache_entry(cache_dir: Path, name: str, film_id: str, key: str) -> tuple[Path, Path]:
-    folder = Path(cache_dir) / name / film_id
-    return folder / f"{key}.parquet", folder / f"{key}.json"
-
-
-# ---------------------------------------------------------------- per film work
-
-
-def _fit_rows(values: np.ndarray, n: int) -> np.ndarray:
-    """Exactly n rows: extra rows dropped, a short result padded by repeating its last row."""
-    values = np.asarray(values, dtype=np.float32)
-    if values.ndim != 2:
-        raise ValueError(f"extractor returned shape {values.shape}, expected (frames, features)")
-    if len(values) >= n:
-        return values[:n]
-    return np.concatenate([values, np.repeat(values[-1:], n - len(values), axis=0)])
-
-
-def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int) -> np.ndarray:
-    """A span of a film's audio as mono: the mean of its (stereo-downmixed) channels.
-
-    ffmpeg's own stereo-to-mono downmix sums the channels at -3 dB each, which
-    puts a stereo source 3 dB above the same music in a mono source; averaging
-    the stereo pair keeps levels (RMS) comparable across mono, stereo and 5.1
-    films (5.1 is first folded to stereo by ffmpeg's standard downmix).
-    """
-    if channels <= 1:
-        return decode_audio(path, sr, channels=1, start=start, duration=duration)
-    return decode_audio(path, sr, channels=2, start=start, duration=duration).mean(axis=1, dtype=np.float32)
-
-
-def _audio_film(name: str, extractor, film_id: str, path: Path, cues: pd.DataFrame, duration: float,
-                info) -> tuple[list[pd.DataFrame], list[str]]:
-    sr = int(getattr(extractor, "sample_rate", None) or _DEFAULT_RATES.get(name, 22050))
-    warns: list[str] = []
-    if info.audio is not None and 0 < info.audio.sample_rate < sr:
-        warns.append(f"{path}: audio sampled at {info.audio.sample_rate} Hz, below the {sr} Hz analysis rate of "
-                     f"set {name}: nothing above {info.audio.sample_rate // 2} Hz, so spectral features describe "
-                     "an empty upper band")
-    tables = []
-    for cue in cues.itertuples():
-        dur = min(float(cue.end), duration) - float(cue.start)
-        if dur <= 0:
-            warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s) starts after the end of {path} "
-                         f"({duration:.1f} s): skipped")
-            continue
-        audio = decode_mono(path, sr, float(cue.start), dur, info.audio.channels if info.audio else 1)
-        expected = int(round(dur * sr))
-        if 0 < expected - len(audio) <= int(0.1 * sr):  # seek/rounding shortfall at the film's end
-            audio = np.pad(audio, (0, expected - len(audio)))
-        if len(audio) == 0:
-            warns.append(f"cue {cue.cue_id}: no audio decoded from {path} at {cue.start:.1f} s: skipped")
-            continue
-        if float(cue.end) > duration + 0.5:
-            warns.append(f"cue {cue.cue_id} ends at {cue.end:.1f} s, after the end of {path} ({duration:.1f} s): "
-                         "cut at the film's end")
-        if dur < 1.0:
-            warns.append(f"cue {cue.cue_id} lasts {dur:.2f} s, under one second: one frame from its audio")
-        if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
-            warns.append(f"cue {cue.cue_id} ({cue.start:.1f}-{cue.end:.1f} s of {path}) is silent "
-                         "(below -80 dBFS): its features describe silence")
-        values = extractor.embed(audio, sr)
-        n = n_frames(len(audio) / sr)
-        if len(values) == 0:
-            warns.append(f"cue {cue.cue_id} ({dur:.2f} s) is too short for set {name}: no frame")
-            continue
-        values = _fit_rows(values, n)
-        tables.append(frames_table(film_id, cue.cue_id, float(cue.start), values, columns_of(name, extractor, values.shape[1])))
-    return tables, warns
-
-
-def _visual_film(extractor, film_id: str, path: Path, cues: pd.DataFrame, duration: float,
-                 info) -> tuple[list[pd.DataFrame], list[str]]:
-    if info.video is None:
-        return [], [f"{path} has no video stream: visual features skipped for film {film_id}"]
-    warns: list[str] = []
-    spans = []
-    for cue in cues.itertuples():
-        dur = min(float(cue.end), duration) - float(cue.start)
-        if dur <= 0:
-            warns.append(f"cue {cue.cue_id} starts after the end of {path}: skipped")
-            continue
-        spans.append((cue.cue_id, float(cue.start), n_frames(dur)))
-    if not spans:
-        return [], warns
-    times = np.concatenate([bags.frame_times(start, n) for _, start, n in spans])
-    values, ok = extractor.film(path, times)
-    tables, pos = [], 0
-    for cue_id, start, n in spans:
-        v, k = values[pos: pos + n], ok[pos: pos + n]
-        pos += n
-        if not k.all():
-            warns.append(f"cue {cue_id}: {int((~k).sum())} of {n} second(s) past the end of the video of {path}: "
-                         "left out")
-        if k.any():
-            t = frames_table(film_id, cue_id, start, v, list(extractor.columns))
-            tables.append(t[k].reset_index(drop=True))
-    return tables, warns
-
-
-def extract_film(name: str, extractor, film_id: str, path: str | Path, cues: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """One set's frame table for one film's cues (no cache): (frames, warnings)."""
-    path = Path(path)
-    info = probe(path)
-    duration = float(info.duration)
-    if name == "visual":
-        tables, warns = _visual_film(extractor, film_id, path, cues, duration, info)
-    else:
-        tables, warns = _audio_film(name, extractor, film_id, path, cues, duration, info)
-    if tables:
-        frames = pd.concat(tables, ignore_index=True)
-    else:
-        frames = empty_frames(columns_of(name, extractor))
-    return frames, warns
 
 
 # ---------------------------------------------------------------- workers
@@ -370,10 +165,25 @@ def extract_film(name: str, extractor, film_id: str, path: str | Path, cues: pd.
 _WORKER_EXTRACTORS: dict[tuple[str, str], Any] = {}
 
 
-def _init_worker(threads: int) -> None:
+def torch_threads(params: dict) -> int:
+    """torch's intra-op threads the sets to run ask for: the largest ``threads`` of their sections (0: torch's default).
+
+    Process-wide, so applied by the entry points only: the `features` stage for
+    its own process, `_init_worker` for each worker process; never by an extractor.
+    """
+    wanted = [int(set_params(params, n).get("threads", 0) or 0) for n in params["features"]["sets"] if n in NAMES]
+    return max(wanted, default=0)
+
+
+def _init_worker(threads: int, torch_threads: int = 0) -> None:
+    """Initialiser of a worker process (its own process: process-wide settings are its to make)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ["FILMSCORE_NO_PROGRESS"] = "1"
+    if torch_threads > 0:
+        from .embedding import set_threads
+
+        set_threads(torch_threads)
 
 
 def _worker_extractor(name: str, section: dict):
@@ -385,30 +195,30 @@ def _worker_extractor(name: str, section: dict):
 
 @dataclass
 class Task:
+    """One (set, film) to compute and store in its cache entry."""
+
     name: str
     section: dict
     film_id: str
     path: str
     cues: pd.DataFrame
-    parquet: str
-    sidecar: str
+    entry: Entry
+    audio_stream: int | str | None = None
 
 
 def _run_task(task: Task) -> tuple[int, list[str]]:
     """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
     ext = _worker_extractor(task.name, task.section)
-    frames, warns = extract_film(task.name, ext, task.film_id, task.path, task.cues)
-    with atomic_path(task.parquet) as tmp:
-        frames.to_parquet(tmp, index=False)
-    write_json(task.sidecar, {"film_id": task.film_id, "set": task.name, "rows": len(frames), "warnings": warns})
+    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues, task.audio_stream)
+    task.entry.write(frames, {"film_id": task.film_id, "set": task.name, "warnings": warns})
     return len(frames), warns
 
 
 def _task_done(task: Task) -> bool:
-    return Path(task.parquet).is_file() and Path(task.sidecar).is_file()
+    return task.entry.exists()
 
 
-def _run_tasks(tasks: list[Task], run: dict) -> None:
+def _run_tasks(tasks: list[Task], run: dict, torch_threads: int = 0) -> None:
     """Every task through `filmscore.parallel.map_films` (local processes or a Dask cluster).
 
     Bad-input errors of several films are collected and raised together; the
@@ -419,51 +229,35 @@ def _run_tasks(tasks: list[Task], run: dict) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(1, int(run["jobs"])))
     for task, (rows, warns) in map_films(_run_task, tasks, desc="features", done=_task_done,
                                         label=lambda t: f"{t.film_id} ({t.name})",
-                                        initializer=partial(_init_worker, threads), **run):
+                                        initializer=partial(_init_worker, threads, torch_threads), **run):
         for w in warns:
             log.warning("%s: %s", task.name, w)
 
 
-# ---------------------------------------------------------------- assembly
+# ---------------------------------------------------------------- the stage's work
 
 
-def _assemble(out_dir: Path, name: str, entries: list[tuple[str, Path, Path]], cues: pd.DataFrame,
-              columns: list[str]) -> dict:
-    """Write data/features/<name>/ from the cached per-film tables, one film at a time."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    warnings: list[str] = []
-    cue_parts: list[pd.DataFrame] = []
-    n_rows = 0
-    target = Path(out_dir) / name
-    with atomic_dir(target) as tmp:
-        writer = None
-        schema = None
-        for film_id, parquet, sidecar in entries:
-            frames = pd.read_parquet(parquet)
-            warnings += json.loads(sidecar.read_text(encoding="utf-8"))["warnings"]
-            if frames.empty:
-                continue
-            if not columns:
-                columns = bags.feature_columns(frames)
-            table = pa.Table.from_pandas(frames[list(bags.FRAME_KEYS) + columns], preserve_index=False)
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(tmp / "frames.parquet", schema)
-            writer.write_table(table.cast(schema))
-            n_rows += len(frames)
-            cue_parts.append(cue_table(frames, cues[cues["film_id"] == film_id]))
-        if writer is None:
-            empty_frames(columns).to_parquet(tmp / "frames.parquet", index=False)
-        else:
-            writer.close()
-        cue_level = pd.concat(cue_parts, ignore_index=True) if cue_parts else cue_table(empty_frames(columns), cues)
-        cue_level.to_parquet(tmp / "cues.parquet", index=False)
-        status = {"status": "ok", "films": len({f for f, _, _ in entries}), "films_with_frames": len(cue_parts),
-                  "cues": len(cue_level), "frames": n_rows, "features": len(columns), "warnings": warnings}
-        write_json(tmp / "status.json", status)
-    return status
+def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.DataFrame, cache_dir: Path,
+         manifest: pd.DataFrame | None = None) -> tuple[dict[str, list[Entry]], list[Task]]:
+    """Each active set's cache entries, in film order, and the tasks of those not (intact) in the cache."""
+    film_ids = sorted(set(cues["film_id"]))
+    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if active and film_ids else {}
+    by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
+    tasks: list[Task] = []
+    entries: dict[str, list[Entry]] = {}
+    stream = params.get("corpus", {}).get("audio_stream", 0)
+    for name in active:
+        section = set_params(params, name)
+        version = SetVersion.of(get(name), section)
+        entries[name] = []
+        for fid in film_ids:
+            # another audio stream of the same file: other audio features
+            media = hashes[fid] if stream in (None, 0) or not get(name).audio else f"{hashes[fid]}:stream={stream}"
+            entry = Entry.at(cache_dir, name, fid, cache_key(version, media, by_film[fid][["cue_id", "start", "end"]]))
+            entries[name].append(entry)
+            if not entry.usable():
+                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry, stream))
+    return entries, tasks
 
 
 def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, out_dir: str | Path,
@@ -471,34 +265,21 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     """Extract every set of params['features']['sets'] and write its bags under `out_dir`.
 
     `films` maps film_id to its file (the corpus); `cues` is the cue table
-    (checked with `prepare_cues`). Returns each set's status.
+    (checked with `prepare_cues`); `cache_dir` holds the per-film results
+    (`filmscore.features.cache`). Returns each set's status.
     """
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
     cues = prepare_cues(cues, films)
     active, skipped = resolve_sets(params)
-    film_ids = sorted(set(cues["film_id"]))
-    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if active and film_ids else {}
-    by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
-    tasks: list[Task] = []
-    entries: dict[str, list[tuple[str, Path, Path]]] = {}
-    for name in active:
-        section = set_params(params, name)
-        version = SetVersion.of(name, section)
-        entries[name] = []
-        for fid in film_ids:
-            key = cache_key(version, hashes[fid], by_film[fid][["cue_id", "start", "end"]])
-            parquet, sidecar = cache_entry(cache_dir, name, fid, key)
-            entries[name].append((fid, parquet, sidecar))
-            if not (parquet.is_file() and sidecar.is_file()):
-                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], str(parquet), str(sidecar)))
+    entries, tasks = plan(params, active, films, cues, cache_dir, manifest)
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
-    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])))
+    _run_tasks(tasks, run_options(params, jobs=int(params["features"]["jobs"])), torch_threads(params))
     statuses: dict[str, dict] = {}
-    for name in SETS:
+    for name in NAMES:
         if name in active:
-            statuses[name] = _assemble(out_dir, name, entries[name], cues, columns_of(name, active[name]))
+            statuses[name] = assemble_set(out_dir, name, entries[name], cues, columns_of(name, active[name]))
             st = statuses[name]
             log.info("features %s: %d cue(s), %d frame(s), %d feature(s)%s", name, st["cues"], st["frames"],
                      st["features"], f"; {len(st['warnings'])} warning(s) listed in {out_dir / name / 'status.json'}"
@@ -510,4 +291,4 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
 
 
 __all__ = ["extract_features", "extract_film", "prepare_cues", "resolve_sets", "set_params", "make_extractor",
-           "cache_key", "SetVersion", "film_hashes", "AUDIO_SETS"]
+           "plan", "film_hashes", "torch_threads", "AUDIO_SETS"]

@@ -51,7 +51,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..config import settings_from_section
+from ..config import schema_defaults, settings_from_section
 from .groups import FEATURE_GROUP
 from .bags import n_frames
 
@@ -69,24 +69,25 @@ DELTA_RADIUS = 2  # frames each side in the delta regression (MIRtoolbox's defau
 
 
 @dataclass(frozen=True)
+@schema_defaults("features.mir")
 class MirSettings:
-    """The `features.mir` section of params.yaml."""
+    """The `features.mir` section of params.yaml (defaults: filmscore.config)."""
 
-    sample_rate: int = 22050
-    frame_size: int = 1024
-    hop_size: int = 512
-    tonal_frame_size: int = 4096
-    tonal_hop_size: int = 2048
-    texture_window: float = 5.0
-    texture_hop: float = 3.35
-    texture_align: str = "nearest"
-    key_frame: float = 1.0
-    key_hop: float = 0.5
-    rhythm_frame: float = 3.0
-    rhythm_hop: float = 0.5
-    tempo_range: tuple = (40.0, 200.0)
-    brightness_cutoff: float = 1500.0
-    silence_db: float = -80.0
+    sample_rate: int
+    frame_size: int
+    hop_size: int
+    tonal_frame_size: int
+    tonal_hop_size: int
+    texture_window: float
+    texture_hop: float
+    texture_align: str
+    key_frame: float
+    key_hop: float
+    rhythm_frame: float
+    rhythm_hop: float
+    tempo_range: tuple
+    brightness_cutoff: float
+    silence_db: float
 
     @classmethod
     def from_params(cls, section: dict) -> "MirSettings":

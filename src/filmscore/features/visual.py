@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import settings_from_section
+from ..config import schema_defaults, settings_from_section
 from ..errors import MediaError
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -44,13 +44,14 @@ COLUMNS: tuple[str, ...] = ("brightness", "contrast")
 
 
 @dataclass(frozen=True)
+@schema_defaults("features.visual")
 class VisualSettings:
-    """The `features.visual` section of params.yaml."""
+    """The `features.visual` section of params.yaml (defaults: filmscore.config)."""
 
-    size: tuple = (160, 90)
-    samples_per_second: int = 1
-    region_cut: str = "otsu"
-    batch_frames: int = 64
+    size: tuple
+    samples_per_second: int
+    region_cut: str
+    batch_frames: int
 
     @classmethod
     def from_params(cls, section: dict) -> "VisualSettings":

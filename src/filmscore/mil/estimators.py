@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import FilmscoreError, Problem
@@ -123,8 +124,10 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         The models do not depend on it.
     show_progress : progress bars
 
-    Training sets glibc's malloc to keep freed memory for reuse, process-wide
-    (`filmscore.malloc.keep_freed_memory`: faster steps; freed memory stays with the process).
+    Fitting leaves the process as it found it (torch's thread count, malloc settings):
+    process-wide settings are made by entry points (`stages/train.py` calls
+    `filmscore.malloc.keep_freed_memory`, faster steps) and by the initialiser of the
+    worker processes that ``jobs`` > 1 starts (one torch thread each, the same malloc setting).
     """
 
     method_name = "mil"
@@ -203,7 +206,6 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         (default ``self.epochs``). At each epoch in ``snapshots`` the module records in
         ``module.snapshots[epoch]`` every model's probabilities for every bag (``predict``,
         (n_models, n_bags, n_labels)) or its state (numpy arrays, leading model axis)."""
-        keep_freed_memory()
         lengths = np.array([len(b) for b in bags])
         net_train = train & (lengths > 0)[None, :]
         mean, scale = fold_standardization(bags, train)
@@ -402,10 +404,12 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
             return module, list(module.epoch_loss), module.snapshots
         shares = np.array_split(np.arange(F), jobs)
         params = self.get_params()
-        results = Parallel(n_jobs=jobs, backend="loky")(
-            delayed(_train_share)(params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0, epochs,
-                                  tuple(snapshots), predict)
-            for i, s in enumerate(shares))
+        # a pool of this fit's own (spawned) processes: their initialiser's settings stay with them
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_share_worker) as pool:
+            results = list(pool.map(_train_share, *zip(*[
+                (params, bags, Y, train[s], f"{label} [{i + 1}/{jobs}]", i == 0, epochs, tuple(snapshots), predict)
+                for i, s in enumerate(shares)])))
         self._worker_cpu = getattr(self, "_worker_cpu", 0.0) + sum(r[3] for r in results)
         hp = {**results[0][0], "n_folds": F}
         stacked = make_module(self.pool, **hp)
@@ -436,11 +440,17 @@ class MILClassifier(BaseEstimator, ClassifierMixin):
         return stacked, history
 
 
+def _init_share_worker() -> None:
+    """Initialiser of the worker processes of `MILClassifier._train_batched` (their own processes):
+    one torch thread each (the shares run side by side) and malloc keeping freed memory."""
+    torch.set_num_threads(1)
+    keep_freed_memory()
+
+
 def _train_share(params: dict, bags, Y, train, desc: str, show: bool, epochs: int | None = None,
                  snapshots: tuple = (), predict: bool = False):
-    """Worker of `MILClassifier._train_batched`: train a share of the folds, single-threaded."""
+    """Worker of `MILClassifier._train_batched`: train a share of the folds (single-threaded, see the initialiser)."""
     c0 = time.process_time()
-    torch.set_num_threads(1)
     clf = MILClassifier(**{**params, "show_progress": params["show_progress"] and show, "jobs": 1})
     module = clf._train(bags, Y, train, desc=desc, epochs=epochs, snapshots=snapshots, predict=predict)
     hp = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(module.hparams).items()}

@@ -1,5 +1,7 @@
 """Names shared by the MIL code, the params schema and the stages (no heavy imports here)."""
 
+from ..features.sets import NAMES as _FEATURE_SET_NAMES
+
 #: the six neural pooling types (SPEC.md, Table 3 of the paper)
 POOLS = ("max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention")
 #: attention normalisation: sigmoid-normalised (Kong et al. 2019) or softmax (Ilse et al. 2018)
@@ -15,8 +17,8 @@ CLASSICAL = ("simplemi", "imv")
 BASES = ("knn", "svm", "rf", "logreg")
 #: instance level: one instance per cue (frames averaged) or per 1 Hz frame
 LEVELS = ("cue", "frame")
-#: feature sets of the features stage (data/features/<set>/)
-FEATURE_SETS = ("mir", "vggish", "openl3", "visual")
+#: feature sets of the features stage (data/features/<set>/), from the registry `filmscore.features.sets`
+FEATURE_SETS = _FEATURE_SET_NAMES
 #: label-only baselines (no features)
 LABEL_BASELINES = ("random", "plurality")
 

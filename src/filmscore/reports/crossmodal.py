@@ -1,48 +1,73 @@
 """Cross-modal analysis: screen brightness and contrast of the clips that carry music (Table 5).
 
 A *clip* is the span of one cue in its film. Its brightness (contrast) is the
-median of its 1 Hz visual frames. For each genre g and each label source,
+median of its 1 Hz visual frames. Three label sources per film: **Actual** (the
+true labels), **Predicted** (the headline model's leave-one-out predictions) and
+**False Positive** (predicted and not true: the predictions minus the true positives).
 
-    diff_g = (median over clips whose film carries g  -  median over all other clips) x 10
+Labels belong to films, so the film is the unit of inference. The test of a
+genre g (films with g against the other films) depends on `unit`:
 
-with three label sources per film: **Actual** (the true labels), **Predicted**
-(the headline model's leave-one-out predictions) and **False Positive**
-(predicted and not true: the predictions minus the true positives).
+- ``film`` (the default): each film contributes one value per feature, the
+  median over its clips; two-sided Mann-Whitney U between the film values
+  (`scipy.stats.mannwhitneyu`). diff_g = (median film value with g - median
+  film value without g) x 10.
+- ``mixed``: every clip, in a linear mixed model y = b0 + b1 [film has g] +
+  u_film + e with a random intercept per film (`statsmodels` MixedLM, REML).
+  The genre is a film-level covariate, so its Wald statistic b1 / se(b1) is
+  referred to a t distribution with n_films - 2 degrees of freedom (the films,
+  not the clips, carry its information; the normal reference would be
+  anti-conservative with tens of films). diff_g is the clips' difference of
+  medians as in the paper; `coef_x10` is b1 x 10 (a difference of means).
+- ``clip``: **the paper's procedure**: Mann-Whitney U between the two sets of
+  clips, as if clips were independent samples. They are not (clips of one film
+  share its look), so its p-values are too small: in simulation (brightness
+  varying by film, not by genre) it flags a genre in most corpora. Kept to
+  compare with the paper, labelled as such.
 
-Significance: a two-sided Mann-Whitney U test per genre between the two sets of
-clips (`scipy.stats.mannwhitneyu`, exact for small samples without ties, normal
-approximation with tie correction otherwise), Bonferroni-corrected with
-`statsmodels.stats.multitest.multipletests` within each (feature, source)
-family. The family size m is the number of genres, as in the paper (m = 6):
-a genre that cannot be tested still counts, which keeps the correction
-conservative and independent of how many genres a corpus happens to be able to test.
+Bonferroni correction with `statsmodels.stats.multitest.multipletests` within
+each (feature, source) family. The family size m is the number of genres, as
+in the paper (m = 6): a genre that cannot be tested still counts, which keeps
+the correction conservative and independent of how many genres a corpus
+happens to be able to test.
 
 A genre is *not testable* when either side has fewer than `min_films` films or
 `min_clips` clips: its difference of medians is still shown (when both sides
-have clips) but it gets no p-value. Clips of one film are not independent
-samples (the test treats them as such, like the paper), which is why a minimum
-number of films per side is required besides a minimum number of clips.
+have clips) but it gets no p-value, and its note says why.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.stats import mannwhitneyu
 from statsmodels.stats.multitest import multipletests
 
 from ..errors import FilmscoreError, Problem
+from . import CROSSMODAL_UNITS as UNITS  # film, mixed, clip: see the module doc
 
 log = logging.getLogger(__name__)
 
 FEATURES = ("brightness", "contrast")
 SOURCES = ("Actual", "Predicted", "False Positive")
 SCALE = 10.0  # the paper's Table 5 reports differences x 10 (brightness and contrast in [0, 1])
-COLUMNS = ["feature", "source", "genre", "diff_x10", "median_in", "median_out", "n_films_in", "n_films_out",
-           "n_clips_in", "n_clips_out", "u", "p", "p_bonferroni", "m", "significant", "testable", "note"]
+UNIT_TEXT = {
+    "film": "one value per film (the median of its clips), Mann-Whitney U between films with and without the genre",
+    "mixed": "every clip, linear mixed model with a random intercept per film (Wald t-test of the genre, "
+             "n_films - 2 degrees of freedom)",
+    "clip": "clips as independent samples, Mann-Whitney U (the paper's procedure)",
+}
+CLIP_CAVEAT = ("Caveat of the paper's procedure: it treats clips as independent samples, but the clips of one film "
+               "are not independent (they share its look), so its p-values are too small; in simulation without "
+               "any genre effect it flags a genre in most corpora. Shown to compare with the paper, not as evidence.")
+COLUMNS = ["feature", "source", "genre", "unit", "diff_x10", "median_in", "median_out", "n_films_in", "n_films_out",
+           "n_clips_in", "n_clips_out", "u", "coef_x10", "se_x10", "p", "p_bonferroni", "m", "significant", "testable",
+           "note"]
 
 
 @dataclass
@@ -54,6 +79,7 @@ class CrossModalResult:
     alpha: float
     min_clips: int
     min_films: int
+    unit: str = "film"
     notes: list[str] = field(default_factory=list)
     status: str = "ok"  # "ok" or "skipped"
 
@@ -104,34 +130,75 @@ def bonferroni(pvalues, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(p_adj, dtype=float), reject
 
 
+def mixed_test(y: np.ndarray, film: np.ndarray, inside: np.ndarray) -> tuple[float, float, float, str]:
+    """Genre effect in y = b0 + b1 * inside + u_film + e (statsmodels MixedLM, REML).
+
+    y: clip values; film: the film of each clip (any labels); inside: 0/1 per clip
+    (constant within a film). Returns (b1, se(b1), two-sided p, note); the p-value
+    refers b1 / se to t with n_films - 2 degrees of freedom. A fit that fails or
+    gives no finite standard error returns NaNs and a note.
+    """
+    from statsmodels.regression.mixed_linear_model import MixedLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    uniq, codes = np.unique(film, return_inverse=True)
+    X = np.column_stack([np.ones(len(y)), np.asarray(inside, dtype=float)])
+    try:
+        with warnings.catch_warnings():
+            # a between-film variance estimated at 0 (the boundary) is a valid fit, not a failure
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = MixedLM(np.asarray(y, dtype=float), X, groups=codes).fit(reml=True)
+        note = "" if fit.converged else "mixed model: the optimiser reported no convergence"
+        b, se = float(fit.fe_params[1]), float(fit.bse_fe[1])
+    except (np.linalg.LinAlgError, ValueError) as e:
+        return np.nan, np.nan, np.nan, f"not testable: the mixed model could not be fitted ({e})"
+    if not (np.isfinite(b) and np.isfinite(se) and se > 0):
+        return b, np.nan, np.nan, "not testable: the mixed model gives no standard error for the genre"
+    p = float(2 * stats.t.sf(abs(b / se), len(uniq) - 2))
+    return b, se, p, note
+
+
 def compare(clips: pd.DataFrame, sources: dict[str, pd.DataFrame], genres: list[str], alpha: float = 0.01,
-            min_clips: int = 5, min_films: int = 2, features=FEATURES) -> pd.DataFrame:
-    """The Table 5 comparison for every (feature, source, genre); see the module doc."""
+            min_clips: int = 5, min_films: int = 2, features=FEATURES, unit: str = "film") -> pd.DataFrame:
+    """The Table 5 comparison for every (feature, source, genre); see the module doc for `unit`."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {UNITS}, not {unit!r}")
     rows = []
     for feat in features:
         for src, L in sources.items():
+            c = clips[clips["film_id"].isin(L.index)].dropna(subset=[feat])
+            codes, names = pd.factorize(c["film_id"], sort=True)  # clip -> film number
+            y = c[feat].to_numpy(float)
+            per_film = pd.Series(y).groupby(codes).median().to_numpy(float) if len(y) else np.zeros(0)
+            has = L.reindex(names)[list(genres)].to_numpy(bool)  # film number x genre
             fam = []
-            for g in genres:
-                with_g = set(L.index[L[g].astype(bool)])
-                c = clips[clips["film_id"].isin(L.index)].dropna(subset=[feat])
-                inside = c["film_id"].isin(with_g).to_numpy()
-                x_in, x_out = c.loc[inside, feat].to_numpy(float), c.loc[~inside, feat].to_numpy(float)
-                nf_in, nf_out = c.loc[inside, "film_id"].nunique(), c.loc[~inside, "film_id"].nunique()
+            for gi, g in enumerate(genres):
+                f_in = has[:, gi]
+                inside = f_in[codes]
+                nf_in, nf_out = int(f_in.sum()), int((~f_in).sum())
+                nc_in, nc_out = int(inside.sum()), int((~inside).sum())
+                if unit == "film":
+                    x_in, x_out = per_film[f_in], per_film[~f_in]
+                else:
+                    x_in, x_out = y[inside], y[~inside]
                 med_in = float(np.median(x_in)) if len(x_in) else np.nan
                 med_out = float(np.median(x_out)) if len(x_out) else np.nan
                 row = {
-                    "feature": feat, "source": src, "genre": g,
-                    "n_films_in": nf_in, "n_films_out": nf_out, "n_clips_in": len(x_in), "n_clips_out": len(x_out),
+                    "feature": feat, "source": src, "genre": g, "unit": unit,
+                    "n_films_in": nf_in, "n_films_out": nf_out, "n_clips_in": nc_in, "n_clips_out": nc_out,
                     "median_in": med_in, "median_out": med_out, "diff_x10": (med_in - med_out) * SCALE,
-                    "u": np.nan, "p": np.nan, "testable": False, "note": "",
+                    "u": np.nan, "coef_x10": np.nan, "se_x10": np.nan, "p": np.nan, "testable": False, "note": "",
                 }
                 short = []
-                for side, nf, nc in (("with", nf_in, len(x_in)), ("without", nf_out, len(x_out))):
+                for side, nf, nc in (("with", nf_in, nc_in), ("without", nf_out, nc_out)):
                     if nf < min_films or nc < min_clips:
                         short.append(f"{nf} film(s) / {nc} clip(s) {side} {g}")
                 if short:
                     row["note"] = (f"not testable: {'; '.join(short)} (need >= {min_films} films and "
                                    f">= {min_clips} clips per side)")
+                elif unit == "mixed":
+                    b, se, p, note = mixed_test(y, codes, inside)
+                    row.update(coef_x10=b * SCALE, se_x10=se * SCALE, p=p, testable=bool(np.isfinite(p)), note=note)
                 else:
                     res = mannwhitneyu(x_in, x_out, alternative="two-sided")
                     if np.isfinite(res.pvalue):
@@ -148,7 +215,7 @@ def compare(clips: pd.DataFrame, sources: dict[str, pd.DataFrame], genres: list[
 
 def analyse(frames: pd.DataFrame, actual: pd.DataFrame, predicted: pd.DataFrame, genres: list[str],
             alpha: float = 0.01, min_clips: int = 5, min_films: int = 2,
-            films_without_video: list[str] | None = None) -> CrossModalResult:
+            films_without_video: list[str] | None = None, unit: str = "film") -> CrossModalResult:
     """Clips from the visual frames, the three label sources, the comparison."""
     clips = clip_values(frames)
     notes = []
@@ -163,19 +230,22 @@ def analyse(frames: pd.DataFrame, actual: pd.DataFrame, predicted: pd.DataFrame,
     clips = clips[clips["film_id"].isin(sources["Actual"].index)].reset_index(drop=True)
     if clips.empty:
         notes.append("no clip carries visual features: nothing to compare")
-    table = compare(clips, sources, genres, alpha=alpha, min_clips=min_clips, min_films=min_films)
+    table = compare(clips, sources, genres, alpha=alpha, min_clips=min_clips, min_films=min_films, unit=unit)
     n_nt = int((~table["testable"]).sum())
     if n_nt:
         notes.append(f"{n_nt} of {len(table)} comparisons are not testable (too few films or clips on one side); "
                      "they have no p-value")
+    if unit == "clip":
+        notes.append(CLIP_CAVEAT)
     return CrossModalResult(table=table, clips=clips, alpha=alpha, min_clips=min_clips, min_films=min_films,
-                            notes=notes)
+                            unit=unit, notes=notes)
 
 
-def skipped(reason: str, genres: list[str], alpha: float, min_clips: int, min_films: int) -> CrossModalResult:
+def skipped(reason: str, genres: list[str], alpha: float, min_clips: int, min_films: int,
+            unit: str = "film") -> CrossModalResult:
     """The result when the visual features were not extracted at all."""
     return CrossModalResult(table=pd.DataFrame(columns=COLUMNS), clips=pd.DataFrame(columns=["film_id", "cue_id", "n_frames", *FEATURES]),
-                            alpha=alpha, min_clips=min_clips, min_films=min_films,
+                            alpha=alpha, min_clips=min_clips, min_films=min_films, unit=unit,
                             notes=[f"cross-modal analysis not run: the visual features were skipped ({reason})"],
                             status="skipped")
 
@@ -195,8 +265,19 @@ def cell_text(row: pd.Series | dict) -> str:
     return v
 
 
-LEGEND = ("Difference of median (genre minus the rest) x 10. **Bold**: significant after Bonferroni "
-          "correction; † not testable (too few films or clips on one side, no p-value); – no clips with the genre.")
+def legend(unit: str) -> str:
+    """What a Table 5 cell means under the test `unit`."""
+    of = "films' medians" if unit == "film" else "clips"
+    text = (f"Difference of median over {of} (genre minus the rest) x 10. **Bold**: significant after Bonferroni "
+            "correction; † not testable (too few films or clips on one side, no p-value); – no clips with the genre.")
+    if unit == "clip":
+        text += " Test: the paper's clip-level procedure. " + CLIP_CAVEAT
+    return text
+
+
+def title(unit: str) -> str:
+    """One line naming the test (for tables, figures and the report)."""
+    return {"film": "film level", "mixed": "mixed model over clips", "clip": "clip level, the paper's procedure"}[unit]
 
 
 def table5_frames(table: pd.DataFrame, genres: list[str], paper: dict | None = None) -> dict[str, pd.DataFrame]:
@@ -221,22 +302,6 @@ def differences(table: pd.DataFrame) -> pd.DataFrame:
     t = table.dropna(subset=["diff_x10"])
     return pd.DataFrame({"comparison": t["feature"] + " / " + t["source"] + " / " + t["genre"],
                          "diff_x10": t["diff_x10"].astype(float), "significant": t["significant"].astype(bool)})
-
-
-def metrics(result: CrossModalResult) -> dict:
-    """DVC metrics: every difference (null when undefined) and the counts per family."""
-    m: dict = {"status": result.status}
-    for feat in FEATURES:
-        for src in SOURCES:
-            sub = result.table[(result.table["feature"] == feat) & (result.table["source"] == src)]
-            key = src.lower().replace(" ", "_")
-            m.setdefault(feat, {})[key] = {
-                "diff_x10": {r["genre"]: (None if not np.isfinite(r["diff_x10"]) else round(float(r["diff_x10"]), 6))
-                             for _, r in sub.iterrows()},
-                "n_significant": int(sub["significant"].sum()),
-                "n_testable": int(sub["testable"].sum()),
-            }
-    return m
 
 
 def crossmodal_figure(result: CrossModalResult, genres: list[str], paper: dict | None = None):
@@ -279,14 +344,18 @@ def crossmodal_figure(result: CrossModalResult, genres: list[str], paper: dict |
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, ncol=4, fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle(f"Cross-modal analysis (* significant, Bonferroni alpha = {result.alpha}; hatched: not testable)",
-                 fontsize=10)
+    fig.suptitle(f"Cross-modal analysis, {title(result.unit)} (* significant, Bonferroni alpha = {result.alpha}; "
+                 "hatched: not testable)", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
 def write_outputs(result: CrossModalResult, out_dir, genres: list[str], info: dict, paper: dict | None = None) -> None:
-    """Write the cross-modal folder at once: Table 5 (CSV and markdown), clips, figure, metrics, info."""
+    """Write the cross-modal folder at once: Table 5 (CSV and markdown), clips, figure, info.
+
+    The detail stays in tables (table5.csv, differences.csv), not in DVC metrics:
+    `dvc exp show` keeps to the numbers an experiment is judged by (docs/experiments.md).
+    """
     from pathlib import Path
 
     from ..files import save_figure, write_json, write_table, write_text
@@ -299,21 +368,22 @@ def write_outputs(result: CrossModalResult, out_dir, genres: list[str], info: di
         write_table(result.clips, tmp / "clips.csv")
         write_table(differences(result.table), tmp / "differences.csv")
         md = [f"# Table 5 analogue: brightness and contrast of clips with music, by genre", ""]
-        md += [f"Label sources from model `{info.get('model', '?')}`. Mann-Whitney U, two-sided, "
-               f"Bonferroni within each feature and source (alpha = {result.alpha}, m = {len(genres)}).", ""]
+        md += [f"Label sources from model `{info.get('model', '?')}`. Test ({result.unit}): {UNIT_TEXT[result.unit]}; "
+               f"two-sided, Bonferroni within each feature and source (alpha = {result.alpha}, m = {len(genres)}).", ""]
         md += [f"- {n}" for n in result.notes] + ([""] if result.notes else [])
         if result.status == "ok":
             for feat, t in table5_frames(result.table, genres, paper).items():
                 md += [f"## {feat.capitalize()}", "", md_table(t), ""]
-            md += [LEGEND, ""]
+            md += [legend(result.unit), ""]
         write_text(tmp / "table5.md", "\n".join(md))
         save_figure(crossmodal_figure(result, genres, paper), tmp / "crossmodal.png")
-        write_json(tmp / "metrics.json", metrics(result))
         write_json(tmp / "info.json", {**info, "status": result.status, "notes": result.notes, "alpha": result.alpha,
-                                       "min_clips": result.min_clips, "min_films": result.min_films})
+                                       "unit": result.unit, "min_clips": result.min_clips,
+                                       "min_films": result.min_films})
 
 
-def run(model_dir, genres: list[str], alpha: float, min_clips: int, min_films: int) -> tuple[CrossModalResult, dict]:
+def run(model_dir, genres: list[str], alpha: float, min_clips: int, min_films: int,
+        unit: str = "film") -> tuple[CrossModalResult, dict]:
     """The analysis on the pipeline's outputs: manifest, visual frames, the model cell's predictions."""
     from pathlib import Path
 
@@ -328,7 +398,7 @@ def run(model_dir, genres: list[str], alpha: float, min_clips: int, min_films: i
     if status.get("status") != "ok":
         reason = status.get("reason", "no reason given")
         log.warning("visual features were skipped (%s): cross-modal analysis not run", reason)
-        return skipped(reason, genres, alpha, min_clips, min_films), info
+        return skipped(reason, genres, alpha, min_clips, min_films, unit), info
     frames = pd.read_parquet(require(FEATURES_DIR / "visual" / "frames.parquet", "features", "visual frame features"))
     actual = label_matrix(manifest, genres)
     truth = wide(preds, "truth", genres)
@@ -341,5 +411,5 @@ def run(model_dir, genres: list[str], alpha: float, min_clips: int, min_films: i
     films = film_table(manifest)
     no_video = sorted(films.index[~films["has_video"].fillna(False).astype(bool)]) if "has_video" in films else []
     result = analyse(frames, actual, wide(preds, "pred", genres), genres, alpha=alpha, min_clips=min_clips,
-                     min_films=min_films, films_without_video=no_video)
+                     min_films=min_films, films_without_video=no_video, unit=unit)
     return result, info

@@ -13,11 +13,22 @@ per genre (binary F1 over the films) and "Overall" (macro F1 over the genres,
 as in the paper's Table 4). s_k = 0: the model does not use the group; s_k = 1:
 the genre is never predicted correctly without it; s_k < 0: chance improved it.
 
-Uncertainty: the mean of s_k over the repeats, with a two-sided t-interval,
-mean +- t_{(1+c)/2, n-1} * sd / sqrt(n) (sd with ddof = 1, c = `confidence`,
-0.95 by default). This is the uncertainty of the *permutation* average (how much
-a different set of random permutations would move it), not a confidence
-interval over films: the films are fixed. With one repeat there is no interval.
+Uncertainty. The score is the mean of s_k over the repeats. Two things move it:
+which random permutations were drawn, and which films the corpus happens to
+hold. The reported interval (`ci_low`, `ci_high`, `interval` = "films +
+permutations") covers both: a two-way bootstrap in which each of `n_boot`
+replicates resamples the films with replacement (`filmscore.stats.resample_indices`,
+the draws every film bootstrap of the project uses) *and* the repeats with
+replacement, recomputes F1_orig and every F1_perm on the resampled films from the
+saved per-film predictions (each film keeps the prediction it had under each
+permutation; the model is not re-run), and averages the resampled repeats'
+scores; the interval is the percentile interval at `confidence`. A replicate
+whose F1_orig is 0 for a label leaves that label's score undefined and is left
+out (counted in the note). With fewer than `filmscore.stats.MIN_FILMS` films, or
+`n_boot` = 0, the interval falls back to the permutation-only t-interval over the
+repeats, mean +- t_{(1+c)/2, n-1} * sd / sqrt(n), and says so (`interval` =
+"permutations only"); that interval is always given as `perm_low`, `perm_high`.
+A group whose interval contains 0 (`covers_zero`) is not shown to matter.
 
 A genre whose unpermuted F1 is 0 has no defined score (0/0 or x/0): it is
 reported as NaN with a note, never as 0 or 1.
@@ -32,8 +43,8 @@ from typing import Callable, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import f1_score
 
+from .. import stats as film_stats
 from ..errors import FilmscoreError, Problem
 from ..log import progress
 from .paper import FIG3_GROUP_ORDER
@@ -70,42 +81,75 @@ class ImportanceResult:
     f1_perm: np.ndarray  # (n_groups, n_repeats, n_labels)
     n_features: dict[str, int]
     confidence: float
+    #: per-film predictions kept for the bootstrap over films: truth (n_films, n_genres) 0/1,
+    #: unpermuted (n_films, n_genres) 0/1, permuted (n_groups, n_repeats, n_films, n_genres) 0/1
+    truth: np.ndarray | None = None
+    pred_orig: np.ndarray | None = None
+    pred_perm: np.ndarray | None = None
+    n_boot: int = 0
+    seed: int = 0
     scores: np.ndarray = field(init=False)  # (n_groups, n_repeats, n_labels)
+    boot: np.ndarray | None = field(init=False, default=None)  # (n_boot, n_groups, n_labels) bootstrap scores
+    boot_note: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             s = 1.0 - self.f1_perm / self.f1_orig[None, None, :]
         s[:, :, self.f1_orig == 0] = np.nan
         self.scores = s
+        if self.pred_perm is None or self.n_boot < 1:
+            self.boot_note = "bootstrap over films not run (n_boot = 0): interval over permutations only"
+        elif len(self.truth) < film_stats.MIN_FILMS:
+            self.boot_note = (f"{len(self.truth)} films: fewer than {film_stats.MIN_FILMS}, too few to resample; "
+                              "interval over permutations only")
+        else:
+            self.boot = bootstrap_scores(self.truth, self.pred_orig, self.pred_perm, self.n_boot, self.seed)
 
     @property
     def n_repeats(self) -> int:
         return self.f1_perm.shape[1]
 
     def summary(self) -> pd.DataFrame:
-        """One row per (group, genre): mean score, t-interval, F1s, notes."""
+        """One row per (group, genre): mean score, its interval (see the module doc), F1s, notes."""
         rows = []
         n = self.n_repeats
         tq = stats.t.ppf(0.5 + self.confidence / 2, n - 1) if n > 1 else np.nan
+        a = (1 - self.confidence) / 2
         for gi, g in enumerate(self.groups):
             for li, lab in enumerate(self.labels):
                 s = self.scores[gi, :, li]
-                note = ""
+                notes = []
+                kind = "permutations only"
                 if self.f1_orig[li] == 0:
-                    mean = sd = lo = hi = np.nan
-                    note = "F1 without permutation is 0: importance undefined"
+                    mean = sd = plo = phi = lo = hi = np.nan
+                    notes.append("F1 without permutation is 0: importance undefined")
                 else:
                     mean = float(np.mean(s))
                     sd = float(np.std(s, ddof=1)) if n > 1 else np.nan
                     half = tq * sd / np.sqrt(n) if n > 1 else np.nan
-                    lo, hi = mean - half, mean + half
+                    plo, phi = mean - half, mean + half
+                    lo, hi = plo, phi
                     if n == 1:
-                        note = "one repeat: no interval"
+                        notes.append("one repeat: no interval over permutations")
+                    if self.boot is not None:
+                        v = self.boot[:, gi, li]
+                        ok = np.isfinite(v)
+                        if ok.any():
+                            lo, hi = (float(x) for x in np.percentile(v[ok], [100 * a, 100 * (1 - a)]))
+                            kind = "films + permutations"
+                        if (~ok).any():
+                            notes.append(f"F1 without permutation is 0 on {int((~ok).sum())} of {len(v)} film "
+                                         "resamples (left out)")
+                    elif self.boot_note:
+                        notes.append(self.boot_note)
                 rows.append({
                     "group": g, "genre": lab, "n_features": self.n_features[g], "mean": mean,
-                    "ci_low": lo, "ci_high": hi, "sd": sd, "n_repeats": n, "confidence": self.confidence,
+                    "ci_low": lo, "ci_high": hi, "interval": kind,
+                    "covers_zero": bool(np.isfinite(lo) and lo <= 0 <= hi),
+                    "perm_low": plo, "perm_high": phi, "sd": sd, "n_repeats": n,
+                    "n_boot": 0 if self.boot is None else len(self.boot), "confidence": self.confidence,
                     "f1_orig": float(self.f1_orig[li]), "f1_perm_mean": float(np.mean(self.f1_perm[gi, :, li])),
-                    "note": note,
+                    "note": "; ".join(notes),
                 })
         return pd.DataFrame(rows)
 
@@ -122,18 +166,59 @@ class ImportanceResult:
         })
 
     def overall(self) -> pd.DataFrame:
-        """The Overall column: group, mean, ci_low, ci_high (for DVC bar plots)."""
+        """The Overall column: group, mean, ci_low, ci_high, covers_zero (for DVC bar plots)."""
         s = self.summary()
-        return s[s["genre"] == OVERALL][["group", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
+        return s[s["genre"] == OVERALL][["group", "mean", "ci_low", "ci_high", "covers_zero"]].reset_index(drop=True)
+
+
+def _f1_counts(W: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-genre F1 and their macro mean on weighted films: W (B, n_films) film counts of each
+    resample, truth and pred (..., n_films, n_genres) 0/1 -> (B, ..., n_genres + 1).
+
+    F1 = 2 TP / (predicted positives + positives), 0 when both are 0 (scikit-learn's zero_division=0).
+    """
+    t = np.asarray(truth, dtype=np.float64)
+    x = np.asarray(pred, dtype=np.float64)
+    tp = np.tensordot(W, x * t, axes=([1], [-2]))  # (B, ..., n_genres): weighted true positives
+    pp = np.tensordot(W, x, axes=([1], [-2]))  # predicted positives
+    pos = (W @ t).reshape(len(W), *([1] * (pp.ndim - 2)), t.shape[-1])  # positives
+    den = pp + pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(den > 0, 2 * tp / den, 0.0)
+    return np.concatenate([f1, f1.mean(axis=-1, keepdims=True)], axis=-1)
+
+
+def bootstrap_scores(truth: np.ndarray, pred_orig: np.ndarray, pred_perm: np.ndarray, n_boot: int,
+                     seed: int) -> np.ndarray:
+    """Importance on `n_boot` two-way resamples (films and repeats); see the module doc.
+
+    truth, pred_orig: (n_films, n_genres) 0/1; pred_perm: (n_groups, n_repeats, n_films, n_genres) 0/1.
+    Returns (n_boot, n_groups, n_genres + 1) mean scores (NaN where F1_orig of the resample is 0).
+    """
+    n_groups, n_repeats, n_films, _ = pred_perm.shape
+    idx = film_stats.resample_indices(n_films, n_boot, seed)  # the project's film resamples
+    reps = np.random.default_rng([int(seed), 1]).integers(0, n_repeats, size=(n_boot, n_repeats))
+    out = np.empty((n_boot, n_groups, pred_perm.shape[-1] + 1))
+    for start in range(0, n_boot, 100):  # blocks of resamples bound the memory
+        W = np.stack([np.bincount(i, minlength=n_films) for i in idx[start:start + 100]]).astype(np.float64)
+        f0 = _f1_counts(W, truth, pred_orig[None, None])[:, 0, 0]  # (b, labels)
+        fp = _f1_counts(W, truth, pred_perm)  # (b, groups, repeats, labels)
+        r = reps[start:start + 100]
+        fp = np.take_along_axis(fp, r[:, None, :, None], axis=2)  # each replicate's resampled repeats
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sc = 1.0 - fp.mean(axis=2) / f0[:, None, :]
+        sc[np.broadcast_to(f0[:, None, :] == 0, sc.shape)] = np.nan
+        out[start:start + 100] = sc
+    return out
 
 
 def f1_per_genre(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     """Binary F1 of each genre over the films, then the macro mean appended.
 
-    An all-negative genre never predicted scores 0 (scikit-learn's zero_division=0).
+    An all-negative genre never predicted scores 0 (scikit-learn's zero_division=0). The same
+    formula as the bootstrap's (`_f1_counts`, every film counted once).
     """
-    per = f1_score(Y, P, average=None, zero_division=0.0)
-    return np.append(per, per.mean())
+    return _f1_counts(np.ones((1, len(Y))), np.asarray(Y), np.asarray(P))[0]
 
 
 def group_indices(columns: Sequence[str], group_of: Callable[[str], str]) -> dict[str, list[int]]:
@@ -182,6 +267,7 @@ def permutation_importance(
     seed: int = 0,
     threshold: float = 0.5,
     confidence: float = 0.95,
+    n_boot: int = 0,
 ) -> ImportanceResult:
     """Permutation importance of each feature group (see the module doc).
 
@@ -190,6 +276,8 @@ def permutation_importance(
     groups: group name -> column indices; Y: (n_films, n_genres) 0/1 truth.
     Each group draws from its own random stream (seed, group index), so a
     group's scores do not depend on which other groups are analysed.
+    n_boot: resamples of the bootstrap over films and repeats (0: the interval
+    covers the permutations only); see the module doc.
     """
     Y = np.asarray(Y).astype(np.int64)
     n_films, n_genres = len(bags), len(genres)
@@ -214,13 +302,15 @@ def permutation_importance(
         return [m if len(m) else np.zeros((0, n_feat)) for m in np.split(M, splits)]
 
     p0 = _check_proba(predict_fn(rebuild(X)), n_films, n_genres)
-    f1_orig = f1_per_genre(Y, (p0 >= threshold).astype(np.int64))
+    pred0 = p0 >= threshold
+    f1_orig = f1_per_genre(Y, pred0.astype(np.int64))
     for g, f in zip(list(genres) + [OVERALL], f1_orig):
         if f == 0:
             log.warning("%s: F1 without permutation is 0, its importance is undefined (NaN)", g)
 
     names = list(groups)
     f1_perm = np.empty((len(names), n_repeats, n_genres + 1))
+    pred_perm = np.empty((len(names), n_repeats, n_films, n_genres), dtype=bool)
     steps = [(gi, r) for gi in range(len(names)) for r in range(n_repeats)]
     rngs = [np.random.default_rng([seed, gi]) for gi in range(len(names))]
     for gi, r in progress(steps, desc="permutation importance", total=len(steps), unit="perm"):
@@ -228,9 +318,12 @@ def permutation_importance(
         Xp = X.copy()
         Xp[:, cols] = rngs[gi].permuted(X[:, cols], axis=0)  # each column shuffled on its own
         p = _check_proba(predict_fn(rebuild(Xp)), n_films, n_genres)
-        f1_perm[gi, r] = f1_per_genre(Y, (p >= threshold).astype(np.int64))
+        pred_perm[gi, r] = p >= threshold
+        f1_perm[gi, r] = f1_per_genre(Y, pred_perm[gi, r].astype(np.int64))
     return ImportanceResult(groups=names, labels=list(genres) + [OVERALL], f1_orig=f1_orig, f1_perm=f1_perm,
-                            n_features={g: len(groups[g]) for g in names}, confidence=confidence)
+                            n_features={g: len(groups[g]) for g in names}, confidence=confidence,
+                            truth=Y.astype(bool), pred_orig=pred0, pred_perm=pred_perm, n_boot=int(n_boot),
+                            seed=int(seed))
 
 
 def importance_figure(summary: pd.DataFrame, title: str = ""):
@@ -250,9 +343,14 @@ def importance_figure(summary: pd.DataFrame, title: str = ""):
         sub = summary[summary["group"] == g].set_index("genre").reindex(labels)
         m = sub["mean"].to_numpy(dtype=float)
         err = np.vstack([m - sub["ci_low"].to_numpy(dtype=float), sub["ci_high"].to_numpy(dtype=float) - m])
-        err = np.where(np.isfinite(err), err, 0.0)
-        ax.bar(x + (gi - (len(groups) - 1) / 2) * width, np.nan_to_num(m), width, yerr=err, capsize=1.5,
-               label=g, color=cmap(gi % 10), error_kw={"elinewidth": 0.8})
+        err = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+        bars = ax.bar(x + (gi - (len(groups) - 1) / 2) * width, np.nan_to_num(m), width, yerr=err, capsize=1.5,
+                      label=g, color=cmap(gi % 10), error_kw={"elinewidth": 0.8})
+        zero = sub["covers_zero"].fillna(False).astype(bool).to_numpy() if "covers_zero" in sub else np.zeros(len(m), bool)
+        for b, z in zip(bars, zero):
+            if z:  # the interval contains 0: not shown to matter
+                b.set_alpha(0.35)
+                b.set_hatch("///")
     undefined = summary.groupby("genre", sort=False)["mean"].apply(lambda s: s.isna().all())
     for li, lab in enumerate(labels):
         if undefined.get(lab, False):
@@ -263,19 +361,25 @@ def importance_figure(summary: pd.DataFrame, title: str = ""):
     ax.legend(ncol=min(8, len(groups)), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     n = int(summary["n_repeats"].iloc[0]) if len(summary) else 0
     conf = float(summary["confidence"].iloc[0]) if len(summary) else 0.95
-    ax.set_title(title or f"Permutation feature importance (mean of {n} repeats, {conf:.0%} t-interval)", fontsize=10)
+    kind = str(summary["interval"].iloc[0]) if len(summary) and "interval" in summary else "permutations only"
+    ax.set_title(title or f"Permutation feature importance (mean of {n} repeats; {conf:.0%} interval over {kind}; "
+                 "hatched: interval contains 0)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def summary_markdown_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Group x genre table of 'mean [low, high]' strings (for the report)."""
+    """Group x genre table of 'mean [low, high]' strings (for the report); an interval that
+    contains 0 is marked ○ (the group is not shown to matter there), one above 0 in **bold**."""
     def cell(r) -> str:
         if not np.isfinite(r["mean"]):
             return "n/a"
         if not np.isfinite(r["ci_low"]):
             return f"{r['mean']:.3f}"
-        return f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        text = f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        if bool(r.get("covers_zero", False)):
+            return text + " ○"
+        return f"**{text}**" if r["ci_low"] > 0 else text
 
     s = summary.assign(cell=summary.apply(cell, axis=1))
     t = s.pivot(index="group", columns="genre", values="cell")
@@ -283,23 +387,12 @@ def summary_markdown_table(summary: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-def _num(v) -> float | None:
-    return None if v is None or not np.isfinite(v) else round(float(v), 6)
-
-
-def metrics(result: ImportanceResult) -> dict:
-    """DVC metrics: unpermuted F1 per genre and the Overall importance of each group."""
-    s = result.summary()
-    ov = s[s["genre"] == OVERALL]
-    return {
-        "f1_orig": {lab: _num(f) for lab, f in zip(result.labels, result.f1_orig)},
-        "overall": {r["group"]: _num(r["mean"]) for _, r in ov.iterrows()},
-        "n_repeats": result.n_repeats,
-    }
-
-
 def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
-    """Write the importance folder at once (tables, figure, metrics, info)."""
+    """Write the importance folder at once (tables, figure, info).
+
+    The detail stays in tables (summary.csv, overall.csv), not in DVC metrics:
+    `dvc exp show` keeps to the numbers an experiment is judged by (docs/experiments.md).
+    """
     from pathlib import Path
 
     from ..files import save_figure, write_json, write_table
@@ -312,12 +405,11 @@ def write_outputs(result: ImportanceResult, out_dir, info: dict) -> None:
         write_table(result.repeats(), tmp / "repeats.csv")
         write_table(result.overall(), tmp / "overall.csv")
         save_figure(importance_figure(summary, title=info.get("title", "")), tmp / "importance.png")
-        write_json(tmp / "metrics.json", metrics(result))
         write_json(tmp / "info.json", info)
 
 
 def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor: CVPredictor,
-        n_repeats: int, seed: int, confidence: float) -> tuple[ImportanceResult, dict]:
+        n_repeats: int, seed: int, confidence: float, n_boot: int = 0) -> tuple[ImportanceResult, dict]:
     """Importance of a trained model cell: bags from its feature table, checks, then the permutations.
 
     The fold models must reproduce the saved predictions on the unpermuted bags
@@ -359,8 +451,10 @@ def run(model_dir, genres: list[str], group_of: Callable[[str], str], predictor:
     log.info("permutation importance of %s: %d films, %d groups, %d repeats", model_dir.name, len(film_ids),
              len(groups), n_repeats)
     result = permutation_importance(predictor.predict_heldout, bags, groups, Y, genres, n_repeats=n_repeats, seed=seed,
-                                    threshold=float(predictor.threshold), confidence=confidence)
+                                    threshold=float(predictor.threshold), confidence=confidence, n_boot=n_boot)
     info = {"model": model_dir.name, "n_films": len(film_ids), "n_repeats": n_repeats, "seed": seed,
+            "n_boot": n_boot, "interval": "films + permutations" if result.boot is not None else "permutations only",
+            "interval_note": result.boot_note,
             "groups": {g: [columns[i] for i in idx] for g, idx in groups.items()},
             "threshold": float(predictor.threshold)}
     return result, info

@@ -22,12 +22,13 @@ from ..errors import FilmscoreError, Problem
 # ---- inputs written by other stages (the contracts) -----------------------
 MANIFEST = Path("data/manifest.parquet")  # stage validate
 CUES = Path("data/cues/cues.parquet")  # stage cues
-CUES_METRICS = Path("reports/cues/metrics.json")  # stage cues (evaluation), where cues_truth exists
+CUES_SUMMARY = Path("reports/cues/summary.json")  # stage cues_eval: the whole evaluation, where cues_truth exists
 FEATURES_DIR = Path("data/features")  # stage features: <set>/{frames,cues}.parquet, status.json
 MODELS_DIR = Path("data/models")  # stage train: <set>-<level>-<pool>-<hidden>/
 TABLE4 = Path("reports/table4.csv")  # stage evaluate
 S2_FIGURE = Path("reports/figures/s2_pr_curves.png")  # stage evaluate (precision-recall curves)
 S3_FIGURE = Path("reports/figures/s3_film_pr.png")  # stage evaluate (per-film precision vs recall)
+TABLE4_FIGURE = Path("reports/figures/table4.png")  # stage evaluate (macro F1 and mAP with intervals over films)
 
 # The stage that writes data/models/<cell>/predictions.parquet and the fold models.
 MODEL_STAGE = "train"

@@ -27,8 +27,8 @@ from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
-from .inputs import (CROSSMODAL_DIR, CUES, CUES_METRICS, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD, S2_FIGURE,
-                     S3_FIGURE, TABLE4, TIMELINE_DIR, film_table, require)
+from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD,
+                     S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TIMELINE_DIR, film_table, require)
 from .timeline import read_truth, timeline_figures
 
 log = logging.getLogger(__name__)
@@ -154,14 +154,14 @@ def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_
         none = sorted(set(films.index) - set(cues["film_id"]))
         doc.para(f"Films without any cue (they enter the models as empty bags): {', '.join(none[:20])}"
                  f"{' ...' if len(none) > 20 else ''}.")
-    m = _read_json(CUES_METRICS)
+    m = _read_json(CUES_SUMMARY)
     if m is None:
-        doc.para(f"No cue matcher evaluation (`{CUES_METRICS}`): it needs ground-truth cues in the corpus "
+        doc.para(f"No cue matcher evaluation (`{CUES_SUMMARY}`): it needs ground-truth cues in the corpus "
                  "(`cues_truth/<film_id>.csv`).")
     else:
         flat = [(k, v) for k, v in _flatten(m)]
         doc.table(pd.DataFrame({"metric": [k for k, _ in flat], "value": [_fmt(v) for _, v in flat]}),
-                  f"Cue matcher evaluation against ground truth ({CUES_METRICS})")
+                  f"Cue matcher evaluation against ground truth ({CUES_SUMMARY})")
     s = paper.STAMPER
     doc.para(f"**Paper** (Dejavu on 5 s windows, {s['films']} hand-annotated films, {s['cues']} cues, {s['minutes']} min): "
              f"precision {s['precision']:.2f} (SD {s['precision_sd']:.3f}), recall {s['recall']:.2f} (SD {s['recall_sd']:.3f}).")
@@ -180,13 +180,83 @@ def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_
         doc.image(timeline_dir / name, cap)
 
 
-def models_section(doc: Document) -> None:
+HOW_TO_READ = {
+    "models": ("Each row is one configuration, scored on films it was not trained on. The interval [lo, hi] "
+               "says where its macro F1 (mAP) could as well have landed with another draw of as many films; with "
+               "tens of films it is wide. Supported: a difference marked better / worse by the paired test (same "
+               "resampled films, `vs avg`, `vs random`). Not supported: ranking rows whose difference is 'not "
+               "distinguishable', or calling a row the best because its point value is highest. The paper's "
+               "numbers come from another corpus: compare patterns, not values."),
+    "importance": ("A bar is how much macro F1 (per genre: F1) drops when a feature group is scrambled, relative "
+                   "to the unscrambled model. Supported: a group whose interval lies above 0 is used by this model "
+                   "for that genre. Not supported: that a group whose interval contains 0 (hatched; ○ in the table) "
+                   "matters, an order between groups whose intervals overlap, or that the music itself carries the "
+                   "genre in that group (this is one model's reliance, and correlated groups share credit)."),
+    "crossmodal": ("A cell is how much brighter (contrast: more contrasted) the music-carrying clips of films with "
+                   "the genre are than those of the other films, x 10. Supported: a bold cell, significant after "
+                   "Bonferroni with the film as the unit (film or mixed test). Not supported: any plain or † cell, "
+                   "a causal reading (the picture and the music are both chosen for the genre), or significance "
+                   "from the clip-level test, which treats a film's clips as independent."),
+}
+
+
+def feature_sources(sets) -> dict[str, str]:
+    """Feature set -> audio source recorded by the features stage (`audio` in data/features/<set>/status.json)."""
+    out = {}
+    for fs in sets:
+        st = _read_json(FEATURES_DIR / fs / "status.json")
+        if st is not None and st.get("status", "ok") == "ok" and fs != "visual":
+            out[fs] = str(st.get("audio") or "not recorded")
+    return out
+
+
+def _interval_text(v, lo, hi) -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{v:.3f}"
+
+
+def _verdict(v, p) -> str:
+    v = v if isinstance(v, str) else ""
+    if not np.isfinite(p):
+        return v if v and v != "unavailable" else "–"
+    return f"**{v}** (p {p:.2g})" if v in ("better", "worse") else f"{v} (p {p:.2g})"
+
+
+def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 with its intervals and paired tests as readable cells (the columns inferred from the CSV)."""
+    cols = {c: c for c in ("features", "level", "method", "size") if c in t4}
+    out = t4[list(cols)].copy()
+    for c in ("precision", "recall"):
+        if c in t4:
+            out[c[0].upper()] = t4[c].astype(float)
+    num = lambda c: t4[c].astype(float) if c in t4 else pd.Series(np.nan, index=t4.index)  # noqa: E731
+    out["F1 [lo, hi]"] = [_interval_text(*v) for v in zip(num("f1"), num("f1_lo"), num("f1_hi"))]
+    out["mAP [lo, hi]"] = [_interval_text(*v) for v in zip(num("map"), num("map_lo"), num("map_hi"))]
+    for k in ("vs_avg", "vs_random"):
+        if k in t4:
+            out[k.replace("_", " ")] = [_verdict(v, p) for v, p in zip(t4[k], num(f"p_{k}"))]
+    return out
+
+
+def models_section(doc: Document, params: dict) -> None:
     doc.heading(SECTIONS[2])
     if TABLE4.is_file():
         t4 = pd.read_csv(TABLE4)
-        doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
+        if "f1_lo" in t4:
+            conf = params.get("evaluate", {}).get("confidence", 0.95)
+            doc.table(table4_view(t4), f"This project: held-out macro P / R / F1 and mAP with {float(conf):.0%} "
+                      f"bootstrap intervals over films; paired tests against average pooling and the random guess "
+                      f"({TABLE4})")
+        else:
+            doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
+        sched = sorted({str(v) for v in t4["schedule"].dropna() if str(v)}) if "schedule" in t4 else []
+        doc.para("Neural training schedule: " + ("; ".join(sched) if sched else "not recorded in the table") + ".")
     else:
         _missing(doc, TABLE4, "evaluate")
+    if TABLE4_FIGURE.is_file():
+        doc.image(TABLE4_FIGURE, "Macro F1 and mAP of every configuration with bootstrap intervals over films")
+    doc.para("**How to read this.** " + HOW_TO_READ["models"])
     p4 = pd.DataFrame(paper.TABLE4, columns=["features", "model", "P", "R", "F1"])
     for c in ("P", "R", "F1"):
         p4[c] = p4[c].map(lambda v: f"{v:.2f}")
@@ -205,12 +275,17 @@ def importance_section(doc: Document) -> None:
         s = pd.read_csv(summary_path)
         n = int(s["n_repeats"].iloc[0]) if len(s) else 0
         f1 = s.drop_duplicates("genre").set_index("genre")["f1_orig"]
+        kind = str(s["interval"].iloc[0]) if "interval" in s and len(s) else "permutations only"
+        how = ("a bootstrap over the films and the repeats together" if kind == "films + permutations" else
+               "a t-interval over the repeats only (the films fixed: " + (info.get("interval_note") or "no bootstrap")
+               + ")")
         doc.para(f"Model `{info.get('model', '?')}`, each feature group permuted {n} times (every feature of the group "
                  f"independently, across all held-out instances), films predicted by their own fold models. "
-                 f"Score s = 1 - F1_perm / F1_orig; mean with {float(s['confidence'].iloc[0]):.0%} t-interval over repeats. "
+                 f"Score s = 1 - F1_perm / F1_orig; mean with {float(s['confidence'].iloc[0]):.0%} interval from {how}. "
                  f"Unpermuted macro F1: {_fmt(f1.get(OVERALL))}.")
         doc.image(IMPORTANCE_DIR / "importance.png", "Permutation feature importance by genre and feature group")
-        doc.table(summary_markdown_table(s), "Mean importance [interval] per group (rows) and genre (columns)")
+        doc.table(summary_markdown_table(s), "Mean importance [interval] per group (rows) and genre (columns); "
+                  "bold: interval above 0; ○: interval contains 0 (not shown to matter)")
         ov = s[s["genre"] == OVERALL].sort_values("mean", ascending=False)
         ranking = ", ".join(f"{r.group} ({_fmt(r.mean)})" for r in ov.itertuples() if np.isfinite(r.mean))
         doc.para(f"This project, Overall ranking: {ranking or 'undefined (F1 = 0)'}.")
@@ -224,6 +299,10 @@ def importance_section(doc: Document) -> None:
         undefined = s[s["note"].fillna("").str.startswith("F1 without")]["genre"].unique().tolist()
         if undefined:
             doc.para(f"Undefined (the model never predicts them correctly, F1 = 0): {', '.join(undefined)}.")
+        if "covers_zero" in s:
+            ov0 = ov[ov["covers_zero"].astype(bool)]["group"].tolist()
+            doc.para("Overall, intervals containing 0 (not shown to matter): " + (", ".join(ov0) or "none") + ".")
+        doc.para("**How to read this.** " + HOW_TO_READ["importance"])
     doc.para(f"**Paper** (Fig 3, {paper.FIG3_MODEL}; values given only as a figure):")
     doc.bullets(paper.FIG3_FINDINGS)
 
@@ -235,12 +314,13 @@ def crossmodal_section(doc: Document, genres: list[str]) -> None:
         _missing(doc, table_path, "crossmodal")
     else:
         info = _read_json(CROSSMODAL_DIR / "info.json") or {}
+        unit = info.get("unit", "clip")  # outputs written before the unit existed used the clip-level test
         doc.para(f"Median brightness and contrast of the clips that carry cues (a clip's value: the median of its 1 Hz "
-                 f"frames). Per genre: median over clips of films with the genre minus median over the other clips, x 10. "
-                 f"Label sources: true labels, the predictions of model `{info.get('model', '?')}`, and its false "
-                 f"positives. Mann-Whitney U (two-sided), Bonferroni within each feature and source "
-                 f"(alpha = {info.get('alpha', '?')}, m = {len(genres)}); testable with at least "
-                 f"{info.get('min_films', '?')} films and {info.get('min_clips', '?')} clips per side.")
+                 f"frames). Label sources: true labels, the predictions of model `{info.get('model', '?')}`, and its "
+                 f"false positives. Unit of the test: **{unit}** ({crossmodal.UNIT_TEXT[unit]}); two-sided, "
+                 f"Bonferroni within each feature and source (alpha = {info.get('alpha', '?')}, m = {len(genres)}); "
+                 f"testable with at least {info.get('min_films', '?')} films and {info.get('min_clips', '?')} clips "
+                 "per side.")
         doc.bullets(info.get("notes", []))
         if info.get("status", "ok") == "ok":
             t = pd.read_csv(table_path)
@@ -248,9 +328,10 @@ def crossmodal_section(doc: Document, genres: list[str]) -> None:
             t["testable"] = t["testable"].astype(bool)
             for feat, tf in crossmodal.table5_frames(t, genres, paper.TABLE5).items():
                 doc.table(tf, f"{feat.capitalize()}: this project (left) and the paper (columns 'paper: ...')")
-            doc.para(crossmodal.LEGEND + " The paper's significance marks are lost in its text.")
+            doc.para(crossmodal.legend(info.get("unit", "film")) + " The paper's significance marks are lost in its text.")
         doc.image(CROSSMODAL_DIR / "crossmodal.png", "Cross-modal differences by genre and label source "
                   "(diamonds: paper, Actual)")
+        doc.para("**How to read this.** " + HOW_TO_READ["crossmodal"])
     doc.para(f"**Paper** label sources from {paper.TABLE5_MODEL}; test: {paper.TABLE5_TEST}.")
 
 
@@ -293,10 +374,18 @@ def build_report(params: dict, md_path: Path = REPORT_MD, html_path: Path = REPO
     doc.para(f"Corpus `{params['corpus']['path']}`, genres {', '.join(genres)}; revision `{rev}`. "
              f"Numbers labelled **paper** are the published results of {paper.CITATION} on its own 110 films, "
              "shown for comparison only.")
+    sources = feature_sources(params.get("features", {}).get("sets", []))
+    cm_info = _read_json(CROSSMODAL_DIR / "info.json") or {}
+    doc.bullets([
+        "Music features from: " + (", ".join(f"{k}: **{v}**" for k, v in sources.items()) or "no feature set found")
+        + " (`track`: the soundtrack track at the cue's offset; `film`: the film's mix at the cue's times, "
+          "dialogue and effects included).",
+        f"Cross-modal test unit: **{cm_info.get('unit', params.get('reports', {}).get('crossmodal', {}).get('unit', '?'))}**.",
+    ])
     films = corpus_section(doc, manifest, genres)
     cues_section(doc, films, params["corpus"]["path"], Path(timeline_dir),
                  int(params["reports"]["timeline"]["films_per_page"]))
-    models_section(doc)
+    models_section(doc, params)
     importance_section(doc)
     crossmodal_section(doc, genres)
     figures_section(doc)

@@ -1,5 +1,7 @@
 """OpenL3's fixed hyperparameters (as the openl3 package's models.py) and filmscore's defaults."""
 
+from ...config import defaults
+
 SAMPLE_RATE = 48000
 WINDOW_SECONDS = 1.0  # one embedding per 1 s window
 HOP_SECONDS = 1.0  # filmscore's 1 Hz grid: window i covers seconds [i, i+1)
@@ -33,12 +35,5 @@ def get_weights(input_repr: str = "mel256") -> str:
     return f"{weights_name(input_repr)} ({url}, gunzip it; or from an installed openl3 package)"
 
 
-# params.yaml: features.openl3 (schema: filmscore.config.EMBED_SCHEMA["openl3"]).
-DEFAULT_SECTION = {
-    "weights": f"models/{weights_name('mel256', 'music')}",
-    "input_repr": "mel256",
-    "embedding_size": 512,
-    "device": "cpu",
-    "batch_size": 16,
-    "threads": 1,
-}
+# params.yaml: features.openl3; its defaults are declared once, in filmscore.config.
+DEFAULT_SECTION = defaults("features.openl3")

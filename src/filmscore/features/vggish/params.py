@@ -1,5 +1,7 @@
 """VGGish's fixed hyperparameters (as in the reference vggish_params.py) and filmscore's defaults."""
 
+from ...config import defaults
+
 # Input frontend: log-mel spectrogram examples.
 SAMPLE_RATE = 16000
 STFT_WINDOW_SECONDS = 0.025  # 400 samples
@@ -30,12 +32,5 @@ GET_WEIGHTS = (f"{TORCHVGGISH_WEIGHTS} from {TORCHVGGISH_RELEASE} "
                f"(or convert {TF_CHECKPOINT_URL} with `filmscore weights convert-vggish`)")
 GET_PCA = f"{TORCHVGGISH_PCA} from {TORCHVGGISH_RELEASE} (or {TF_PCA_URL})"
 
-# params.yaml: features.vggish (schema: filmscore.config.EMBED_SCHEMA["vggish"]).
-DEFAULT_SECTION = {
-    "weights": f"models/{TORCHVGGISH_WEIGHTS}",
-    "pca_params": f"models/{TORCHVGGISH_PCA}",
-    "postprocess": True,
-    "device": "cpu",
-    "batch_size": 64,
-    "threads": 1,
-}
+# params.yaml: features.vggish; its defaults are declared once, in filmscore.config.
+DEFAULT_SECTION = defaults("features.vggish")
