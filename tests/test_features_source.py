@@ -300,3 +300,23 @@ def test_the_param_is_declared_once_with_its_default():
     stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["features"]
     assert "features.audio" in stage["params"]
     assert "features" not in stage["params"]  # key by key, never the whole section
+
+
+def test_film_mode_reads_the_chosen_audio_stream(tmp_path):
+    """corpus.audio_stream picks the film's stream in film mode (here: a 440 Hz and a 660 Hz tone)."""
+    import subprocess
+
+    t = np.arange(6 * SR) / SR
+    a = write_wav(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * 440 * t), SR)
+    b = write_wav(tmp_path / "b.wav", 0.3 * np.sin(2 * np.pi * 660 * t), SR)
+    film = tmp_path / "films" / "f1.mka"
+    film.parent.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(a), "-i", str(b), "-map", "0:a", "-map", "1:a", "-c", "copy",
+                    str(film)], check=True)
+    cues = pd.DataFrame({"film_id": ["f1"], "start": [1.0], "end": [5.0], "cue_id": ["f1:0000"]})
+    for stream, hz in ((0, 440), (1, 660)):
+        params = base_params(sets=("mir",), audio="film")
+        params["corpus"]["audio_stream"] = stream
+        ex.extract_features(params, {"f1": film}, cues, tmp_path / f"s{stream}", tmp_path / "cache")
+        got = read_set(tmp_path / f"s{stream}", "mir")[1]
+        assert got.zero_crossing_rate_mean.iloc[0] == pytest.approx(hz, rel=0.005)
