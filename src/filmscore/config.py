@@ -223,6 +223,10 @@ FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  default=["mir", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
+    "audio": Str(choices=("track", "film"), default="track",
+                 doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
+                     "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
+                     "visual features always read the film (docs/features.md)"),
     "mir": {
         "sample_rate": Int(min=8000, max=48000, default=22050, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
         "frame_size": Int(min=256, max=8192, default=1024, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
@@ -287,7 +291,8 @@ RUN = {
     "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
-from .reports import CROSSMODAL_UNITS as _CM_UNITS  # noqa: E402
+#: units of the cross-modal test (filmscore.reports.crossmodal reads them here)
+CROSSMODAL_UNITS = ("film", "mixed", "clip")
 
 REPORTS = {
     "importance": {
@@ -308,7 +313,7 @@ REPORTS = {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
         "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
         "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
-        "unit": Str(_CM_UNITS, default="film",
+        "unit": Str(CROSSMODAL_UNITS, default="film",
                     doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
                         "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
