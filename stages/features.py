@@ -1,6 +1,7 @@
 """Stage `features`: MIR, VGGish, OpenL3 and visual feature bags for every cue.
 
-Reads the cue table and the corpus, writes data/features/<set>/{frames,cues}.parquet
+Reads the cue table and the corpus (films, and soundtrack tracks for
+``features.audio: track``), writes data/features/<set>/{frames,cues}.parquet
 and status.json for each set; per-film results are cached in data/features/cache
 (a persistent DVC output), so a changed or added film is the only one recomputed.
 """
@@ -10,7 +11,8 @@ from pathlib import Path
 from filmscore.config import SCHEMA
 from filmscore.corpus import load_corpus
 from filmscore.errors import FilmscoreError, Problem
-from filmscore.features.extract import extract_features
+from filmscore.features.embedding import set_threads
+from filmscore.features.extract import extract_features, torch_threads
 from filmscore.files import read_table
 from filmscore.stage import run_stage
 
@@ -28,7 +30,8 @@ def main(params: dict) -> None:
         raise FilmscoreError([Problem(str(CUES), "not found", "run the `cues` stage first: dvc repro cues")])
     cues = read_table(CUES)
     manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
-    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest)
+    set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
+    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest, tracks=corpus.tracks)
 
 
 if __name__ == "__main__":

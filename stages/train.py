@@ -9,6 +9,7 @@ writes data/models/<SET>-<LEVEL>-<METHOD>-<SIZE>/ (see filmscore.mil.grid).
 import sys
 
 from filmscore.errors import FilmscoreError, Problem
+from filmscore.malloc import keep_freed_memory
 from filmscore.mil.grid import run_cell
 from filmscore.stage import run_stage
 
@@ -18,6 +19,7 @@ USAGE = "python -m stages.train SET LEVEL METHOD SIZE   (e.g. vggish cue avg 64,
 def main(params: dict, argv: list[str]) -> None:
     if len(argv) != 4:
         raise FilmscoreError(Problem("stages.train", f"got arguments {argv}", f"usage: {USAGE}"))
+    keep_freed_memory()  # process-wide malloc setting for faster training steps: the entry point's to make
     run_cell(*argv, params=params)
 
 

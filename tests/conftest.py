@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """Embedders' from_params apply `threads` (default 1) process-wide: give every test
-    torch's thread count back as it found it (torch untouched when no test imported it)."""
-    torch = sys.modules.get("torch")
-    n = torch.get_num_threads() if torch else None
-    yield
-    if n is not None:
-        torch.set_num_threads(n)
 
 
 def ffmpeg(*args: str) -> None:

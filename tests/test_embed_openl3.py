@@ -156,7 +156,7 @@ def test_bad_openl3_files(tmp_path, keras_layers, h5_v03):
 
 
 def test_weights_check_command(h5_v03, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.cli"])
     rc = cli.main(["weights", "check", "--params", str(tmp_path / "none.yaml"), "--openl3", str(h5_v03),
                    "--vggish", str(tmp_path / "vggish-10086976.pth")])
     out = capsys.readouterr().out

@@ -173,7 +173,7 @@ def test_embed_at_1hz_with_postprocessing(vggish_files):
 
 
 def test_convert_command_from_npz_dump(tmp_path, tf_vars, torchvggish_state, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])  # this command alone
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.cli"])  # this command alone
     dump = tmp_path / "vggish_model.npz"
     np.savez(dump, **tf_vars, **{"global_step": np.array(1)})  # a checkpoint holds other variables too
     out = tmp_path / "vggish_tf.pth"
@@ -198,7 +198,7 @@ def test_conversion_names_missing_variables(tf_vars):
 
 
 def test_checkpoint_without_tensorflow_says_how_to_install(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.weights"])
+    monkeypatch.setattr(cli, "COMMANDS", ["filmscore.features.cli"])
     try:
         import tensorflow  # noqa: F401
         pytest.skip("tensorflow is installed here")

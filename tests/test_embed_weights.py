@@ -169,3 +169,14 @@ def test_schema_and_defaults():
     assert "features.openl3.embedding_size" in text and "mel256" in text
     assert hash_prefix("models/vggish-10086976.pth") == "10086976"
     assert hash_prefix("models/openl3_audio_mel256_music.h5") is None
+
+
+def test_the_weight_readers_import_no_embedder_and_the_command_lives_with_the_others():
+    """No import circle: vggish/openl3 import the readers; the readers import neither (nor the command)."""
+    from filmscore import cli
+    from filmscore.provenance import import_closure
+
+    readers = import_closure("filmscore.features.weights")
+    assert not [m for m in readers if ".vggish" in m or ".openl3" in m or m.endswith(".cli")]
+    assert "filmscore.features.weights" in import_closure("filmscore.features.vggish")
+    assert "filmscore.features.cli" in cli.COMMANDS and "filmscore.features.weights" not in cli.COMMANDS

@@ -24,7 +24,7 @@ COMMANDS = [
     "filmscore.corpus",
     "filmscore.demo",
     "filmscore.cues.cli",
-    "filmscore.features.weights",
+    "filmscore.features.cli",
     "filmscore.lab",
 ]
 

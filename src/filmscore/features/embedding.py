@@ -4,7 +4,9 @@
 - `n_seconds` and `to_seconds`: the 1 Hz grid. Row i of every embedding covers
   seconds [i, i+1) of the audio it was given; the row count is the duration
   rounded to whole seconds (at least 1), unless the caller passes its own.
-- `resolve_device` / `set_threads`: the `device` and `threads` params.
+- `resolve_device`: the `device` param. The `threads` param is applied by the
+  entry points (the `features` stage, its worker processes) through
+  `set_threads`; an embedder never changes torch's process-wide thread count.
 - `run_batches`: batched, gradient-free inference.
 
 The features stage may decode audio straight at a model's `sample_rate`
@@ -120,9 +122,10 @@ def resolve_device(name: str, where: str):
 
 
 def set_threads(threads: int) -> None:
-    """Set torch's intra-op threads when `threads` > 0 (0 leaves torch's default).
+    """Set torch's intra-op threads, process-wide, when `threads` > 0 (0 leaves torch's default).
 
-    With films extracted in parallel processes, 1 thread per process avoids
+    For entry points and worker initialisers only (a process-wide setting). With
+    films extracted in parallel processes, 1 thread per process avoids
     oversubscribing the cores.
     """
     if threads and threads > 0:

@@ -1,4 +1,8 @@
-"""Pretrained weight files: missing or corrupt files, safe loading, and the `filmscore weights` command.
+"""Pretrained weight files: missing or corrupt files, and safe loading (the low-level readers).
+
+The embedders (`vggish/*`, `openl3/*`) import this module; it imports none of
+them. The `filmscore weights` command that loads the embedders is
+`filmscore.features.cli`.
 
 No weight file is ever unpickled as arbitrary Python objects:
 
@@ -20,11 +24,9 @@ Where each checkpoint comes from and where it goes: docs/weights.md.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import pickle
 import re
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,100 +230,5 @@ def hash_prefix(path: str | Path) -> str | None:
     return m.group(1) if m else None
 
 
-# --------------------------------------------------------------------------
-# `filmscore weights`: check the weight files, convert the TF VGGish checkpoint
-# --------------------------------------------------------------------------
-
-def _sections_from_params(params_path: str) -> dict:
-    """features.vggish / features.openl3 from params.yaml when its schema knows them, else the defaults."""
-    from ..config import SCHEMA, load_params
-    from .openl3.params import DEFAULT_SECTION as OPENL3_DEFAULT
-    from .vggish.params import DEFAULT_SECTION as VGGISH_DEFAULT
-
-    sections = {"vggish": dict(VGGISH_DEFAULT), "openl3": dict(OPENL3_DEFAULT)}
-    if "features" in SCHEMA and Path(params_path).is_file():
-        feats = load_params(params_path, sections=["features"])["features"]
-        for k in sections:
-            if isinstance(feats.get(k), dict):
-                sections[k].update(feats[k])
-    return sections
-
-
-def _smoke(model, sr: int) -> str:
-    t = np.arange(int(2.5 * sr)) / sr
-    y = (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
-    emb = model.embed(y, sr)
-    if not np.all(np.isfinite(emb)):
-        raise WeightsCorrupt(model.weights_path, "loads, but gives non-finite embeddings on a test tone")
-    return f"{emb.shape[0]} x {emb.shape[1]} on a 2.5 s tone"
-
-
-def check_weights(sections: dict) -> list[str]:
-    """Load each model as the features stage would and run it on a test tone; one report line per file."""
-    from ..files import file_hash
-    from .openl3 import OpenL3
-    from .vggish import VGGish
-
-    lines = []
-    for key, cls in (("vggish", VGGish), ("openl3", OpenL3)):
-        try:
-            model = cls.from_params(sections[key])
-        except WeightsMissing as e:
-            lines.append(f"{key}: MISSING  {e.reason}")
-            continue
-        result = _smoke(model, model.sample_rate)
-        for p in model.files():
-            digest = file_hash(p)
-            pre = hash_prefix(p)
-            tag = "" if pre is None else ("  (name's hash prefix matches)" if digest.startswith(pre)
-                                          else f"  (WARNING: the name says {pre}..., the content differs)")
-            lines.append(f"{key}: OK  {p}  sha256 {digest}{tag}")
-        lines.append(f"{key}: embeds {result}, {model.describe()}")
-    return lines
-
-
-def _cmd_check(args) -> int:
-    sections = _sections_from_params(args.params)
-    for key, flag in (("vggish", "vggish"), ("openl3", "openl3")):
-        if getattr(args, flag):
-            sections[key]["weights"] = getattr(args, flag)
-    if args.vggish_pca:
-        sections["vggish"]["pca_params"] = args.vggish_pca
-    lines = check_weights(sections)
-    print("\n".join(lines))
-    return 1 if any(": MISSING" in ln for ln in lines) else 0
-
-
-def _cmd_convert(args) -> int:
-    from .vggish.convert import convert_checkpoint
-
-    out = convert_checkpoint(args.checkpoint, args.output, force=args.force)
-    print(f"wrote {out} (torchvggish state_dict layout); set params.yaml: features.vggish.weights: {out}")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("weights", help="check the VGGish/OpenL3 weight files; convert the TensorFlow VGGish checkpoint",
-                       description=f"Pretrained weights for the VGGish and OpenL3 features. Where to get them: {DOCS}.")
-    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
-    c = wsub.add_parser(
-        "convert-vggish", help="convert the TensorFlow VGGish checkpoint to a PyTorch state_dict",
-        description="Convert TensorFlow's vggish_model.ckpt (needs `pip install tensorflow-cpu`), or an .npz dump of "
-        "its variables (no TensorFlow needed here; see docs/weights.md), to a state_dict in torchvggish's layout. "
-        "The PCA file vggish_pca_params.npz needs no conversion: point features.vggish.pca_params at it.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("checkpoint", help="vggish_model.ckpt, or an .npz of its variables")
-    c.add_argument("output", help="where to write the state_dict (.pth), e.g. models/vggish_tf.pth")
-    c.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
-    c.set_defaults(func=_cmd_convert)
-    k = wsub.add_parser("check", help="load each weight file and run it on a test tone",
-                        description="Load the VGGish and OpenL3 weights named in params.yaml (features.vggish, "
-                        "features.openl3; the defaults under models/ otherwise) exactly as the features stage does, "
-                        "run each on a test tone, and print each file's sha256. Exit status 1 when a file is missing, "
-                        "2 when one is unusable.")
-    k.add_argument("--params", default="params.yaml", help="params file (default: ./params.yaml)")
-    k.add_argument("--vggish", help="VGGish state_dict to check instead of params' features.vggish.weights")
-    k.add_argument("--vggish-pca", help="VGGish PCA params (.pth or .npz) instead of features.vggish.pca_params")
-    k.add_argument("--openl3", help="OpenL3 Keras .h5 instead of features.openl3.weights")
-    k.set_defaults(func=_cmd_check)
-    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+__all__ = ["WeightsMissing", "WeightsCorrupt", "require_file", "load_torch_file", "load_npz_file", "load_array_dict",
+           "KerasLayer", "read_keras_h5", "hash_prefix", "DOCS", "MODELS_DIR"]

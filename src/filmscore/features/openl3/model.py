@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embedding import as_mono, resample, resolve_device, run_batches, set_threads
+from ..embedding import as_mono, resample, resolve_device, run_batches
 from ..embedding import n_seconds as _n_seconds
 from ..weights import require_file
 from . import frontend
@@ -46,7 +46,6 @@ class OpenL3:
         s = {**P.DEFAULT_SECTION, **(section or {})}
         repr_ = s["input_repr"]
         weights = require_file(s["weights"], "OpenL3", P.get_weights(repr_), "features.openl3.weights")
-        set_threads(int(s["threads"]))
         device = resolve_device(s["device"], "features.openl3.device")
         net = load_network(weights, repr_, int(s["embedding_size"])).to(device)
         return cls(net, device, int(s["batch_size"]), weights)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embedding import n_seconds as _n_seconds
-from ..embedding import resolve_device, run_batches, set_threads, to_seconds
+from ..embedding import resolve_device, run_batches, to_seconds
 from ..weights import require_file
 from . import frontend
 from . import params as P
@@ -52,7 +52,6 @@ class VGGish:
         s = {**P.DEFAULT_SECTION, **(section or {})}
         weights = require_file(s["weights"], "VGGish", P.GET_WEIGHTS, "features.vggish.weights")
         pca = require_file(s["pca_params"], "VGGish PCA", P.GET_PCA, "features.vggish.pca_params") if s["postprocess"] else None
-        set_threads(int(s["threads"]))
         device = resolve_device(s["device"], "features.vggish.device")
         net = load_network(weights).to(device)
         pp = Postprocessor.load(pca) if pca else None

@@ -1,0 +1,99 @@
+"""Library objects leave the process as they found it: torch's thread count and glibc's malloc settings.
+
+Process-wide settings belong to entry points (stages, worker initialisers); a
+`MILClassifier` fitted in a notebook, or a VGGish embedder built and used there,
+must not change them. Run in a fresh interpreter so no earlier test has changed
+the process already.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import filmscore
+
+PROBE = r"""
+import ctypes, sys, tempfile
+from pathlib import Path
+import numpy as np
+import torch
+
+sys.path.insert(0, sys.argv[1])
+import embed_fixtures as fx
+
+libc = ctypes.CDLL("libc.so.6")
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+BLOCK = 64 << 20  # above glibc's largest adaptive mmap threshold (32 MiB): mmapped unless mallopt raised it
+
+def mapped():
+    before = libc.mallinfo2().hblkhd
+    p = libc.malloc(BLOCK)
+    grown = libc.mallinfo2().hblkhd - before
+    libc.free(p)
+    return grown
+
+def report(what):
+    print(what, torch.get_num_threads(), int(mapped() >= BLOCK), flush=True)
+
+torch.set_num_threads(3)
+report("start")
+
+from filmscore.mil import MILClassifier
+rng = np.random.default_rng(0)
+Y = (rng.random((8, 2)) < 0.5).astype(int)
+bags = [rng.normal(size=(int(rng.integers(1, 12)), 4)) for _ in range(8)]
+kw = dict(pool="avg", hidden=8, epochs=2, batch_size=4, show_progress=False)
+MILClassifier(**kw).fit(bags, Y)
+report("fit")
+MILClassifier(**kw).cross_validate(bags, Y, np.arange(8) % 4)
+report("cross_validate")
+
+from filmscore.features.vggish import VGGish
+from filmscore.features.vggish.convert import tf_to_torch
+d = Path(tempfile.mkdtemp())
+torch.save({k: torch.from_numpy(v) for k, v in tf_to_torch(fx.vggish_tf_variables()).items()}, d / "vggish.pth")
+model = VGGish.from_params({"weights": str(d / "vggish.pth"), "postprocess": False, "threads": 1, "device": "cpu"})
+emb = model.embed(np.random.default_rng(1).standard_normal(2 * 16000).astype(np.float32), 16000)
+assert emb.shape == (2, 128)
+report("vggish")
+"""
+
+
+@pytest.mark.slow
+def test_fit_and_embed_leave_threads_and_malloc_as_they_were():
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        pytest.skip("not glibc >= 2.33 (no mallinfo2)")
+    src = str(Path(filmscore.__file__).resolve().parents[1])  # this checkout's filmscore
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+           "FILMSCORE_NO_PROGRESS": "1"}
+    out = subprocess.run([sys.executable, "-c", PROBE, str(Path(__file__).parent)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = dict((w, (int(t), int(m))) for w, t, m in (l.split() for l in out.stdout.splitlines() if l.strip()))
+    # torch kept the 3 threads it was given; a 64 MiB block is still mmapped (glibc's defaults: not kept)
+    assert lines == {k: (3, 1) for k in ("start", "fit", "cross_validate", "vggish")}
+
+
+def test_the_training_worker_initialiser_sets_its_own_process():
+    """What the library no longer does in the caller's process, its worker processes' initialiser does."""
+    src = str(Path(filmscore.__file__).resolve().parents[1])
+    code = ("import torch, filmscore.malloc as m; from filmscore.mil.estimators import _init_share_worker; "
+            "torch.set_num_threads(3); _init_share_worker(); print(torch.get_num_threads(), m._done)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])})
+    threads, done = out.stdout.split()
+    assert threads == "1" and done != "None"  # keep_freed_memory ran (False only where libc has no mallopt)
