@@ -226,8 +226,8 @@ def _verdict(v, p) -> str:
 
 def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
     """Table 4 with its intervals and paired tests as readable cells (the columns inferred from the CSV)."""
-    cols = {c: c for c in ("features", "level", "method", "size") if c in t4}
-    out = t4[list(cols)].copy()
+    name = "model" if "model" in t4 else "method"  # the readable model name where the table has it
+    out = t4[[c for c in ("features", "level", name, "size") if c in t4]].copy()
     if "features" in out:  # the registry's labels: musicnn rows say they stand for the paper's learned embedding
         out["features"] = out["features"].map(lambda v: sets.label(str(v)))
     for c in ("precision", "recall"):
@@ -254,6 +254,9 @@ def models_section(doc: Document, params: dict) -> None:
             doc.table(table4_view(t4), f"This project: held-out macro P / R / F1 and mAP with {float(conf):.0%} "
                       f"bootstrap intervals over films; paired tests against average pooling and the random guess "
                       f"({TABLE4})")
+            notes = sorted({str(v) for v in t4.get("interval_note", pd.Series(dtype=str)).dropna() if str(v)})
+            if notes:
+                doc.para("Intervals and tests: " + "; ".join(notes) + ".")
         else:
             doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
         sched = sorted({str(v) for v in t4["schedule"].dropna() if str(v)}) if "schedule" in t4 else []
