@@ -1,6 +1,7 @@
 """Stage `features`: MIR, VGGish, OpenL3 and visual feature bags for every cue.
 
-Reads the cue table and the corpus, writes data/features/<set>/{frames,cues}.parquet
+Reads the cue table and the corpus (films, and soundtrack tracks for
+``features.audio: track``), writes data/features/<set>/{frames,cues}.parquet
 and status.json for each set; per-film results are cached in data/features/cache
 (a persistent DVC output), so a changed or added film is the only one recomputed.
 """
@@ -23,7 +24,7 @@ def main(params: dict) -> None:
     cues = read_table(paths.CUES)
     manifest = read_table(paths.MANIFEST) if paths.MANIFEST.is_file() else None
     set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
-    extract_features(params, corpus.films, cues, paths.FEATURES, CACHE, manifest=manifest)
+    extract_features(params, corpus.films, cues, paths.FEATURES, CACHE, manifest=manifest, tracks=corpus.tracks)
 
 
 if __name__ == "__main__":

@@ -203,6 +203,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "window_seconds": Float(min=1, max=120, default=8.0), "search_seconds": Float(min=0.01, max=5, default=0.4),
         "fmin": Float(min=0, max=10000, default=100.0), "fmax": Float(min=100, max=11025, default=5000.0),
         "min_z": Float(min=0, default=9.0, doc="GCC-PHAT peak z-score to accept an alignment"),
+        "stretch_min_z": Float(min=0, default=6.0, doc="a time-stretched rendition (pitch kept, as a pitch-corrected PAL "
+                               "transfer), where GCC-PHAT cannot hold: mean coherence z over the checked window to accept it"),
     },
     "extent": {
         "n_fft": Int(min=128, max=16384, default=1024, doc="phase-coherence frames at the verified lag"),
@@ -222,8 +224,12 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
 
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
-                 default=["mir", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
+                 default=["mir", "musicnn", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
+    "audio": Str(choices=("track", "film"), default="track",
+                 doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
+                     "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
+                     "visual features always read the film (docs/features.md)"),
     "mir": {
         "sample_rate": Int(min=8000, max=48000, default=22050, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
         "frame_size": Int(min=256, max=8192, default=1024, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
@@ -250,8 +256,8 @@ FEATURES = {
     },
 }
 
-# Neural audio embeddings (filmscore.features.vggish / .openl3): merged by the
-# features section as features.vggish and features.openl3. Weight files are
+# Neural audio embeddings (filmscore.features.vggish / .openl3 / .musicnn): merged by the
+# features section as features.vggish, features.openl3 and features.musicnn. Weight files are
 # looked up relative to the repository root; see docs/weights.md.
 _DEVICE_DOC = "cpu, auto (the first CUDA GPU if any, else cpu), cuda or cuda:N"
 EMBED_SCHEMA = {
@@ -276,8 +282,23 @@ EMBED_SCHEMA = {
     },
 }
 
+EMBED_SCHEMA["musicnn"] = {
+    "weights": Str(default="models/musicnn", doc="folder of the musicnn .npz weights (<model>.npz), written by "
+                   "`filmscore weights fetch-musicnn` from the musicnn 0.1.0 wheel (make demo runs it)"),
+    "model": Str(choices=("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"), default="MSD_musicnn",
+                 doc="pretrained tagger: musicnn or VGG, trained on the Million Song Dataset (MSD) or MagnaTagATune (MTT)"),
+    "output": Str(choices=("penultimate", "taggram", "both"), default="penultimate",
+                  doc="columns: the layer before the tags (musicnn: 200 units; VGG: 256), the 50 tag probabilities "
+                      "(taggram: the tag groups of the importance analysis), or both"),
+    "device": Str(runtime=True, default="cpu", doc=_DEVICE_DOC),
+    "batch_size": Int(min=1, max=1024, runtime=True, default=4,
+                      doc="3 s patches per forward pass (small batches keep the convolutions in the CPU cache)"),
+    "threads": Int(min=0, max=256, runtime=True, default=1, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+}
+
 FEATURES["vggish"] = EMBED_SCHEMA["vggish"]
 FEATURES["openl3"] = EMBED_SCHEMA["openl3"]
+FEATURES["musicnn"] = EMBED_SCHEMA["musicnn"]
 
 RUN = {
     # Where per-film work runs (filmscore.parallel.map_films). It never changes a
@@ -322,6 +343,7 @@ REPORTS = {
 # -- genre models (filmscore.mil): the Table 4 grid, the headline model, training, evaluation
 from .mil.names import ATTENTION_NORMS as _ATT, BASES as _BASES, CLASSICAL as _CLASSICAL  # noqa: E402
 from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS, PRECISIONS  # noqa: E402
+from .mil.names import SCHEDULES  # noqa: E402
 
 MODEL = {
     "set": Str(_SETS, default="mir", doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
@@ -331,7 +353,9 @@ MODEL = {
 }
 
 GRID = {
-    "sets": List(Str(_SETS), min_len=1, unique=True, default=["vggish", "mir"], doc="feature sets of Table 4"),
+    "sets": List(Str(_SETS), min_len=1, unique=True, default=["musicnn", "mir"],
+                 doc="feature sets of Table 4 (musicnn: the learned embedding every user can run; vggish/openl3 "
+                     "when their weights are present)"),
     "levels": List(Str(_LEVELS), min_len=1, unique=True, default=["cue"], doc="instance levels (cue: frames averaged per cue)"),
     "pools": List(Str(_POOLS), min_len=1, unique=True, default=["max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention"], doc="neural pooling types"),
     "hidden": List(Int(min=1, max=4096), min_len=1, unique=True, default=[64], doc="hidden units per embedding layer"),
@@ -345,7 +369,16 @@ CV = {
 }
 
 TRAIN = {
-    "epochs": Int(min=1, max=100000, default=200, doc="training epochs (paper: 200)"),
+    "schedule": Str(SCHEDULES, default="paper",
+                    doc="training length: paper (train.epochs, the paper's fixed budget), steps (train.steps optimiser "
+                        "steps whatever the corpus size) or nested (epochs among train.nested_epochs chosen by an "
+                        "inner cross-validation inside each training fold)"),
+    "epochs": Int(min=1, max=100000, default=200, doc="training epochs under schedule paper (paper: 200)"),
+    "steps": Int(min=1, max=10000000, default=1400,
+                 doc="optimiser steps per model under schedule steps (1400: the paper's 200 epochs on its 110 films)"),
+    "nested_epochs": List(Int(min=1, max=100000), min_len=1, unique=True, default=[50, 100, 200, 400],
+                          doc="candidate epochs under schedule nested"),
+    "inner_folds": Int(min=2, max=100, default=3, doc="inner cross-validation folds under schedule nested"),
     "lr": Float(min=1e-8, max=1.0, default=5e-05, doc="Adam learning rate (paper: 5e-5)"),
     "batch_size": Int(min=1, max=100000, default=16, doc="bags per batch (paper: 16)"),
     "layers": Int(min=1, max=16, default=3, doc="dense embedding layers before pooling (paper: 3)"),
@@ -366,6 +399,8 @@ CLASSICAL = {
     "svm_c": Float(min=1e-6, max=1e6, default=1.0, doc="C of the SVM base classifier"),
     "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), default="rbf", doc="SVM kernel (gamma: 'scale')"),
     "rf_trees": Int(min=1, max=10000, default=100, doc="trees of the random-forest base classifier"),
+    "logreg_c": Float(min=1e-6, max=1e6, default=1.0,
+                      doc="inverse L2 strength of the logistic-regression base (standardised, class-balanced)"),
     "seed": Int(min=0, default=0, doc="random forest seed"),
     "jobs": Int(min=0, max=256, runtime=True, default=0, doc="processes sharing the folds (0: one per CPU core)"),
 }
@@ -373,8 +408,15 @@ CLASSICAL = {
 EVALUATE = {
     "random_draws": Int(min=1, max=1000000, default=1000, doc="draws averaged for the random-guess baseline"),
     "ttest_over": Str(("genres", "films"), default="genres", doc="pairs of the t-test against random: per-genre APs or per-film APs"),
-    "alpha": Float(min=1e-9, max=0.5, default=0.01, doc="significance level of the t-test (paper: 0.01)"),
-    "seed": Int(min=0, default=0, doc="random-guess draws"),
+    "alpha": Float(min=1e-9, max=0.5, default=0.01,
+                   doc="level of the t-test (paper: 0.01) and of the bootstrap tests that mark a difference distinguishable"),
+    "seed": Int(min=0, default=0, doc="random-guess draws and the bootstrap's resampled films"),
+    "bootstrap": Int(min=1, max=1000000, default=1000,
+                     doc="resamples of the films for Table 4's intervals and paired tests (fewer than 10 films: "
+                         "intervals unavailable)"),
+    "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the bootstrap intervals"),
+    "interval": Str(("percentile", "bca"), default="percentile",
+                    doc="bootstrap interval: percentile or BCa (bias-corrected and accelerated; Efron & Tibshirani 1993)"),
 }
 
 SCHEMA: dict[str, Any] = {

@@ -23,6 +23,7 @@ REPORTS = Path("reports")  # stage evaluate: table4.{md,csv,json}, table4_all.cs
 TABLE4 = REPORTS / "table4.csv"  # stage evaluate
 S2_FIGURE = REPORTS / "figures" / "s2_pr_curves.png"  # stage evaluate (precision-recall curves)
 S3_FIGURE = REPORTS / "figures" / "s3_film_pr.png"  # stage evaluate (per-film precision vs recall)
+TABLE4_FIGURE = REPORTS / "figures" / "table4.png"  # stage evaluate (macro F1 and mAP with intervals over films)
 IMPORTANCE = Path("reports/importance")  # stage importance
 CROSSMODAL = Path("reports/crossmodal")  # stage crossmodal
 REPORT_MD = Path("reports/report.md")  # stage report
@@ -30,4 +31,4 @@ REPORT_HTML = Path("reports/report.html")  # stage report
 TIMELINE = Path("reports/timeline")  # stage report: per-film cue timelines
 
 __all__ = ["DEMO", "MANIFEST", "CUES_TRUTH", "CUES", "CUES_CACHE", "CUES_EVAL", "FEATURES", "MODELS", "REPORTS", "TABLE4",
-           "S2_FIGURE", "S3_FIGURE", "IMPORTANCE", "CROSSMODAL", "REPORT_MD", "REPORT_HTML", "TIMELINE"]
+           "S2_FIGURE", "S3_FIGURE", "TABLE4_FIGURE", "IMPORTANCE", "CROSSMODAL", "REPORT_MD", "REPORT_HTML", "TIMELINE"]
