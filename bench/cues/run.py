@@ -7,14 +7,22 @@ Material (fetched once with `apt-get download` + `dpkg -x` into .bench/, which
 git ignores): real game music (Debian flare-game, naev-data), real speech
 (hedgewars-data voice clips and espeak-ng sentences), sound effects
 (hedgewars-data). Each film has a dialogue bed (centred, with a stereo room
-reverb) and effects; cues of 8 to 60 s from its soundtrack at a music level 0
-to -15 dB under the dialogue, one track used twice; distractor music that is
-not in the soundtrack. Films come stereo, folded to mono, and one with its
-cues 4 % faster (PAL 25/24, pitch included). Films are AAC-encoded (as a film
-would be); tracks stay the original Ogg Vorbis files.
+reverb) and effects; cues from its soundtrack, one track used twice; distractor
+music that is not in the soundtrack. One film per condition of issue 13
+(`CONDITIONS`, `--films-per-condition`, `--conditions`): plain (music 0 to -15
+dB under the dialogue), NTSC pull-down (1000/1001), PAL (25/24, pitch up), PAL
+pitch-corrected (25/24 time-stretched by ffmpeg's atempo), edited cues (2-3
+pieces, 3-12 s of the track skipped), renditions (every other cue 2-4 % off,
+pitch kept), heavy dialogue (music 8-12 dB under continuous speech, mono,
+low-passed at 3-5 kHz, cues 8-28 s), moderate dialogue (4-10 dB under, low-passed
+at 4-12 kHz, cues 10-47 s; stereo and mono) and a 5.1 film (dialogue dry in the
+centre, its room in the surrounds, music in the front pair and surrounds).
+Films are AAC-encoded (as a film would be); tracks stay the original Ogg Vorbis
+files. Everything is generated at run time.
 
-Printed side by side for both systems: time-level precision, recall, F1, cue
-level, median boundary error, and speed as x real time, both wall-clock and
+Printed side by side for both systems, per condition: time-level precision,
+recall, cue level, median boundary error, x real time (CPU) and the median
+error of the estimated playback speed; overall: F1, offsets, and speed as x real time, both wall-clock and
 CPU (this process and its ffmpeg children, user + system: the figure that holds
 on a shared machine), one core: BLAS threads are pinned to 1 before numpy
 loads. filmscore is timed with its soundtrack prints cached (a first pass fills
