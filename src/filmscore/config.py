@@ -315,7 +315,8 @@ REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
         "features": Str(choices=FEATURE_SETS,
-                        default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+                        default="mir", doc="feature set of the analysed model; needs feature groups: mir (the paper's eight) or "
+                        "musicnn with features.musicnn.output: taggram (tag groups Genre, Mood, Instrument, Era, Voice)"),
         "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),

@@ -15,7 +15,6 @@ tag probabilities, `musicnn_tag_<tag>`, tags of params.labels(model)) or
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,7 @@ from . import frontend
 from . import params as P
 from .network import MusicnnNet, load_network
 
-PREFIX = "musicnn_"
-TAG_PREFIX = PREFIX + "tag_"
-
-
-def tag_column(tag: str) -> str:
-    """The column of a tag: 'female vocalists' -> 'musicnn_tag_female_vocalists', 'Hip-Hop' -> 'musicnn_tag_hip_hop'."""
-    return TAG_PREFIX + re.sub(r"[^0-9a-z]+", "_", tag.lower()).strip("_")
+from .params import PREFIX, tag_column
 
 
 def weights_file(folder: str | Path, model: str) -> Path:
