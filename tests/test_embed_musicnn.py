@@ -73,7 +73,8 @@ def test_frontend_matches_librosa():
     assert mine.shape == ref.shape == (1 + len(y) // 256, 96)
     np.testing.assert_allclose(mine, ref, rtol=1e-5, atol=1e-9)
     # float16 storage, then log10(10000 x + 1)
-    np.testing.assert_array_equal(frontend.log_compress(ref), np.log10(10000 * ref.astype(np.float16).astype(np.float32) + 1))
+    by_hand = np.log10(10000 * ref.astype(np.float16).astype(np.float32) + 1)
+    np.testing.assert_array_equal(frontend.log_compress(ref), by_hand)
 
 
 def test_patches_centred_on_each_second():
@@ -136,6 +137,7 @@ def test_shared_timbral_convolutions_equal_patch_by_patch(weights_dir):
                                atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_known_signals_move_the_tags_the_expected_way(weights_dir):
     """Expectation written before looking: a sustained piano-like chord raises MTT's 'piano' and lowers its
     'drums' and 'beat' against a drum loop; MSD's 'electronic' is higher for the drum loop."""
@@ -265,6 +267,7 @@ def test_batch_size_and_threads_do_not_change_results(weights_dir):
 # The feature set in the features stage
 # --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_feature_set_end_to_end_and_keyed_on_the_weights(weights_dir, tmp_path):
     import pandas as pd
     import yaml

@@ -127,7 +127,8 @@ class Musicnn:
             timbral = self.net.timbral_sequence(x)
             s = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(self.device)
             for i in range(0, len(s), self.batch_size):
-                outs.append(self._select(*self.net.forward_shared(x, timbral, s[i:i + self.batch_size])).float().cpu().numpy())
+                pen, logits = self.net.forward_shared(x, timbral, s[i:i + self.batch_size])
+                outs.append(self._select(pen, logits).float().cpu().numpy())
         return np.concatenate(outs, axis=0)
 
     def embed(self, audio: np.ndarray, sr: int, n_seconds: int | None = None) -> np.ndarray:
