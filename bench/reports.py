@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--films", type=int, default=110)
     ap.add_argument("--cues", type=int, default=12, help="mean cues per film (cue-level instances)")
     ap.add_argument("--repeats", type=int, default=100)
+    ap.add_argument("--boot", type=int, default=1000, help="resamples of the importance bootstrap over films")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     n_feat = sum(GROUP_SIZES.values())
@@ -47,6 +48,9 @@ def main() -> None:
     t0 = time.perf_counter()
     res = imp.permutation_importance(predict, bags, groups, Y, GENRES, n_repeats=a.repeats, seed=0)
     dt = time.perf_counter() - t0
+    t2 = time.perf_counter()
+    boot = imp.bootstrap_scores(res.truth, res.pred_orig, res.pred_perm, a.boot, 0)
+    print(f"importance bootstrap over films and repeats: {len(boot)} resamples: {time.perf_counter() - t2:.2f} s")
     n_perm = len(groups) * a.repeats
     t1 = time.perf_counter()
     predict(bags)
@@ -67,10 +71,11 @@ def main() -> None:
                                       "brightness": rng.random(n), "contrast": rng.random(n)}))
     frames = pd.concat(rows, ignore_index=True)
     pred = labels.sample(frac=1, random_state=0).set_index(labels.index)
-    t0 = time.perf_counter()
-    r = cm.analyse(frames, labels, pred, GENRES)
-    dt = time.perf_counter() - t0
-    print(f"crossmodal: {len(frames)} frames, {len(r.clips)} clips, {len(r.table)} comparisons: {dt:.2f} s")
+    for unit in cm.UNITS:
+        t0 = time.perf_counter()
+        r = cm.analyse(frames, labels, pred, GENRES, unit=unit)
+        dt = time.perf_counter() - t0
+        print(f"crossmodal ({unit}): {len(frames)} frames, {len(r.clips)} clips, {len(r.table)} comparisons: {dt:.2f} s")
 
 
 if __name__ == "__main__":

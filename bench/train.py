@@ -36,8 +36,9 @@ GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]
 COUNTS = [55, 37, 44, 11, 13, 36]
 
 
-def synthetic_corpus(n_films: int = 110, seed: int = 0):
-    """Labels with the paper's genre frequencies and two feature sets of bags."""
+def synthetic_corpus(n_films: int = 110, seed: int = 0, signal: float = 0.6):
+    """Labels with the paper's genre frequencies and two feature sets of bags; ``signal``:
+    the weight of the genre prototypes against unit instance noise (smaller: harder)."""
     rng = np.random.default_rng(seed)
     p = np.array(COUNTS) / 110
     Y = (rng.random((n_films, 6)) < p).astype(int)
@@ -53,7 +54,7 @@ def synthetic_corpus(n_films: int = 110, seed: int = 0):
             cue_genres = rng.choice(gs, n_cues[i])
             foreign = rng.random(n_cues[i]) < 0.2  # soft bag: cues typical of other genres
             cue_genres[foreign] = rng.integers(0, 6, foreign.sum())
-            x = 0.6 * protos[cue_genres] + rng.normal(size=(n_cues[i], dim))
+            x = signal * protos[cue_genres] + rng.normal(size=(n_cues[i], dim))
             if name == "vggish":
                 x = np.clip(128 + 30 * x, 0, 255)
             else:

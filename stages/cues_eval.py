@@ -1,12 +1,13 @@
 """Stage `cues_eval`: found cues against cues_truth/ (time and cue level, boundary error).
 
-Writes reports/cues/metrics.json (DVC metrics), reports/cues/per_film.csv and
-one figure per film, reports/cues/figures/<film_id>.png (true vs found cues).
+Writes reports/cues/metrics.json (DVC metrics: cue- and time-level precision, recall, F1),
+reports/cues/summary.json (the whole evaluation: counts, boundary errors, per-film mean and SD),
+reports/cues/per_film.csv and one figure per film, reports/cues/figures/<film_id>.png (true vs found cues).
 A corpus without cues_truth/ gets metrics saying so and no figures.
 """
 
 from filmscore.corpus import load_corpus
-from filmscore.cues.evaluate import evaluate, plot_film, read_truth
+from filmscore.cues.evaluate import evaluate, judged, plot_film, read_truth
 from filmscore.files import atomic_dir, read_table, save_figure, write_json, write_table
 from filmscore.stage import run_stage
 
@@ -22,7 +23,8 @@ def main(params: dict) -> None:
     overall["mode"] = params["cues"]["mode"]
     if not truth:
         overall["note"] = f"no cues_truth/ in {corpus.root}: nothing to evaluate"
-    write_json(f"{OUT}/metrics.json", overall)
+    write_json(f"{OUT}/summary.json", overall)
+    write_json(f"{OUT}/metrics.json", judged(overall))
     write_table(per, f"{OUT}/per_film.csv")
     with atomic_dir(f"{OUT}/figures") as d:
         for fid in sorted(truth):

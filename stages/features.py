@@ -1,6 +1,7 @@
 """Stage `features`: MIR, VGGish, OpenL3 and visual feature bags for every cue.
 
-Reads the cue table and the corpus, writes data/features/<set>/{frames,cues}.parquet
+Reads the cue table and the corpus (films, and soundtrack tracks for
+``features.audio: track``), writes data/features/<set>/{frames,cues}.parquet
 and status.json for each set; per-film results are cached in ``features.cache``
 (data/features/cache: a tool cache keyed on content, params and code, not a DVC
 output; docs/lab.md), so a changed or added film is the only one recomputed.
@@ -30,7 +31,8 @@ def main(params: dict) -> None:
     cues = read_table(CUES)
     manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
     set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
-    extract_features(params, corpus.films, cues, OUT, params["features"]["cache"], manifest=manifest)
+    extract_features(params, corpus.films, cues, OUT, params["features"]["cache"], manifest=manifest,
+                     tracks=corpus.tracks)
 
 
 if __name__ == "__main__":

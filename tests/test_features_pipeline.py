@@ -27,9 +27,11 @@ FPS = 8
 VW, VH = 64, 36
 
 
-def base_params(sets=("mir", "visual"), jobs=1) -> dict:
+def base_params(sets=("mir", "visual"), jobs=1, audio="film") -> dict:
+    """params.yaml with these sets; audio from the film's mix (track mode: tests/test_features_source.py)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["features"]["sets"] = list(sets)
+    params["features"]["audio"] = audio
     params["features"]["jobs"] = jobs
     params["features"]["visual"]["size"] = [VW, VH]
     return params
@@ -257,9 +259,9 @@ def test_cache_recomputes_only_what_changed(corpus, tmp_path, monkeypatch):
     computed = []
     real = ex.extract_film
 
-    def counting(feature_set, extractor, film_id, path, cues, audio_stream=None):
+    def counting(feature_set, extractor, film_id, path, cues, src=None):
         computed.append((feature_set.name, film_id))
-        return real(feature_set, extractor, film_id, path, cues, audio_stream)
+        return real(feature_set, extractor, film_id, path, cues, src)
 
     monkeypatch.setattr(ex, "extract_film", counting)
     films = films_of(corpus)

@@ -135,9 +135,11 @@ def _check_cues(repo: Path) -> None:
 
 def _check_cues_eval(repo: Path) -> None:
     m = json.loads((repo / "reports" / "cues" / "metrics.json").read_text())
-    assert m["n_films"] == len(FILMS) and m["n_true"] == len(FILMS)
+    assert set(m) == {"cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1"}
     assert m["cue_recall"] == 1.0 and m["cue_precision"] == 1.0
     assert m["time_f1"] > 0.9
+    s = json.loads((repo / "reports" / "cues" / "summary.json").read_text())  # the whole evaluation
+    assert s["n_films"] == len(FILMS) and s["n_true"] == len(FILMS) and s["time_f1"] == m["time_f1"]
 
 
 def _check_features(repo: Path) -> None:

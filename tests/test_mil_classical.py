@@ -50,6 +50,30 @@ def test_simplemi_svm_and_rf_decisions_match_sklearn():
     assert ((p >= 0) & (p <= 1)).all() and rf.predict(bags[20:]).shape == (10, 3)
 
 
+def test_simplemi_logreg_is_balanced_l2_logistic_regression_on_standardised_means():
+    """Against the objective minimised by hand (scipy): C * sum_i w_i logloss_i + |beta|^2 / 2 on the
+    training-standardised bag means, w_i = n / (2 n_class(i)), intercept unpenalised."""
+    from scipy.optimize import minimize
+
+    bags, Y = data(n=40, seed=2)
+    means = np.stack([b.mean(0) for b in bags])
+    mu, sd = means[:30].mean(0), means[:30].std(0)
+    X, Xt = (means[:30] - mu) / sd, (means[30:] - mu) / sd
+    got = SimpleMI(base="logreg", logreg_c=0.5).fit(bags[:30], Y[:30]).predict_proba(bags[30:])
+    for j in range(3):
+        y = Y[:30, j]
+        w = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+
+        def f(theta):
+            z = X @ theta[1:] + theta[0]
+            return 0.5 * (w * (np.logaddexp(0, z) - y * z)).sum() + 0.5 * theta[1:] @ theta[1:]
+
+        theta = minimize(f, np.zeros(X.shape[1] + 1), method="BFGS", options={"gtol": 1e-10}).x
+        np.testing.assert_allclose(got[:, j], 1 / (1 + np.exp(-(Xt @ theta[1:] + theta[0]))), atol=2e-4)
+    imv = InstanceMajorityVote(base="logreg").fit(bags[:30], Y[:30])
+    assert imv.predict(bags[30:]).shape == (10, 3)
+
+
 def test_imv_svm_precomputed_kernel_equals_rbf_svc():
     bags, Y = data(n=16)
     inst = np.concatenate(bags[:12])

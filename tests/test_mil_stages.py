@@ -64,7 +64,7 @@ def small_params(**grid) -> dict:
     p["grid"].update(sets=["vggish", "mir"], levels=["cue"], pools=["avg", "max"], hidden=[4],
                      classical=["simplemi"], bases=["knn"], **grid)
     p["model"].update(set="vggish", level="cue", pool="avg", hidden=4)
-    p["evaluate"]["random_draws"] = 20
+    p["evaluate"].update(random_draws=20, bootstrap=200)
     return p
 
 
@@ -94,13 +94,23 @@ def test_cells_and_evaluate_on_parquet_contract(tmp_path):
 
     out = evaluate(p, models_root=tmp_path / "models", reports=tmp_path / "reports",
                    manifest=tmp_path / "data/manifest.parquet")
-    assert out["headline"]["cell"] == "vggish-cue-avg-4" and out["headline"]["f1"] is not None
+    # DVC metrics: each grid cell's macro F1 and mAP with their intervals, the headline model's; nothing else
+    assert set(out) == {"headline", "cells"} and set(out["cells"]) == {"vggish-cue-avg-4", "vggish-cue-max-4",
+                                                                       "vggish-cue-simplemi-knn"}
+    assert out["headline"] == out["cells"]["vggish-cue-avg-4"]
+    assert set(out["headline"]) == {"f1", "f1_lo", "f1_hi", "map", "map_lo", "map_hi"}
     table = (tmp_path / "reports" / "table4.md").read_text()
     assert "Random guess" in table and "Plurality label" in table and "**skipped**: essentia not installed" in table
+    assert "no row is chosen as a method's best" in table
     t4 = pd.read_csv(tmp_path / "reports" / "table4.csv")
-    assert {"precision", "recall", "f1", "map", "p", "paper_f1"} <= set(t4.columns)
+    assert {"precision", "recall", "f1", "map", "p", "paper_f1", "f1_lo", "f1_hi", "map_lo", "map_hi", "p_vs_avg",
+            "p_vs_random"} <= set(t4.columns)
     assert t4.loc[t4.method == "random", "paper_f1"].item() == 0.32
-    for f in ("figures/s2_pr_curves.png", "figures/s3_film_pr.png", "plots/s2_pr/vggish.csv",
+    ok = t4[t4.status == "ok"]
+    assert ((ok.f1_lo <= ok.f1 + 1e-9) & (ok.f1 <= ok.f1_hi + 1e-9)).all()  # 10 films: intervals available
+    assert ok.loc[ok.method == "max", "p_vs_avg"].between(0, 1).all()
+    assert ok.loc[ok.method == "avg", "p_vs_avg"].isna().all() and ok.loc[ok.method == "avg", "p_vs_random"].notna().all()
+    for f in ("figures/s2_pr_curves.png", "figures/s3_film_pr.png", "figures/table4.png", "plots/s2_pr/vggish.csv",
               "plots/s3_film_pr/vggish.csv", "table4_all.csv", "table4.json"):
         assert (tmp_path / "reports" / f).is_file(), f
 
@@ -149,7 +159,7 @@ def _dvc_repo(tmp_path: Path) -> tuple[Path, dict]:
     params["train"].update(epochs=2, batch_size=4)
     params["grid"].update(sets=["vggish"], pools=["avg", "max"], hidden=[4], classical=["simplemi"], bases=["knn"])
     params["model"].update(set="vggish", pool="avg", hidden=4)
-    params["evaluate"]["random_draws"] = 10
+    params["evaluate"].update(random_draws=10, bootstrap=100)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_inputs(repo, n_films=8)
     (repo / ".gitignore").write_text("__pycache__/\n")
@@ -187,7 +197,9 @@ def test_dvc_grid_headline_switch_and_params_error(tmp_path):
     out = r.stdout + r.stderr
     assert "Running stage 'evaluate'" in out and "Running stage 'train@" not in out, out
     metrics = json.loads((repo / "reports" / "table4.json").read_text())
-    assert metrics["headline"]["cell"] == "vggish-cue-max-4" and "vggish-cue-avg" in metrics["table4"]
+    # 8 films: intervals unavailable (fewer than 10), the point values still there
+    assert metrics["headline"] == {k: v for k, v in metrics["cells"]["vggish-cue-max-4"].items()}
+    assert metrics["headline"]["f1"] is not None and metrics["headline"]["f1_lo"] is None
     bad = _run(repo, env, "exp", "run", "-S", "model.hidden=128", check=False)
     assert bad.returncode != 0 and "not in grid.hidden" in bad.stdout + bad.stderr
 
@@ -202,4 +214,7 @@ def test_dvc_stages_list_every_param_they_read():
     classical = set(spec["classical"]["params"])
     assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv", "corpus.genres"} == train
     assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv", "corpus.genres"} == classical
-    assert {"model", "grid", "evaluate", "cv", "corpus.genres"} <= set(spec["evaluate"]["params"])
+    from filmscore.config import EVALUATE, GRID, MODEL
+
+    keys = {f"model.{k}" for k in MODEL} | {f"grid.{k}" for k in GRID} | {f"evaluate.{k}" for k in EVALUATE}
+    assert keys | {"cv", "corpus.genres"} == set(spec["evaluate"]["params"])

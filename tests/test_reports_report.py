@@ -40,8 +40,8 @@ def full_run(tmp_path, monkeypatch):
     synth.write_manifest(tmp_path, ids, labels, video=[i != 3 for i in range(n)])
     cues = synth.write_cues(tmp_path, ids[:-1])  # the last film has no cue
     synth.write_truth(tmp_path / "corpus", cues[cues.film_id.isin(ids[:4])])
-    inputs.CUES_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    inputs.CUES_METRICS.write_text(json.dumps({"overall": {"time": {"precision": 0.991, "recall": 0.962},
+    inputs.CUES_SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    inputs.CUES_SUMMARY.write_text(json.dumps({"overall": {"time": {"precision": 0.991, "recall": 0.962},
                                                            "cue": {"f1": 0.9}}, "median_boundary_error_s": 0.11}))
     pd.DataFrame({"features": ["vggish", "mir"], "model": ["single_attention", "avg"], "P": [0.61, 0.5],
                   "R": [0.7, 0.6], "F1": [0.652, 0.55]}).to_csv(inputs.TABLE4, index=False)
@@ -73,7 +73,7 @@ def test_report_contains_every_section_with_the_papers_numbers(full_run):
         assert f">{s}</h2>" in page
     # Table 1 analogue, with the paper's counts beside
     assert "| Horror |" in md and "paper: Films" in md and "| Multi-genre films |" in md
-    # cue evaluation (flattened metrics.json) and the paper's stamper numbers
+    # cue evaluation (flattened summary.json) and the paper's stamper numbers
     assert "overall.time.precision" in md and "0.991" in md and "precision 0.94" in md
     assert "film11" in md  # the film without cues is named
     # Table 4: ours and the paper's, best in bold

@@ -226,6 +226,10 @@ FEATURES = {
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
     "cache": Str(runtime=True, default="data/features/cache",
                  doc="per-film feature cache folder (keyed on content, params and code; a tool cache, not a DVC output)"),
+    "audio": Str(choices=("track", "film"), default="track",
+                 doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
+                     "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
+                     "visual features always read the film (docs/features.md)"),
     "mir": {
         "sample_rate": Int(min=8000, max=48000, default=22050, doc="analysis rate, Hz; cue audio is decoded (resampled) to it"),
         "frame_size": Int(min=256, max=8192, default=1024, doc="short frames (samples): RMS, ZCR, MFCC, spectral shape"),
@@ -290,7 +294,8 @@ RUN = {
     "wait_s": Float(min=1, max=3600, runtime=True, default=60, doc="seconds to wait for the scheduler to answer and a first worker to join"),
 }
 
-from .reports import CROSSMODAL_UNITS as _CM_UNITS  # noqa: E402
+#: units of the cross-modal test (filmscore.reports.crossmodal reads them here)
+CROSSMODAL_UNITS = ("film", "mixed", "clip")
 
 REPORTS = {
     "importance": {
@@ -311,7 +316,7 @@ REPORTS = {
         "alpha": Float(min=1e-6, max=0.5, default=0.01, doc="family-wise significance level (Bonferroni over the genres)"),
         "min_clips": Int(min=2, max=10000, default=5, doc="a genre is testable with at least this many clips on each side"),
         "min_films": Int(min=1, max=10000, default=2, doc="... and at least this many films on each side"),
-        "unit": Str(_CM_UNITS, default="film",
+        "unit": Str(CROSSMODAL_UNITS, default="film",
                     doc="unit of the test: film (one median per film, Mann-Whitney), mixed (every clip, random "
                         "intercept per film) or clip (the paper's: clips as independent samples, p-values too small)"),
     },
@@ -323,6 +328,7 @@ REPORTS = {
 # -- genre models (filmscore.mil): the Table 4 grid, the headline model, training, evaluation
 from .mil.names import ATTENTION_NORMS as _ATT, BASES as _BASES, CLASSICAL as _CLASSICAL  # noqa: E402
 from .mil.names import FEATURE_SETS as _SETS, LEVELS as _LEVELS, POOLS as _POOLS, PRECISIONS  # noqa: E402
+from .mil.names import SCHEDULES  # noqa: E402
 
 MODEL = {
     "set": Str(_SETS, default="mir", doc="feature set of the headline model (later analyses use it); must be in grid.sets"),
@@ -346,7 +352,16 @@ CV = {
 }
 
 TRAIN = {
-    "epochs": Int(min=1, max=100000, default=200, doc="training epochs (paper: 200)"),
+    "schedule": Str(SCHEDULES, default="paper",
+                    doc="training length: paper (train.epochs, the paper's fixed budget), steps (train.steps optimiser "
+                        "steps whatever the corpus size) or nested (epochs among train.nested_epochs chosen by an "
+                        "inner cross-validation inside each training fold)"),
+    "epochs": Int(min=1, max=100000, default=200, doc="training epochs under schedule paper (paper: 200)"),
+    "steps": Int(min=1, max=10000000, default=1400,
+                 doc="optimiser steps per model under schedule steps (1400: the paper's 200 epochs on its 110 films)"),
+    "nested_epochs": List(Int(min=1, max=100000), min_len=1, unique=True, default=[50, 100, 200, 400],
+                          doc="candidate epochs under schedule nested"),
+    "inner_folds": Int(min=2, max=100, default=3, doc="inner cross-validation folds under schedule nested"),
     "lr": Float(min=1e-8, max=1.0, default=5e-05, doc="Adam learning rate (paper: 5e-5)"),
     "batch_size": Int(min=1, max=100000, default=16, doc="bags per batch (paper: 16)"),
     "layers": Int(min=1, max=16, default=3, doc="dense embedding layers before pooling (paper: 3)"),
@@ -367,6 +382,8 @@ CLASSICAL = {
     "svm_c": Float(min=1e-6, max=1e6, default=1.0, doc="C of the SVM base classifier"),
     "svm_kernel": Str(("rbf", "linear", "poly", "sigmoid"), default="rbf", doc="SVM kernel (gamma: 'scale')"),
     "rf_trees": Int(min=1, max=10000, default=100, doc="trees of the random-forest base classifier"),
+    "logreg_c": Float(min=1e-6, max=1e6, default=1.0,
+                      doc="inverse L2 strength of the logistic-regression base (standardised, class-balanced)"),
     "seed": Int(min=0, default=0, doc="random forest seed"),
     "jobs": Int(min=0, max=256, runtime=True, default=0, doc="processes sharing the folds (0: one per CPU core)"),
 }
@@ -374,8 +391,15 @@ CLASSICAL = {
 EVALUATE = {
     "random_draws": Int(min=1, max=1000000, default=1000, doc="draws averaged for the random-guess baseline"),
     "ttest_over": Str(("genres", "films"), default="genres", doc="pairs of the t-test against random: per-genre APs or per-film APs"),
-    "alpha": Float(min=1e-9, max=0.5, default=0.01, doc="significance level of the t-test (paper: 0.01)"),
-    "seed": Int(min=0, default=0, doc="random-guess draws"),
+    "alpha": Float(min=1e-9, max=0.5, default=0.01,
+                   doc="level of the t-test (paper: 0.01) and of the bootstrap tests that mark a difference distinguishable"),
+    "seed": Int(min=0, default=0, doc="random-guess draws and the bootstrap's resampled films"),
+    "bootstrap": Int(min=1, max=1000000, default=1000,
+                     doc="resamples of the films for Table 4's intervals and paired tests (fewer than 10 films: "
+                         "intervals unavailable)"),
+    "confidence": Float(min=0.5, max=0.999, default=0.95, doc="level of the bootstrap intervals"),
+    "interval": Str(("percentile", "bca"), default="percentile",
+                    doc="bootstrap interval: percentile or BCa (bias-corrected and accelerated; Efron & Tibshirani 1993)"),
 }
 
 SCHEMA: dict[str, Any] = {

@@ -119,6 +119,16 @@ def _metrics(c: dict) -> dict:
     }
 
 
+#: the figures a cue-matcher experiment is judged by: the DVC metrics of stage cues_eval
+#: (the rest of the evaluation is reports/cues/summary.json and per_film.csv)
+JUDGED = ("cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1")
+
+
+def judged(overall: dict) -> dict:
+    """The JUDGED figures of an `evaluate` result (reports/cues/metrics.json)."""
+    return {k: overall[k] for k in JUDGED if k in overall}
+
+
 def evaluate(found: pd.DataFrame, truth: dict[str, pd.DataFrame], iou: float = DEFAULT_IOU) -> tuple[pd.DataFrame, dict]:
     """Per-film table and overall metrics over the films that have truth.
 

@@ -305,6 +305,37 @@ def sinc_resample(x: np.ndarray, x0: int, positions: np.ndarray) -> np.ndarray:
     return out
 
 
+def render_span(read, a: int, b: int, speed: float, n_samples: int | None = None) -> np.ndarray:
+    """Samples [a, b) of a signal played at `speed`: output sample j sits at input sample j * speed.
+
+    `read(i0, i1)` gives the input's float32 samples [i0, i1) (zeros past its
+    end); `n_samples` (the input's length, None: unknown) bounds what is read.
+    Speed 1 reads [a, b) as is; a ratio of small integers (25/24) is rendered
+    by polyphase resampling of just the samples the span needs, starting on a
+    multiple of the resampler's period; any other speed (1000/1001) by
+    windowed-sinc interpolation at the exact positions. Either way any span
+    equals the same samples of the whole signal rendered at once. The one
+    renderer of a track at a film's speed: the matcher's `TrackAudio.span` and
+    the features' `filmscore.features.source` both use it.
+    """
+    end = np.iinfo(np.int64).max if n_samples is None else int(n_samples)
+    if speed == 1.0:
+        return read(a, b)
+    r = speed_ratio(speed)
+    if r is None:  # any other speed: output sample j sits at input j * speed
+        pos = np.arange(a, b, dtype=np.float64) * speed
+        i0 = max(0, int(pos[0]) - SINC_HALF - 1)
+        i1 = min(end, int(pos[-1]) + SINC_HALF + 2)
+        return sinc_resample(read(i0, i1), i0, pos)
+    up, down = r.denominator, r.numerator  # output sample j sits at input j * down / up
+    pad = 10 * max(up, down) // up + 4      # resample_poly's filter half-length, in input samples
+    i0 = max(0, (a * down // up - pad) // down * down)
+    i1 = min(end, b * down // up + pad + 1)
+    y = resample_poly(read(i0, i1), up, down)
+    j0 = i0 * up // down
+    return y[a - j0:b - j0]
+
+
 class PcmFile:
     """An int16 (n, k) array in a file (raw at `offset`, or a .npy), read by rows with pread.
 
@@ -395,23 +426,8 @@ class TrackAudio:
         a, b = max(0, start), min(self.length(speed), stop)
         if b <= a:
             return out
-        if speed == 1.0:
-            out[a - start:b - start] = self.data[a:b, col] * np.float32(1 / 32768)
-            return out
-        r = speed_ratio(speed)
-        if r is None:  # any other speed: output sample j sits at input j * speed
-            pos = np.arange(a, b, dtype=np.float64) * speed
-            i0 = max(0, int(pos[0]) - SINC_HALF - 1)
-            i1 = min(self.n_samples, int(pos[-1]) + SINC_HALF + 2)
-            out[a - start:b - start] = sinc_resample(self.data[i0:i1, col] * np.float32(1 / 32768), i0, pos)
-            return out
-        up, down = r.denominator, r.numerator  # output sample j sits at input j * down / up
-        pad = 10 * max(up, down) // up + 4      # resample_poly's filter half-length, in input samples
-        i0 = max(0, (a * down // up - pad) // down * down)
-        i1 = min(self.n_samples, b * down // up + pad + 1)
-        y = resample_poly(self.data[i0:i1, col] * np.float32(1 / 32768), up, down)
-        j0 = i0 * up // down
-        out[a - start:b - start] = y[a - j0:b - j0]
+        out[a - start:b - start] = render_span(lambda i0, i1: self.data[i0:i1, col] * np.float32(1 / 32768),
+                                               a, b, speed, self.n_samples)
         return out
 
     def whole(self, channel: str, speed: float = 1.0) -> np.ndarray:
@@ -528,4 +544,5 @@ def check_decodable(path: Path, exc: Exception) -> MediaError:
 __all__ = [
     "BandSpec", "Prints", "FilmAudio", "TrackAudio", "PcmFile", "RawFingerprinter", "raw_fingerprint", "load_track_audio",
     "track_prints", "prints_of", "mid_side_int16", "CHROMAPRINT_HOP", "CHROMAPRINT_RATE", "speed_ratio",
+    "render_span",
 ]

@@ -12,8 +12,11 @@ from .bags import cue_table, empty_frames
 from .cache import Entry
 
 
-def assemble_set(out_dir: str | Path, name: str, entries: list[Entry], cues: pd.DataFrame, columns: list[str]) -> dict:
+def assemble_set(out_dir: str | Path, name: str, entries: list[Entry], cues: pd.DataFrame, columns: list[str],
+                 extra: dict | None = None) -> dict:
     """Write ``<out_dir>/<name>/`` (frames, cues, status) from the cached per-film tables, one film at a time.
+
+    `extra` is added to the status (audio sets: ``{"audio": "track" | "film"}``, where their audio was read).
 
     Frames are streamed into one parquet file film by film, so memory holds one
     film's table at a time; the folder appears whole or not at all. Returns the status.
@@ -49,7 +52,8 @@ def assemble_set(out_dir: str | Path, name: str, entries: list[Entry], cues: pd.
         cue_level = pd.concat(cue_parts, ignore_index=True) if cue_parts else cue_table(empty_frames(columns), cues)
         cue_level.to_parquet(tmp / "cues.parquet", index=False)
         status = {"status": "ok", "films": len({e.film_id for e in entries}), "films_with_frames": len(cue_parts),
-                  "cues": len(cue_level), "frames": n_rows, "features": len(columns), "warnings": warnings}
+                  "cues": len(cue_level), "frames": n_rows, "features": len(columns), **(extra or {}),
+                  "warnings": warnings}
         write_json(tmp / "status.json", status)
     return status
 

@@ -4,7 +4,10 @@ An entry is ``<cache_dir>/<set>/<film_id>/<key>.parquet`` (the film's frame
 table) and ``<key>.json`` (its warnings, row count and the parquet file's
 SHA-256), the JSON written last. The key is the SHA-256 of:
 
-- the film file's content hash and the film's cue rows (cue_id, start, end);
+- what the set reads of the film (`filmscore.features.source.audio_inputs`): the
+  film file's content hash and the film's cue rows (cue_id, start, end) for
+  video sets and ``features.audio: film``; each cue's track content hash,
+  offset, speed and times, and the film's duration, for ``features.audio: track``;
 - the set's *result* parameters (`filmscore.config.result_params`: the
   section without its runtime keys, so ``jobs``, ``threads``, ``device`` or
   ``batch_size`` never change a key) and the content of any file they name
@@ -72,10 +75,9 @@ class SetVersion:
         return cls(feature_set.name, hashlib.sha256(blob.encode()).hexdigest())
 
 
-def cache_key(version: SetVersion, film_hash: str, film_cues: pd.DataFrame) -> str:
-    """The key of one film's entry: the set's version, the film's content and its cue rows."""
-    rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end))) for r in film_cues.itertuples()]
-    blob = json.dumps({"set": version.digest, "film": film_hash, "cues": rows})
+def cache_key(version: SetVersion, inputs: dict) -> str:
+    """The key of one film's entry: the set's version and what it reads (`source.audio_inputs`)."""
+    blob = json.dumps({"set": version.digest, **inputs})
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

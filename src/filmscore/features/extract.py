@@ -10,6 +10,12 @@ local processes, or a Dask cluster (``run.scheduler``), with progress. Adding
 one film to a corpus computes only that film; changing a set's parameters
 recomputes that set only.
 
+**Audio source.** Audio sets read each cue's audio through
+`filmscore.features.source.AudioSource.cue_audio`: its soundtrack track
+(``features.audio: track``, the default) or the film's mix (``film``, the
+stream ``corpus.audio_stream`` names); each audio set's status.json records
+which (``"audio"``).
+
 **Sets without weights.** VGGish and OpenL3 raise
 `filmscore.features.weights.WeightsMissing` when their weight file is absent;
 the set is then written as skipped (key-only tables, the message as reason)
@@ -30,13 +36,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FilmscoreError, Problem
-from ..files import file_hash
 from ..parallel import map_films, run_options
 from . import bags
 from .assemble import assemble_set
 from .cache import Entry, SetVersion, cache_key
 from .film import columns_of, extract_film
 from .sets import AUDIO, NAMES, FeatureSet, get
+from .source import AudioSource, audio_inputs, check_track_cues, film_durations, track_hashes, trusted_hash
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +111,7 @@ def film_hashes(films: dict[str, Path], manifest: pd.DataFrame | None = None) ->
     if manifest is not None and {"film_id", "role", "sha256", "size_bytes"} <= set(manifest.columns):
         for r in manifest[manifest["role"] == "film"].itertuples():
             known[str(r.film_id)] = (str(r.sha256), int(r.size_bytes))
-    out = {}
-    for fid, path in films.items():
-        entry = known.get(fid)
-        if entry and Path(path).is_file() and Path(path).stat().st_size == entry[1]:
-            out[fid] = entry[0]
-        else:
-            out[fid] = file_hash(path)
-    return out
+    return {fid: trusted_hash(path, known.get(fid)) for fid, path in films.items()}
 
 
 # ---------------------------------------------------------------- extractors
@@ -203,13 +202,13 @@ class Task:
     path: str
     cues: pd.DataFrame
     entry: Entry
-    audio_stream: int | str | None = None
+    source: AudioSource | None = None  #: where an audio set reads the cues (None: video set)
 
 
 def _run_task(task: Task) -> tuple[int, list[str]]:
     """Compute one (set, film) and store it in the cache; runs wherever `map_films` sends it."""
     ext = _worker_extractor(task.name, task.section)
-    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues, task.audio_stream)
+    frames, warns = extract_film(get(task.name), ext, task.film_id, task.path, task.cues, task.source)
     task.entry.write(frames, {"film_id": task.film_id, "set": task.name, "warnings": warns})
     return len(frames), warns
 
@@ -238,40 +237,66 @@ def _run_tasks(tasks: list[Task], run: dict, torch_threads: int = 0) -> None:
 
 
 def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.DataFrame, cache_dir: Path,
-         manifest: pd.DataFrame | None = None) -> tuple[dict[str, list[Entry]], list[Task]]:
-    """Each active set's cache entries, in film order, and the tasks of those not (intact) in the cache."""
+         manifest: pd.DataFrame | None = None,
+         tracks: dict[str, list[Path]] | None = None) -> tuple[dict[str, list[Entry]], list[Task]]:
+    """Each active set's cache entries, in film order, and the tasks of those not (intact) in the cache.
+
+    Audio sets read the cues from `tracks` (each film's soundtrack files) with
+    ``features.audio: track``, else from the films' ``corpus.audio_stream``;
+    `cues` has passed `source.check_track_cues` in track mode.
+    """
+    mode = params["features"]["audio"]
+    stream = params.get("corpus", {}).get("audio_stream", 0)
     film_ids = sorted(set(cues["film_id"]))
-    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if active and film_ids else {}
+    from_tracks = mode == "track" and any(get(n).audio for n in active) and bool(film_ids)
+    if from_tracks:
+        track_hash = track_hashes(tracks, cues, manifest)
+        durations = film_durations({f: films[f] for f in film_ids}, manifest)
+    reads_film = film_ids and any(not (get(n).audio and from_tracks) for n in active)
+    hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if reads_film else {}
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
+    sources = {f: AudioSource("track", f, films[f], {Path(p).stem: p for p in tracks[f]}, durations[f])
+               if from_tracks else AudioSource("film", f, films[f], stream=stream) for f in film_ids}
     tasks: list[Task] = []
     entries: dict[str, list[Entry]] = {}
-    stream = params.get("corpus", {}).get("audio_stream", 0)
     for name in active:
         section = set_params(params, name)
         version = SetVersion.of(get(name), section)
+        audio = get(name).audio
         entries[name] = []
         for fid in film_ids:
-            # another audio stream of the same file: other audio features
-            media = hashes[fid] if stream in (None, 0) or not get(name).audio else f"{hashes[fid]}:stream={stream}"
-            entry = Entry.at(cache_dir, name, fid, cache_key(version, media, by_film[fid][["cue_id", "start", "end"]]))
+            if audio and from_tracks:
+                inputs = audio_inputs("track", by_film[fid], track_hash=track_hash, duration=durations[fid])
+            else:  # film-mode audio (its audio stream), and the pictures: the film at the cue times
+                inputs = audio_inputs("film", by_film[fid], film_hash=hashes[fid], stream=stream if audio else None)
+            entry = Entry.at(cache_dir, name, fid, cache_key(version, inputs))
             entries[name].append(entry)
             if not entry.usable():
-                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry, stream))
+                tasks.append(Task(name, section, fid, str(films[fid]), by_film[fid], entry,
+                                  sources[fid] if audio else None))
     return entries, tasks
 
 
 def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, out_dir: str | Path,
-                     cache_dir: str | Path, manifest: pd.DataFrame | None = None) -> dict[str, dict]:
+                     cache_dir: str | Path, manifest: pd.DataFrame | None = None,
+                     tracks: dict[str, list[Path]] | None = None) -> dict[str, dict]:
     """Extract every set of params['features']['sets'] and write its bags under `out_dir`.
 
-    `films` maps film_id to its file (the corpus); `cues` is the cue table
-    (checked with `prepare_cues`); `cache_dir` holds the per-film results
-    (`filmscore.features.cache`). Returns each set's status.
+    `films` maps film_id to its file and `tracks` to its soundtrack files (the
+    corpus; `tracks` is read with ``features.audio: track``); `cues` is the cue
+    table (checked with `prepare_cues`, and `source.check_track_cues` in track
+    mode); `cache_dir` holds the per-film results (`filmscore.features.cache`).
+    Returns each set's status.
     """
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
+    mode = params["features"]["audio"]
     cues = prepare_cues(cues, films)
     active, skipped = resolve_sets(params)
-    entries, tasks = plan(params, active, films, cues, cache_dir, manifest)
+    if mode == "track" and any(get(n).audio for n in active) and len(cues):
+        if tracks is None:
+            raise ValueError("features.audio is 'track': pass the corpus's soundtrack files (tracks=Corpus.tracks)")
+        cues = check_track_cues(cues, tracks)
+    entries, tasks = plan(params, active, films, cues, cache_dir, manifest, tracks)
     n_cached = sum(len(v) for v in entries.values()) - len(tasks)
     if active:
         log.info("features: %d (set, film) result(s) to compute, %d from the cache (%s)", len(tasks), n_cached, cache_dir)
@@ -279,7 +304,8 @@ def extract_features(params: dict, films: dict[str, Path], cues: pd.DataFrame, o
     statuses: dict[str, dict] = {}
     for name in NAMES:
         if name in active:
-            statuses[name] = assemble_set(out_dir, name, entries[name], cues, columns_of(name, active[name]))
+            extra = {"audio": mode} if get(name).audio else {}
+            statuses[name] = assemble_set(out_dir, name, entries[name], cues, columns_of(name, active[name]), extra)
             st = statuses[name]
             log.info("features %s: %d cue(s), %d frame(s), %d feature(s)%s", name, st["cues"], st["frames"],
                      st["features"], f"; {len(st['warnings'])} warning(s) listed in {out_dir / name / 'status.json'}"

@@ -5,8 +5,9 @@ A cell is ``(set, level, method, size)``: a neural pool with its hidden size
 (``mir-cue-simplemi-svm``). `run_cell` writes ``data/models/<cell>/``:
 
 * ``predictions.parquet``: film_id, fold, genre, prob, pred, truth (every film);
-* ``metrics.json``: status, macro and per-genre P/R/F1/AP, the settings (no timing: the log has it, and a
-  re-run must give the same bytes);
+* ``metrics.json``: status, macro and per-genre P/R/F1/AP, the settings, and for neural cells
+  ``training`` (the schedule, the epochs of each fold model, a one-line summary); no timing (the
+  log has it, and a re-run must give the same bytes);
 * ``model.pt`` (neural cells): the fold models, for `CVResult.load` / ``predict_heldout``;
 * ``history.csv`` (neural cells): mean training loss per epoch.
 
@@ -43,7 +44,8 @@ def make_estimator(method: str, size, params: dict):
                              batch_size=t["batch_size"], seed=t["seed"], attention=t["attention"],
                              attend_layers=tuple(t["attend_layers"]), dropout=float(t["dropout"]),
                              loss_weights=t["loss_weights"], threshold=float(t["threshold"]), precision=t["precision"],
-                             fold_batching=t["fold_batching"], jobs=t["jobs"])
+                             fold_batching=t["fold_batching"], jobs=t["jobs"], schedule=t["schedule"],
+                             steps=t["steps"], nested_epochs=tuple(t["nested_epochs"]), inner_folds=t["inner_folds"])
     if method in CLASSICAL:
         from .classical import make_classical
 
@@ -51,7 +53,7 @@ def make_estimator(method: str, size, params: dict):
         if size not in BASES:
             raise FilmscoreError(Problem("cell", f"base classifier {size!r}", f"use one of {list(BASES)}"))
         return make_classical(method, size, k=c["knn_k"], C=float(c["svm_c"]), kernel=c["svm_kernel"],
-                              trees=c["rf_trees"], seed=c["seed"])
+                              trees=c["rf_trees"], seed=c["seed"], logreg_c=float(c["logreg_c"]))
     raise FilmscoreError(Problem("cell", f"method {method!r}", f"use a pool {list(POOLS)} or {list(CLASSICAL)}"))
 
 
@@ -91,6 +93,8 @@ def run_cell(feature_set: str, level: str, method: str, size, params: dict, out_
         res = cross_validate(estimator, bags, Y, folds, film_ids=film_ids, genres=genres, columns=columns, desc=name,
                              jobs=params["classical"]["jobs"], keep_models=False)
     metrics = score(res.truth, res.prob, res.pred, genres)
+    if method in POOLS:  # how long it trained (schedule, epochs per fold): the report states it
+        metrics["training"] = estimator.training_
     metrics.update(info, status="ok", n_folds=res.n_folds, n_features=len(columns),
                    n_empty_bags=int(sum(len(b) == 0 for b in bags)),
                    n_instances=int(sum(len(b) for b in bags)))

@@ -9,9 +9,12 @@ ATTENTION_NORMS = ("sigmoid", "softmax")
 #: arithmetic of neural training (Lightning's names): float32 throughout, or bfloat16
 #: instance activations with float32 weights, optimiser, per-bag formulas and loss
 PRECISIONS = ("32-true", "bf16-mixed")
+#: how long neural models train: the paper's fixed epochs, a fixed number of optimiser steps,
+#: or epochs chosen by an inner cross-validation inside each training fold
+SCHEDULES = ("paper", "steps", "nested")
 #: classical MIL methods and their base classifiers (binary relevance)
 CLASSICAL = ("simplemi", "imv")
-BASES = ("knn", "svm", "rf")
+BASES = ("knn", "svm", "rf", "logreg")
 #: instance level: one instance per cue (frames averaged) or per 1 Hz frame
 LEVELS = ("cue", "frame")
 #: feature sets of the features stage (data/features/<set>/), from the registry `filmscore.features.sets`
@@ -37,5 +40,5 @@ def cell_name(feature_set: str, level: str, method: str, size) -> str:
     return f"{feature_set}-{level}-{method}-{size}"
 
 
-__all__ = ["POOLS", "ATTENTION_NORMS", "PRECISIONS", "CLASSICAL", "BASES", "LEVELS", "FEATURE_SETS", "LABEL_BASELINES",
+__all__ = ["POOLS", "ATTENTION_NORMS", "PRECISIONS", "SCHEDULES", "CLASSICAL", "BASES", "LEVELS", "FEATURE_SETS", "LABEL_BASELINES",
            "KEY_COLUMNS", "MODEL_LABELS", "cell_name"]

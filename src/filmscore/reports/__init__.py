@@ -7,6 +7,3 @@
   (`paper`) beside the project's;
 - `inputs`: where the reports find the other stages' outputs (the contracts).
 """
-
-#: units of the cross-modal test (filmscore.reports.crossmodal; the params schema reads them here, no heavy imports)
-CROSSMODAL_UNITS = ("film", "mixed", "clip")

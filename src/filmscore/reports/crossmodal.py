@@ -49,7 +49,7 @@ from scipy.stats import mannwhitneyu
 from statsmodels.stats.multitest import multipletests
 
 from ..errors import FilmscoreError, Problem
-from . import CROSSMODAL_UNITS as UNITS  # film, mixed, clip: see the module doc
+from ..config import CROSSMODAL_UNITS as UNITS  # film, mixed, clip: see the module doc
 
 log = logging.getLogger(__name__)
 

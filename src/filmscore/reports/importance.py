@@ -358,7 +358,12 @@ def importance_figure(summary: pd.DataFrame, title: str = ""):
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_xticks(x, labels)
     ax.set_ylabel("importance  s = 1 - F1_perm / F1_orig")
-    ax.legend(ncol=min(8, len(groups)), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=cmap(gi % 10), label=g) for gi, g in enumerate(groups)]  # plain, whatever the first bar
+    handles.append(Patch(facecolor="0.8", hatch="///", alpha=0.6, label="interval contains 0"))
+    ax.legend(handles=handles, ncol=min(9, len(handles)), fontsize=7, frameon=False, loc="upper center",
+              bbox_to_anchor=(0.5, -0.1))
     n = int(summary["n_repeats"].iloc[0]) if len(summary) else 0
     conf = float(summary["confidence"].iloc[0]) if len(summary) else 0.95
     kind = str(summary["interval"].iloc[0]) if len(summary) and "interval" in summary else "permutations only"

@@ -22,7 +22,7 @@ from ..errors import FilmscoreError, Problem
 # ---- inputs written by other stages (the contracts) -----------------------
 MANIFEST = Path("data/manifest.parquet")  # stage validate
 CUES = Path("data/cues/cues.parquet")  # stage cues
-CUES_METRICS = Path("reports/cues/metrics.json")  # stage cues (evaluation), where cues_truth exists
+CUES_SUMMARY = Path("reports/cues/summary.json")  # stage cues_eval: the whole evaluation, where cues_truth exists
 FEATURES_DIR = Path("data/features")  # stage features: <set>/{frames,cues}.parquet, status.json
 MODELS_DIR = Path("data/models")  # stage train: <set>-<level>-<pool>-<hidden>/
 TABLE4 = Path("reports/table4.csv")  # stage evaluate

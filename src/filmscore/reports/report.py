@@ -27,7 +27,7 @@ from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
-from .inputs import (CROSSMODAL_DIR, CUES, CUES_METRICS, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD,
+from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD,
                      S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TIMELINE_DIR, film_table, require)
 from .timeline import read_truth, timeline_figures
 
@@ -154,14 +154,14 @@ def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_
         none = sorted(set(films.index) - set(cues["film_id"]))
         doc.para(f"Films without any cue (they enter the models as empty bags): {', '.join(none[:20])}"
                  f"{' ...' if len(none) > 20 else ''}.")
-    m = _read_json(CUES_METRICS)
+    m = _read_json(CUES_SUMMARY)
     if m is None:
-        doc.para(f"No cue matcher evaluation (`{CUES_METRICS}`): it needs ground-truth cues in the corpus "
+        doc.para(f"No cue matcher evaluation (`{CUES_SUMMARY}`): it needs ground-truth cues in the corpus "
                  "(`cues_truth/<film_id>.csv`).")
     else:
         flat = [(k, v) for k, v in _flatten(m)]
         doc.table(pd.DataFrame({"metric": [k for k, _ in flat], "value": [_fmt(v) for _, v in flat]}),
-                  f"Cue matcher evaluation against ground truth ({CUES_METRICS})")
+                  f"Cue matcher evaluation against ground truth ({CUES_SUMMARY})")
     s = paper.STAMPER
     doc.para(f"**Paper** (Dejavu on 5 s windows, {s['films']} hand-annotated films, {s['cues']} cues, {s['minutes']} min): "
              f"precision {s['precision']:.2f} (SD {s['precision_sd']:.3f}), recall {s['recall']:.2f} (SD {s['recall_sd']:.3f}).")
