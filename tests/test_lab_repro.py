@@ -58,7 +58,8 @@ DEMO_METRICS: list[str] = ["reports/cues/metrics.json", "reports/table4.json"]  
 
 def test_project_dag_on_the_demo_a_fresh_clone_gets_the_same_hashes(tiny_demo, tmp_path):
     c = clone(tiny_demo.origin, tmp_path / "clone")
-    git(c, "checkout", "-q", tiny_demo.pipeline_commit)  # the pipeline alone: the clone computes its own results
+    # the pipeline alone, on the same branch name (the report prints the revision and branch it ran on)
+    git(c, "checkout", "-q", "-B", "main", tiny_demo.pipeline_commit)
     assert not (c / "dvc.lock").exists()
     dvc(c, "repro", "-q", timeout=1500)
     lock = lock_hashes(c)
