@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..features import sets
 from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
@@ -225,8 +226,10 @@ def _verdict(v, p) -> str:
 
 def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
     """Table 4 with its intervals and paired tests as readable cells (the columns inferred from the CSV)."""
-    cols = {c: c for c in ("features", "level", "method", "size") if c in t4}
-    out = t4[list(cols)].copy()
+    name = "model" if "model" in t4 else "method"  # the readable model name where the table has it
+    out = t4[[c for c in ("features", "level", name, "size") if c in t4]].copy()
+    if "features" in out:  # the registry's labels: musicnn rows say they stand for the paper's learned embedding
+        out["features"] = out["features"].map(lambda v: sets.label(str(v)))
     for c in ("precision", "recall"):
         if c in t4:
             out[c[0].upper()] = t4[c].astype(float)
@@ -236,6 +239,9 @@ def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
     for k in ("vs_avg", "vs_random"):
         if k in t4:
             out[k.replace("_", " ")] = [_verdict(v, p) for v, p in zip(t4[k], num(f"p_{k}"))]
+    if "paper_features" in t4:  # the paper's F1 for the same row (musicnn: the paper's VGGish)
+        out["paper F1"] = [f"{f1:.2f} ({sets.label(str(ps))})" if np.isfinite(f1) and isinstance(ps, str) and ps else "–"
+                           for f1, ps in zip(num("paper_f1"), t4["paper_features"])]
     return out
 
 
@@ -248,6 +254,9 @@ def models_section(doc: Document, params: dict) -> None:
             doc.table(table4_view(t4), f"This project: held-out macro P / R / F1 and mAP with {float(conf):.0%} "
                       f"bootstrap intervals over films; paired tests against average pooling and the random guess "
                       f"({TABLE4})")
+            notes = sorted({str(v) for v in t4.get("interval_note", pd.Series(dtype=str)).dropna() if str(v)})
+            if notes:
+                doc.para("Intervals and tests: " + "; ".join(notes) + ".")
         else:
             doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
         sched = sorted({str(v) for v in t4["schedule"].dropna() if str(v)}) if "schedule" in t4 else []
