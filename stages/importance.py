@@ -1,4 +1,4 @@
-"""Stage `importance`: permutation feature importance of the MIR feature groups (the paper's Fig 3).
+"""Stage `importance`: permutation feature importance of feature groups (the paper's Fig 3: MIR's; musicnn's tag groups).
 
 Reuses the fold models of the model cell chosen by `reports.importance.*` (no retraining)
 and writes reports/importance/ (summary.csv, repeats.csv, overall.csv,
@@ -16,7 +16,7 @@ def main(params: dict) -> None:
     model_dir = paths.MODELS / inputs.model_cell(r["features"], r["level"], r["pool"], r["hidden"])
     inputs.load_predictions(model_dir, genres)  # a clear error naming the stage to run, before loading models
 
-    from filmscore.features.groups import group_of  # MIR column -> group name (MFCC, dMFCC, ..., Tone)
+    from filmscore.features.groups import group_of  # MIR column -> MFCC, ..., Tone; musicnn tag -> Genre, ..., Voice
     from filmscore.mil.cv import CVResult  # the fold models of a cell; see importance.CVPredictor
 
     predictor = CVResult.load(model_dir)

@@ -73,7 +73,8 @@ def test_frontend_matches_librosa():
     assert mine.shape == ref.shape == (1 + len(y) // 256, 96)
     np.testing.assert_allclose(mine, ref, rtol=1e-5, atol=1e-9)
     # float16 storage, then log10(10000 x + 1)
-    np.testing.assert_array_equal(frontend.log_compress(ref), np.log10(10000 * ref.astype(np.float16).astype(np.float32) + 1))
+    by_hand = np.log10(10000 * ref.astype(np.float16).astype(np.float32) + 1)
+    np.testing.assert_array_equal(frontend.log_compress(ref), by_hand)
 
 
 def test_patches_centred_on_each_second():
@@ -136,6 +137,7 @@ def test_shared_timbral_convolutions_equal_patch_by_patch(weights_dir):
                                atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_known_signals_move_the_tags_the_expected_way(weights_dir):
     """Expectation written before looking: a sustained piano-like chord raises MTT's 'piano' and lowers its
     'drums' and 'beat' against a drum loop; MSD's 'electronic' is higher for the drum loop."""
@@ -265,6 +267,7 @@ def test_batch_size_and_threads_do_not_change_results(weights_dir):
 # The feature set in the features stage
 # --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_feature_set_end_to_end_and_keyed_on_the_weights(weights_dir, tmp_path):
     import pandas as pd
     import yaml
@@ -321,3 +324,53 @@ def test_missing_weights_skip_the_set_and_the_others_run(tmp_path):
     assert "fetch-musicnn" in statuses["musicnn"]["reason"]
     assert read_set(tmp_path / "features", "musicnn")[0].empty
     assert statuses["visual"]["status"] in ("ok", "skipped")  # the other set ran (a .wav has no pictures)
+
+
+# --------------------------------------------------------------------------
+# Taggram importance: the tag groups
+# --------------------------------------------------------------------------
+
+def test_every_tag_of_both_taggers_has_exactly_one_group():
+    from filmscore.features import groups as G
+
+    seen = [t for tags in G._TAGS_BY_GROUP.values() for t in tags]
+    assert len(seen) == len(set(seen))  # no tag in two groups
+    assert set(seen) == set(P.MSD_LABELS) | set(P.MTT_LABELS)  # and none left out
+    assert G.group_of(tag_column("Hip-Hop")) == "Genre" and G.group_of(tag_column("female vocalists")) == "Voice"
+    assert G.group_of(tag_column("80s")) == "Era" and G.group_of(tag_column("harpsichord")) == "Instrument"
+    assert G.group_of(tag_column("Mellow")) == "Mood" and G.group_of("mfcc_03_mean") == "MFCC"  # MIR unchanged
+    with pytest.raises(KeyError):
+        G.group_of("musicnn_017")  # penultimate units have no group
+    with pytest.raises(KeyError):
+        G.group_of("musicnn_tag_kazoo")
+    assert [len(v) for v in G.tag_groups(P.labels("MSD_musicnn")).values()] == [30, 8, 2, 6, 4]
+    assert [len(v) for v in G.tag_groups(P.labels("MTT_vgg")).values()] == [13, 6, 14, 0, 17]
+
+
+def test_permutation_importance_over_tag_groups_finds_the_group_the_model_uses():
+    """A synthetic 'model' reads genre 0 from the guitar tag and genre 1 from the 80s tag: the Instrument and
+    Era groups matter, the others score zero (the importance stage's own machinery, on taggram columns)."""
+    from filmscore.features.groups import group_of
+    from filmscore.reports.importance import group_indices, permutation_importance
+
+    cols = [tag_column(t) for t in P.MSD_LABELS]
+    rng = np.random.default_rng(0)
+    n = 40
+    Y = np.stack([np.arange(n) % 2, (np.arange(n) // 2) % 2], axis=1)
+    bags = []
+    for y in Y:
+        b = rng.uniform(0, 0.3, (5, len(cols)))
+        b[:, cols.index(tag_column("guitar"))] += 0.6 * y[0]
+        b[:, cols.index(tag_column("80s"))] += 0.6 * y[1]
+        bags.append(b)
+
+    def predict(bs):
+        m = np.stack([b.mean(axis=0) for b in bs])
+        return np.stack([m[:, cols.index(tag_column("guitar"))], m[:, cols.index(tag_column("80s"))]], axis=1)
+
+    groups = group_indices(cols, group_of)
+    assert sorted(groups) == sorted(["Genre", "Mood", "Instrument", "Era", "Voice"])
+    res = permutation_importance(predict, bags, groups, Y, ["Action", "Drama"], n_repeats=5, seed=0)
+    s = res.summary().set_index(["group", "genre"])["mean"]
+    assert s[("Instrument", "Action")] > 0.5 and s[("Era", "Drama")] > 0.5
+    assert s[("Genre", "Action")] == 0 and s[("Mood", "Drama")] == 0 and s[("Voice", "Action")] == 0

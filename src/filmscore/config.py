@@ -22,7 +22,7 @@ import yaml
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
 from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
-from .paths import CUES_CACHE, DEMO
+from .paths import DEMO
 
 PARAMS_FILE = "params.yaml"
 
@@ -176,7 +176,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                         "(a candidate is found within half a step of its speed, then the speed is estimated)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
-    "cache": Str(runtime=True, default=str(CUES_CACHE), doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (keyed on content, "
+                 "settings and code; a tool cache, not a DVC output)"),
     "cache_track_audio": Bool(runtime=True, default=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
@@ -226,6 +227,8 @@ FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  default=["mir", "musicnn", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
+    "cache": Str(runtime=True, default="data/features/cache",
+                 doc="per-film feature cache folder (keyed on content, params and code; a tool cache, not a DVC output)"),
     "audio": Str(choices=("track", "film"), default="track",
                  doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
                      "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
@@ -316,7 +319,8 @@ REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
         "features": Str(choices=FEATURE_SETS,
-                        default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+                        default="mir", doc="feature set of the analysed model; needs feature groups: mir (the paper's eight) or "
+                        "musicnn with features.musicnn.output: taggram (tag groups Genre, Mood, Instrument, Era, Voice)"),
         "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),

@@ -15,7 +15,6 @@ DEMO = Path("data/demo")  # stage demo: the generated corpus (corpus.path's defa
 MANIFEST = Path("data/manifest.parquet")  # stage validate: every corpus file, its hash, duration, labels
 CUES_TRUTH = Path("data/cues_truth")  # stage validate: the corpus's cues_truth/<film_id>.csv, checked (may be empty)
 CUES = Path("data/cues/cues.parquet")  # stage cues: the cue table
-CUES_CACHE = Path("data/cues_cache")  # stage cues: prints and per-film cues by content (cues.cache's default)
 CUES_EVAL = Path("reports/cues")  # stage cues_eval: metrics.json, per_film.csv, figures/
 FEATURES = Path("data/features")  # stage features: <set>/{frames,cues}.parquet, status.json
 MODELS = Path("data/models")  # stages train, classical: <set>-<level>-<method>-<size>/
@@ -30,5 +29,5 @@ REPORT_MD = Path("reports/report.md")  # stage report
 REPORT_HTML = Path("reports/report.html")  # stage report
 TIMELINE = Path("reports/timeline")  # stage report: per-film cue timelines
 
-__all__ = ["DEMO", "MANIFEST", "CUES_TRUTH", "CUES", "CUES_CACHE", "CUES_EVAL", "FEATURES", "MODELS", "REPORTS", "TABLE4",
+__all__ = ["DEMO", "MANIFEST", "CUES_TRUTH", "CUES", "CUES_EVAL", "FEATURES", "MODELS", "REPORTS", "TABLE4",
            "S2_FIGURE", "S3_FIGURE", "TABLE4_FIGURE", "IMPORTANCE", "CROSSMODAL", "REPORT_MD", "REPORT_HTML", "TIMELINE"]

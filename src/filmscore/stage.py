@@ -17,6 +17,10 @@ cannot depend on a parameter DVC does not track. The stage is the one ``DVC_STAG
 names (DVC sets it for every command), or, run by hand, every dvc.yaml stage whose
 cmd runs this module. With ``FILMSCORE_PARAMS_TRACE=DIR`` the keys read are written
 to ``DIR/<stage>.json`` (tests compare them with dvc.yaml).
+
+When the environment names a run log (``FILMSCORE_RUNLOG=<file>``), every stage
+appends one line to it as it starts (``<stage> <arguments>``): the stages' own
+record of what ran, which the lab tests read to check that a pull recomputes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ from .log import setup_logging
 
 log = logging.getLogger("filmscore.stage")
 TRACE_ENV = "FILMSCORE_PARAMS_TRACE"
+#: environment variable naming the run log (one line per stage run; unset: no log)
+RUNLOG_ENV = "FILMSCORE_RUNLOG"
+
+
+def _record_run(module: str) -> None:
+    path = os.environ.get(RUNLOG_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:  # one short line: atomic enough for O_APPEND
+            fh.write(" ".join([module.rpartition(".")[2], *sys.argv[1:]]) + "\n")
 
 
 class UnlistedParam(FilmscoreError):
@@ -166,6 +179,7 @@ def run_stage(fn: Callable[[Any], None], sections: list[str] | None = None) -> N
     if module == "__main__":
         spec = getattr(sys.modules["__main__"], "__spec__", None)
         module = spec.name if spec is not None else module
+    _record_run(module)
     try:
         params = load_params(PARAMS_FILE)
         this = _this_stage(module)

@@ -23,7 +23,12 @@
    speed) is then checked against the film by a phase-coherent test of the
    waveforms (STFT GCC-PHAT): the film carries the very recording of the
    track, so a true alignment gives a sharp peak far above chance; its
-   position is the sample-exact offset.
+   position is the sample-exact offset. A time-stretched transfer (pitch
+   kept: WSOLA grains within a few ms of the speed's line) does not hold
+   phase over a window; where GCC-PHAT fails, or finds only a short cue, the
+   track at its own pitch is checked frame by frame along the line
+   (`StretchCoherence`, `stretch_check`), accepted at
+   `cues.verify.stretch_min_z`.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones and those whose mean z
@@ -809,10 +814,15 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
     rows = np.arange(len(v))[:, None]
     taus = np.arange(-radius, radius + 1, dtype=np.float64)
 
-    def line_scores(etas: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        out = np.empty((len(etas), len(taus)), np.float32)
+    def line_scores(etas: np.ndarray, rr: np.ndarray, tt: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """Mean over frames of rr along every line (eta, tau in tt), linearly interpolated (or nearest sample)."""
+        out = np.empty((len(etas), len(tt)), np.float32)
         for i, e in enumerate(etas):
-            pos = radius + taus[None, :] - v[:, None] * e
+            pos = radius + tt[None, :] - v[:, None] * e
+            if nearest:
+                j = np.clip(np.rint(pos).astype(np.int64), 0, rr.shape[1] - 1)
+                out[i] = rr[rows, j].mean(axis=0)
+                continue
             j = np.floor(pos).astype(np.int64)
             w = (pos - j).astype(np.float32)
             ok = (j >= 0) & (j + 1 < rr.shape[1])
@@ -820,20 +830,29 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
             out[i] = ((rr[rows, j] * (1 - w) + rr[rows, j + 1] * w) * ok).mean(axis=0)
         return out
 
-    coarse = max(1, int(np.ceil(4 * step / step)))
-    if eta_max > 8 * step:  # coarse pass on peaks widened by max-pooling, then half-sample steps around the best
+    coarse = 4
+    if eta_max > 8 * step:
+        # coarse pass: peaks widened by max-pooling, so every `coarse`-th lag and eta step, nearest sample, then
+        # half-sample eta steps and every lag near the best
         from scipy.ndimage import maximum_filter1d
 
         etas = np.arange(-eta_max, eta_max + 1e-15, coarse * step)
-        sc = line_scores(etas, maximum_filter1d(r, 2 * coarse + 1, axis=1))
-        e0 = etas[int(np.argmax(sc.max(axis=1)))]
+        tc = taus[::coarse]
+        sc = line_scores(etas, maximum_filter1d(r, 2 * coarse + 1, axis=1), tc, nearest=True)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        e0, t0 = etas[i], tc[k]
         etas = np.arange(e0 - coarse * step, e0 + coarse * step + 1e-15, step)
+        near = taus[np.abs(taus - t0) <= 2 * coarse + 2]
+        sc = line_scores(etas, r, near)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        eta, tau0 = float(etas[i]), float(near[k])
     else:
         etas = np.arange(-eta_max, eta_max + 1e-15, step)
-    sc = line_scores(etas, r)
-    i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
-    eta, tau0 = float(etas[i]), float(taus[k])
-    row = sc[i]
+        sc = line_scores(etas, r, taus)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        eta, tau0 = float(etas[i]), float(taus[k])
+    row = line_scores(np.array([eta]), r, taus)[0]
+    k = int(np.argmin(np.abs(taus - tau0)))
     far = np.abs(taus - tau0) > 32
     bg = row[far] if far.sum() > 16 else row
     z = float((row[k] - np.median(bg)) / (bg.std() + 1e-12))

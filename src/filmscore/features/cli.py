@@ -125,7 +125,8 @@ def add_convert_vggish(wsub) -> None:
 def _cmd_fetch_musicnn(args) -> int:
     from .musicnn.fetch import fetch_musicnn
 
-    paths = fetch_musicnn(args.dest, wheel=args.wheel, force=args.force)
+    dest = args.dest or sections_from_params(args.params)["musicnn"]["weights"]
+    paths = fetch_musicnn(dest, wheel=args.wheel, force=args.force)
     print("\n".join(f"musicnn: OK  {p}" for p in paths))
     return 0
 
@@ -139,8 +140,9 @@ def add_fetch_musicnn(wsub) -> None:
         "check its sha256, read the TensorFlow checkpoints of its four models (" + ", ".join(M.MODELS) + ") with "
         "filmscore's numpy reader and write DEST/<model>.npz. Models already written from that wheel are kept, so a "
         "second run downloads nothing. Without network access: download the wheel elsewhere and pass --wheel.")
-    f.add_argument("--dest", default=M.WEIGHTS_DIR, help=f"folder for the .npz files (default: {M.WEIGHTS_DIR}, "
-                   "params.yaml: features.musicnn.weights)")
+    f.add_argument("--dest", help="folder for the .npz files (default: params.yaml's features.musicnn.weights, "
+                   f"{M.WEIGHTS_DIR} unless changed)")
+    f.add_argument("--params", default="params.yaml", help="params file (default: ./params.yaml)")
     f.add_argument("--wheel", help=f"a downloaded {M.WHEEL_NAME} to read instead of downloading it")
     f.add_argument("--force", action="store_true", help="write the files again even when they are current")
     f.set_defaults(func=_cmd_fetch_musicnn)

@@ -334,8 +334,9 @@ def read_checkpoint(prefix: str | Path, names=None) -> dict[str, np.ndarray]:
         wanted = list(names)
         missing = [n for n in wanted if n not in entries]
         if missing:
-            raise WeightsCorrupt(index, f"holds no variable {', '.join(missing[:4])}"
-                                        f"{' ...' if len(missing) > 4 else ''} (it holds {', '.join(sorted(entries)[:6])} ...)")
+            more = " ..." if len(missing) > 4 else ""
+            raise WeightsCorrupt(index, f"holds no variable {', '.join(missing[:4])}{more} "
+                                        f"(it holds {', '.join(sorted(entries)[:6])} ...)")
     shards = [Path(f"{prefix}.data-{i:05d}-of-{header.num_shards:05d}") for i in range(header.num_shards)]
     blobs: dict[int, memoryview] = {}
     out: dict[str, np.ndarray] = {}

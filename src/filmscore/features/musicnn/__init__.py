@@ -7,6 +7,14 @@ models/musicnn/<model>.npz, no TensorFlow), `model` (the `Musicnn` class the
 features stage calls). The checkpoint reader is `filmscore.features.tfcheckpoint`.
 """
 
-from .model import Musicnn
-
 __all__ = ["Musicnn"]
+
+
+def __getattr__(name: str):
+    # `Musicnn` (torch) is imported on first use, so `params` (tags, columns; read by
+    # filmscore.features.groups) comes without torch
+    if name == "Musicnn":
+        from .model import Musicnn
+
+        return Musicnn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

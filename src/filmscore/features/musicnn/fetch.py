@@ -53,6 +53,7 @@ def manual_steps(dest: str | Path) -> str:
 def download_wheel(folder: Path) -> Path:
     """`pip download --no-deps musicnn==0.1.0 -d folder` with this interpreter's pip; FilmscoreError if it fails."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+           "--retries", "2", "--timeout", "30",  # offline: say so within a minute or two
            f"musicnn=={P.WHEEL_VERSION}", "-d", str(folder)]
     log.info("downloading %s from PyPI (%.0f MB, not installed)", P.WHEEL_NAME, P.WHEEL_BYTES / 1e6)
     try:

@@ -15,7 +15,6 @@ tag probabilities, `musicnn_tag_<tag>`, tags of params.labels(model)) or
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,7 @@ from . import frontend
 from . import params as P
 from .network import MusicnnNet, load_network
 
-PREFIX = "musicnn_"
-TAG_PREFIX = PREFIX + "tag_"
-
-
-def tag_column(tag: str) -> str:
-    """The column of a tag: 'female vocalists' -> 'musicnn_tag_female_vocalists', 'Hip-Hop' -> 'musicnn_tag_hip_hop'."""
-    return TAG_PREFIX + re.sub(r"[^0-9a-z]+", "_", tag.lower()).strip("_")
+from .params import PREFIX, tag_column
 
 
 def weights_file(folder: str | Path, model: str) -> Path:
@@ -134,7 +127,8 @@ class Musicnn:
             timbral = self.net.timbral_sequence(x)
             s = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(self.device)
             for i in range(0, len(s), self.batch_size):
-                outs.append(self._select(*self.net.forward_shared(x, timbral, s[i:i + self.batch_size])).float().cpu().numpy())
+                pen, logits = self.net.forward_shared(x, timbral, s[i:i + self.batch_size])
+                outs.append(self._select(pen, logits).float().cpu().numpy())
         return np.concatenate(outs, axis=0)
 
     def embed(self, audio: np.ndarray, sr: int, n_seconds: int | None = None) -> np.ndarray:

@@ -274,7 +274,8 @@ def check_variables(variables: dict[str, np.ndarray], arch: str, source: str | P
     want = tf_variables(arch)
     missing = [k for k in want if k not in variables]
     if missing:
-        raise WeightsCorrupt(source, f"lacks the {arch} variable(s) {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} "
+        more = " ..." if len(missing) > 4 else ""
+        raise WeightsCorrupt(source, f"lacks the {arch} variable(s) {', '.join(missing[:4])}{more} "
                                      f"(it holds {len(variables)} variables: {', '.join(sorted(variables)[:4])} ...)",
                              f"write it again with `{P.FETCH_COMMAND} --force`")
     bad = [f"{k}: the file has {tuple(variables[k].shape)}, the network needs {want[k]}"

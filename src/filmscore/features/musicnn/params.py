@@ -8,6 +8,8 @@ model's `config.json` (`n_frames: 187`, `pad_short: repeat-pad`).
 
 from __future__ import annotations
 
+import re
+
 from ...config import SCHEMA, defaults
 
 # Frontend (configuration.py, extractor.py).
@@ -54,6 +56,16 @@ MSD_LABELS = (
 def labels(model: str) -> tuple[str, ...]:
     """The 50 tags of a model, in output order (MTT_* models: MagnaTagATune, MSD_*: Million Song Dataset)."""
     return MTT_LABELS if model.startswith("MTT") else MSD_LABELS
+
+
+# Feature columns: penultimate `musicnn_000` ..., taggram `musicnn_tag_<tag>`.
+PREFIX = "musicnn_"
+TAG_PREFIX = PREFIX + "tag_"
+
+
+def tag_column(tag: str) -> str:
+    """The column of a tag: 'female vocalists' -> 'musicnn_tag_female_vocalists', 'Hip-Hop' -> 'musicnn_tag_hip_hop'."""
+    return TAG_PREFIX + re.sub(r"[^0-9a-z]+", "_", tag.lower()).strip("_")
 
 
 # The wheel the weights come from (PyPI, ISC licence). Its sha256, recorded when the port was written.
