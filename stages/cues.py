@@ -3,7 +3,8 @@
 Reads the corpus named by params (`corpus.path`) and the manifest of stage
 `validate` (content hashes), matches every film against its soundtrack
 (`filmscore.cues`), and keeps prints and per-film results in `cues.cache`
-(data/cues_cache, a persisted output), so adding a film computes only it.
+(data/cues_cache: a tool cache keyed on content, settings and code, not a DVC
+output; docs/lab.md), so adding a film computes only it.
 """
 
 from pathlib import Path

@@ -2,8 +2,9 @@
 
 Reads the cue table and the corpus (films, and soundtrack tracks for
 ``features.audio: track``), writes data/features/<set>/{frames,cues}.parquet
-and status.json for each set; per-film results are cached in data/features/cache
-(a persistent DVC output), so a changed or added film is the only one recomputed.
+and status.json for each set; per-film results are cached in ``features.cache``
+(data/features/cache: a tool cache keyed on content, params and code, not a DVC
+output; docs/lab.md), so a changed or added film is the only one recomputed.
 """
 
 from pathlib import Path
@@ -19,7 +20,6 @@ from filmscore.stage import run_stage
 CUES = Path("data/cues/cues.parquet")
 MANIFEST = Path("data/manifest.parquet")
 OUT = Path("data/features")
-CACHE = OUT / "cache"
 # The embedding networks' own params sections, read when the schema has them.
 EMBED_SECTIONS = [s for s in ("vggish", "openl3") if s in SCHEMA]
 
@@ -31,7 +31,8 @@ def main(params: dict) -> None:
     cues = read_table(CUES)
     manifest = read_table(MANIFEST) if MANIFEST.is_file() else None
     set_threads(torch_threads(params))  # this process's torch threads (worker processes set their own)
-    extract_features(params, corpus.films, cues, OUT, CACHE, manifest=manifest, tracks=corpus.tracks)
+    extract_features(params, corpus.films, cues, OUT, params["features"]["cache"], manifest=manifest,
+                     tracks=corpus.tracks)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                         "(a candidate is found within half a step of its speed, then the speed is estimated)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
-    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (keyed on content, "
+                 "settings and code; a tool cache, not a DVC output)"),
     "cache_track_audio": Bool(runtime=True, default=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
@@ -225,6 +226,8 @@ FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
                  default=["mir", "musicnn", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
+    "cache": Str(runtime=True, default="data/features/cache",
+                 doc="per-film feature cache folder (keyed on content, params and code; a tool cache, not a DVC output)"),
     "audio": Str(choices=("track", "film"), default="track",
                  doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
                      "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "

@@ -23,7 +23,12 @@
    speed) is then checked against the film by a phase-coherent test of the
    waveforms (STFT GCC-PHAT): the film carries the very recording of the
    track, so a true alignment gives a sharp peak far above chance; its
-   position is the sample-exact offset.
+   position is the sample-exact offset. A time-stretched transfer (pitch
+   kept: WSOLA grains within a few ms of the speed's line) does not hold
+   phase over a window; where GCC-PHAT fails, or finds only a short cue, the
+   track at its own pitch is checked frame by frame along the line
+   (`StretchCoherence`, `stretch_check`), accepted at
+   `cues.verify.stretch_min_z`.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones and those whose mean z
