@@ -24,8 +24,7 @@ from ..embedding import resolve_device, run_batches
 from ..weights import WeightsCorrupt, WeightsMissing
 from . import frontend
 from . import params as P
-from .network import MusicnnNet, load_network
-
+from .network import MusicnnNet, load_network, vgg_out_size
 from .params import PREFIX, tag_column
 
 
@@ -35,7 +34,11 @@ def weights_file(folder: str | Path, model: str) -> Path:
 
 
 def penultimate_size(model: str) -> int:
-    return P.MUSICNN_BACKEND_UNITS if P.MODELS[model] == "musicnn" else 2 * P.VGG_FILTERS  # VGG: 2 x 1 x 128
+    """Columns of the penultimate output: musicnn's 200 units, or VGG's pool5 (2 x 1 x 128 = 256)."""
+    if P.MODELS[model] == "musicnn":
+        return P.MUSICNN_BACKEND_UNITS
+    h, w = vgg_out_size()
+    return h * w * P.VGG_FILTERS
 
 
 class Musicnn:

@@ -171,7 +171,7 @@ class MusicnnNet(nn.Module):
 VGG_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
 
 
-def _vgg_out_size() -> tuple[int, int]:
+def vgg_out_size() -> tuple[int, int]:
     h, w = P.N_FRAMES, P.N_MELS
     for (kh, kw), (sh, sw) in VGG_POOLS:
         h, w = (h - kh) // sh + 1, (w - kw) // sw + 1
@@ -187,7 +187,7 @@ class VggNet(nn.Module):
         self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else filters, filters, 3, padding=1) for i in range(5))
         self.bns = nn.ModuleList(Affine(filters) for _ in range(5))
         self.pools = nn.ModuleList(nn.MaxPool2d(k, s) for k, s in VGG_POOLS)
-        h, w = _vgg_out_size()
+        h, w = vgg_out_size()
         self.output = nn.Linear(h * w * filters, n_tags)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,7 +232,7 @@ def tf_variables(arch: str) -> dict[str, tuple]:
             out[f"{i + 1}CNN/kernel"] = (3, 3, 1 if i == 0 else f, f)
             out[f"{i + 1}CNN/bias"] = (f,)
             out.update(_bn_vars(f"batch_normalization_{i + 1}", f))
-        h, w = _vgg_out_size()
+        h, w = vgg_out_size()
         out["dense/kernel"], out["dense/bias"] = (h * w * f, P.N_TAGS), (P.N_TAGS,)
     else:
         raise ValueError(f"unknown architecture {arch!r}")
