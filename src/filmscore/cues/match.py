@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 REFINE_SECONDS = 24.0      # track excerpt for the band-frame speed estimate
 SPEED_BAND_STEP = 0.0005   # its speed steps (0.05 %)
+SPEED_SLACK = 1e-3         # an estimate this close outside cues.speeds is held to the range, farther is no match
 POLISH_ETA = 6e-4          # a checked alignment's speed is polished within this relative range
 STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
 
@@ -985,7 +986,17 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 64, POLISH_ETA, s)
     ts, te = window(pol.speed)
     chk = gcc_at(film, tr, pol, ts, te, [best.channel], s)
-    return chk if chk.z >= best.z - 0.5 else best
+    best = chk if chk.z >= best.z - 0.5 else best
+    lo, hi = min(s.speeds), max(s.speeds)
+    if lo <= best.speed <= hi:
+        return best
+    if not lo - SPEED_SLACK <= best.speed <= hi + SPEED_SLACK:
+        return Alignment(best.speed, best.lag, -np.inf, best.channel)  # outside the range searched: not a match
+    # within the estimate's resolution of the range: the speed is held to it (cues.speeds: [1.0] gives speed 1)
+    sp = min(hi, max(lo, best.speed))
+    ts, te = window(sp)
+    return gcc_at(film, tr, Alignment(sp, best.lag + int(round((tau_c / best.speed - tau_c / sp) * sr))),
+                  ts, te, [best.channel], s)
 
 
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
