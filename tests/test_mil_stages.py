@@ -190,7 +190,7 @@ def test_dvc_grid_headline_switch_and_params_error(tmp_path):
     assert (repo / "reports" / "table4.md").is_file()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     tracked = set(lock["stages"]["train@vggish-cue-avg-4"]["params"]["params.yaml"])
-    assert {"corpus.genres", "cv", "train.epochs", "train.attention"} <= tracked and "train.jobs" not in tracked
+    assert {"corpus.genres", "cv.folds", "cv.seed", "train.epochs", "train.attention"} <= tracked and "train.jobs" not in tracked
     subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
     subprocess.run(["git", "commit", "-qm", "grid"], cwd=repo, env=env, check=True)
     r = _run(repo, env, "exp", "run", "-S", "model.pool=max")
@@ -212,9 +212,9 @@ def test_dvc_stages_list_every_param_they_read():
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     train = set(spec["train"]["params"])
     classical = set(spec["classical"]["params"])
-    assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv", "corpus.genres"} == train
-    assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv", "corpus.genres"} == classical
+    assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv.folds", "cv.seed", "corpus.genres"} == train
+    assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv.folds", "cv.seed", "corpus.genres"} == classical
     from filmscore.config import EVALUATE, GRID, MODEL
 
     keys = {f"model.{k}" for k in MODEL} | {f"grid.{k}" for k in GRID} | {f"evaluate.{k}" for k in EVALUATE}
-    assert keys | {"cv", "corpus.genres"} == set(spec["evaluate"]["params"])
+    assert keys | {"cv.folds", "cv.seed", "corpus.genres"} == set(spec["evaluate"]["params"])
