@@ -56,7 +56,7 @@ def main(argv=None) -> int:
           f"torch threads {args.threads}, load {os.getloadavg()[0]:.1f}", flush=True)
     print("| films | set | model | schedule | arithmetic | macro F1 [95 % CI] | mAP [95 % CI] | epochs | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for n in [int(x) for x in args.films.split(",")]:
+    for n in [int(x) for x in args.films.split(",")] if not args.demo else [0]:
         if args.demo:
             from filmscore import GENRES_DEFAULT
             from filmscore.mil.io import features_path, load_bags, load_labels
