@@ -1,7 +1,15 @@
 #!/usr/bin/env python
-"""CPU throughput of the VGGish and OpenL3 embedders on one core, on real music.
+"""CPU throughput of the musicnn, VGGish and OpenL3 embedders on one core, on real music; musicnn vs MIR F1.
 
-    PYTHONPATH=src python bench/embed.py [--seconds 120] [--openl3-seconds 60] [--batch 64 16]
+    PYTHONPATH=src python bench/embed.py [--seconds 120] [--openl3-seconds 60] [--musicnn-seconds 120]
+                                         [--batch 64 16 4] [--only musicnn]
+    PYTHONPATH=src python bench/embed.py --f1 [DATA_MODELS]     # macro F1 of MIR and musicnn on a finished run
+
+musicnn's target: at least 50 x real time on one core (MSD_musicnn, penultimate).
+`--f1` reads the grid cells a `dvc repro` (e.g. `make demo`) trained under
+data/models/ and prints the macro F1 of each method for the MIR and musicnn
+sets side by side, with the paper's MIR and VGGish (its learned embedding)
+figures.
 
 Music: the soundtrack of the game Flare (Debian package flare-game), fetched at
 run time with `apt-get download` and unpacked with `dpkg -x` into .bench/
@@ -38,6 +46,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from filmscore.features import embedding  # noqa: E402
+from filmscore.features.musicnn import Musicnn  # noqa: E402
+from filmscore.features.musicnn import frontend as m_front  # noqa: E402
+from filmscore.features.musicnn import params as M  # noqa: E402
+from filmscore.features.musicnn.network import MusicnnNet, from_variables, tf_variables  # noqa: E402
 from filmscore.features.openl3 import OpenL3  # noqa: E402
 from filmscore.features.openl3 import frontend as o_front  # noqa: E402
 from filmscore.features.openl3.network import OpenL3Net  # noqa: E402
@@ -51,6 +63,8 @@ from filmscore.features.weights import WeightsMissing  # noqa: E402
 from filmscore.media import decode_audio  # noqa: E402
 
 from material import fetch_music  # noqa: E402  (bench/material.py)
+
+PACKAGE = "flare-game"
 
 
 
@@ -86,6 +100,8 @@ def music(tracks: list[Path], seconds: float, sr: int) -> list[np.ndarray]:
 def build(kind: str, batch: int):
     """The model from the default weight paths when present, else the same network with random weights."""
     try:
+        if kind == "musicnn":
+            return Musicnn.from_params({**M.DEFAULT_SECTION, "batch_size": batch}), "published weights"
         if kind == "vggish":
             return VGGish.from_params({**VGGISH_DEFAULT, "batch_size": batch, "threads": 1}), "published weights"
         return OpenL3.from_params({**OPENL3_DEFAULT, "batch_size": batch, "threads": 1}), "published weights"
@@ -93,6 +109,12 @@ def build(kind: str, batch: int):
         pass
     dev = torch.device("cpu")
     cl = torch.channels_last  # as the loaders leave the networks
+    if kind == "musicnn":
+        rng = np.random.default_rng(0)
+        v = {k: (1.0 + rng.random(shape) if k.endswith("variance") else 0.05 * rng.standard_normal(shape)).astype(np.float32)
+             for k, shape in tf_variables("musicnn").items()}
+        return Musicnn(from_variables(v, "musicnn"), "MSD_musicnn", "penultimate", dev, batch, Path("random")), \
+            "random weights"
     if kind == "vggish":
         q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((128, 128)))
         net = VGGishNet().eval().to(memory_format=cl)
@@ -122,35 +144,84 @@ def bench(kind: str, tracks: list[Path], seconds: float, batch: int) -> None:
     print(line("resample 44.1k -> model rate", total, rs))
     model.embed(native[0][: 3 * sr], sr)  # warm-up (allocations, lazily built filterbanks)
     with Clock() as fe:
-        if kind == "vggish":
+        if kind == "musicnn":
+            inputs = [m_front.repeat_pad(m_front.log_mel(y, sr)) for y in native]
+        elif kind == "vggish":
             inputs = [v_front.waveform_to_examples(y, sr) for y in native]
         else:
             inputs = [o_front.melspectrogram_db(o_front.one_second_windows(y, embedding.n_seconds(len(y), sr)),
                                                 model.n_mels) for y in native]
     print(line("frontend", total, fe))
     with Clock() as nn_:
-        for x in inputs:
-            embedding.run_batches(model.net, x[:, None], model.batch_size, model.device)
+        for x, y in zip(inputs, native):
+            if kind == "musicnn":  # one 3 s patch per second, timbral convolutions shared
+                starts = np.unique(m_front.patch_starts(len(x), embedding.n_seconds(len(y), sr)))
+                model.embed_starts(x, starts)
+            else:
+                embedding.run_batches(model.net, x[:, None], model.batch_size, model.device)
     print(line("network", total, nn_))
     with Clock() as full:
         rows = sum(len(model.embed(y, sr)) for y in native)
     print(line("embed() at model rate", total, full))
     print(f"  -> {rows} rows at 1 Hz; one core embeds 2 h of cue audio in {7200 / (total / full.cpu) / 60:.1f} min (CPU)")
+    if kind == "musicnn" and isinstance(model.net, MusicnnNet):
+        patchwise = [m_front.patches(x, np.unique(m_front.patch_starts(len(x), embedding.n_seconds(len(y), sr))))
+                     for x, y in zip(inputs, native)]
+        with Clock() as pw:
+            for p in patchwise:
+                model.embed_patches(p)
+        print(line("network, patch by patch", total, pw) + "   (without the shared timbral convolutions)")
+
+
+def f1_side_by_side(models_root: Path) -> None:
+    """Macro F1 of every trained cell of the MIR and musicnn sets, per method, beside the paper's MIR and VGGish."""
+    import json
+
+    from filmscore.mil.names import MODEL_LABELS
+    from filmscore.mil.report import PAPER_TABLE4
+
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    for m in sorted(models_root.glob("*/metrics.json")):
+        info = json.loads(m.read_text())
+        if info.get("status") != "ok":
+            continue
+        fs, level, method, size = m.parent.name.split("-", 3)
+        if fs in ("mir", "musicnn") and level == "cue":
+            cells.setdefault((method, size), {})[fs] = info["macro"]["f1"]
+    if not cells:
+        sys.exit(f"no trained mir / musicnn cue-level cells under {models_root}: run `make demo` (dvc repro) first")
+    print(f"macro F1, cue level ({models_root}); paper: its 110 films (MIR; VGGish = its learned embedding)")
+    print(f"  {'method':<26} {'size':>5} {'MIR':>6} {'musicnn':>8}   {'paper MIR':>9} {'paper VGGish':>12}")
+    for (method, size), f in sorted(cells.items()):
+        fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+        pm, pv = PAPER_TABLE4.get(("mir", method)), PAPER_TABLE4.get(("vggish", method))
+        print(f"  {MODEL_LABELS.get(method, method):<26} {size:>5} {fmt(f.get('mir')):>6} {fmt(f.get('musicnn')):>8}   "
+              f"{fmt(pm[2] if pm else None):>9} {fmt(pv[2] if pv else None):>12}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--seconds", type=float, default=120.0, help="seconds of music for VGGish")
     ap.add_argument("--openl3-seconds", type=float, default=60.0, help="seconds of music for OpenL3")
-    ap.add_argument("--batch", type=int, nargs=2, default=[64, 16], metavar=("VGGISH", "OPENL3"))
+    ap.add_argument("--musicnn-seconds", type=float, default=120.0, help="seconds of music for musicnn")
+    ap.add_argument("--batch", type=int, nargs=3, default=[64, 16, 4], metavar=("VGGISH", "OPENL3", "MUSICNN"))
+    ap.add_argument("--only", choices=("vggish", "openl3", "musicnn"), help="time this embedder alone")
+    ap.add_argument("--f1", nargs="?", const="data/models", metavar="DATA_MODELS",
+                    help="print the MIR and musicnn macro F1 of a finished run instead of timing")
     args = ap.parse_args()
+    if args.f1:
+        f1_side_by_side(Path(args.f1))
+        return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     torch.set_num_threads(1)
     tracks = fetch_music()
     print(f"one core, torch {torch.__version__}, {torch.get_num_threads()} thread; music: {PACKAGE} ({len(tracks)} tracks)")
-    bench("vggish", tracks, args.seconds, args.batch[0])
-    bench("openl3", tracks, args.openl3_seconds, args.batch[1])
+    runs = {"musicnn": (args.musicnn_seconds, args.batch[2]), "vggish": (args.seconds, args.batch[0]),
+            "openl3": (args.openl3_seconds, args.batch[1])}
+    for kind, (seconds, batch) in runs.items():
+        if args.only in (None, kind):
+            bench(kind, tracks, seconds, batch)
 
 
 if __name__ == "__main__":

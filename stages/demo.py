@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
-from filmscore.demo import DEMO_PATH, generate_demo, write_not_generated
+from filmscore import paths
+from filmscore.demo import generate_demo, write_not_generated
 from filmscore.stage import run_stage
 
 
 def main(params: dict) -> None:
-    if Path(params["corpus"]["path"]) == Path(DEMO_PATH):
-        generate_demo(DEMO_PATH, params["demo"], params["corpus"]["genres"])
+    if Path(params["corpus"]["path"]) == paths.DEMO:
+        generate_demo(paths.DEMO, params["demo"], params["corpus"]["genres"])
     else:
-        write_not_generated(DEMO_PATH, params["corpus"]["path"])
+        write_not_generated(paths.DEMO, params["corpus"]["path"])
 
 
 if __name__ == "__main__":
-    run_stage(main, sections=["corpus", "demo"])
+    run_stage(main)

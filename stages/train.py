@@ -8,6 +8,7 @@ writes data/models/<SET>-<LEVEL>-<METHOD>-<SIZE>/ (see filmscore.mil.grid).
 
 import sys
 
+from filmscore import paths
 from filmscore.errors import FilmscoreError, Problem
 from filmscore.malloc import keep_freed_memory
 from filmscore.mil.grid import run_cell
@@ -20,8 +21,8 @@ def main(params: dict, argv: list[str]) -> None:
     if len(argv) != 4:
         raise FilmscoreError(Problem("stages.train", f"got arguments {argv}", f"usage: {USAGE}"))
     keep_freed_memory()  # process-wide malloc setting for faster training steps: the entry point's to make
-    run_cell(*argv, params=params)
+    run_cell(*argv, params=params, out_root=paths.MODELS, features_root=paths.FEATURES, manifest=paths.MANIFEST)
 
 
 if __name__ == "__main__":
-    run_stage(lambda params: main(params, sys.argv[1:]), sections=["corpus", "cv", "train", "classical"])
+    run_stage(lambda params: main(params, sys.argv[1:]))

@@ -54,3 +54,25 @@ def tiny_corpus(tmp_path, media_dir) -> Path:
     (root / "cues_truth").mkdir()
     (root / "cues_truth" / "alpha.csv").write_text("track,start,end,track_offset\ntheme,1.0,4.0,0.5\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory):
+    """The project's real dvc.yaml run once, end to end, on the tiny generated demo (tests/dvcrepo.py:
+    TINY_DEMO_PARAMS): a git + DVC repository whose first commit is the pipeline alone and whose
+    second holds the results (dvc.lock and the outputs kept in git). Each stage's run is in `runlog`."""
+    from types import SimpleNamespace
+
+    from dvcrepo import TINY_DEMO_PARAMS, commit_all, dvc, git, project_repo
+
+    from filmscore.stage import TRACE_ENV
+
+    root = tmp_path_factory.mktemp("tiny_demo")
+    origin = project_repo(root / "origin", TINY_DEMO_PARAMS)
+    commit_all(origin, "filmscore pipeline, no results")
+    pipeline_commit = git(origin, "rev-parse", "HEAD").stdout.strip()
+    runlog = root / "origin.runlog"
+    trace = root / "params-read"  # the params keys each stage read (filmscore.stage.TRACE_ENV)
+    dvc(origin, "repro", extra_env={"FILMSCORE_RUNLOG": str(runlog), TRACE_ENV: str(trace)}, timeout=1500)
+    commit_all(origin, "results of dvc repro")
+    return SimpleNamespace(origin=origin, runlog=runlog, pipeline_commit=pipeline_commit, root=root, trace=trace)

@@ -211,8 +211,37 @@ def project_repo(dst: Path, params: dict | None = None) -> Path:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dst / rel)
     if params:
-        p = yaml.safe_load((dst / "params.yaml").read_text())
-        for section, values in params.items():
-            p.setdefault(section, {}).update(values)
+        p = deep_merge(yaml.safe_load((dst / "params.yaml").read_text()), params)
         (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     return dst
+
+
+# The project's whole DAG at its smallest: three films of 30 s, one cell in each matrix stage,
+# every stage run in-process (jobs 1). Shared by the reproducibility and the pull tests
+# (`tests/conftest.py: tiny_demo`), which run it once per session.
+TINY_DEMO_PARAMS = {
+    "corpus": {"jobs": 1},
+    "demo": {"n_films": 3, "film_seconds": 30, "min_tracks": 2, "max_tracks": 2, "track_seconds": [10, 20],
+             "cues_per_film": [1, 2], "cue_seconds": [6, 12], "video_size": [32, 18], "video_fps": 4, "jobs": 1},
+    "cues": {"jobs": 1},
+    "features": {"sets": ["mir", "visual"], "jobs": 1},
+    "grid": {"sets": ["mir"], "levels": ["cue"], "pools": ["avg"], "hidden": [64], "classical": ["simplemi"],
+             "bases": ["knn"]},
+    "train": {"epochs": 3, "jobs": 1},
+    "classical": {"jobs": 1},
+    "evaluate": {"random_draws": 50},
+    "reports": {"importance": {"n_repeats": 3}},
+}
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """`base` with `extra` merged in, section by section (nested mappings merged, other values replaced)."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def run_log(path: Path) -> list[str]:
+    """The stages that ran, from the run log the stages write (filmscore.stage, FILMSCORE_RUNLOG)."""
+    return [ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()] if path.is_file() else []

@@ -76,6 +76,12 @@ def write(path: Path, x: np.ndarray) -> Path:
     return path
 
 
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
 def make_film(tmp: Path, seconds: float, cues: list[tuple[np.ndarray, float, float, float]], speech_db: float = 0.0,
               mono: bool = False, name: str = "film") -> Path:
     """cues: (track, film start, track offset, duration); music at 0 dB re speech_db under it."""
@@ -169,6 +175,25 @@ def test_film_at_another_speed_gives_every_cue_with_its_speed_and_offset(tmp_pat
         assert r.speed == pytest.approx(speed, rel=5e-4)
         assert abs(r.track_offset + (start - r.start) * r.speed - off) < 0.1  # the track time at the true start
         assert abs(r.start - start) < 0.5 and abs(r.end - (start + dur)) < 0.5
+
+
+@pytest.mark.parametrize("tempo", [1000 / 1001, 25 / 24], ids=["ntsc-1000/1001", "pal-25/24"])
+def test_time_stretched_film_pitch_kept_gives_every_cue_with_its_speed_and_offset(tmp_path, tracks, soundtrack, tempo):
+    # a pitch-corrected transfer: ffmpeg's atempo (WSOLA) stretches the tracks, their pitch as released
+    uses = [("alpha", 3.0, 6.0, 14.0), ("beta", 21.0, 12.0, 14.0)]  # track, film start, track offset, film seconds
+    cues = []
+    for t, start, off, dur in uses:
+        out = tmp_path / f"{t}_stretched.wav"
+        _ffmpeg("-i", str(soundtrack / f"{t}.wav"), "-af", f"atempo={tempo:.9f}", str(out))
+        cues.append((sf.read(out, dtype="float32")[0], start, off / tempo, dur))
+    film = make_film(tmp_path, 38, cues, speech_db=3.0)
+    df = stamp_film(film, soundtrack, StampSettings())
+    assert list(df.track) == ["alpha", "beta"], df
+    for (_, r), (t, start, off, dur) in zip(df.iterrows(), uses):
+        assert r.speed == pytest.approx(tempo, rel=5e-4)
+        assert abs(r.track_offset + (start - r.start) * r.speed - off) < 0.1
+        assert abs(r.start - start) < 0.5 and abs(r.end - (start + dur)) < 0.5
+    assert (df.pitch == "kept").all()
 
 
 def test_edited_cue_is_reported_as_its_pieces(tmp_path, tracks, soundtrack):
@@ -298,12 +323,6 @@ def test_chromaprint_item_hop_holds_over_an_hour():
     best = min(ber, key=ber.get)
     assert ber[best] < 0.15  # the same audio (frames 7 samples apart)
     assert best == round(t0 / CHROMAPRINT_HOP) == round(t0 * SR / 1365)
-
-
-def _ffmpeg(*args: str) -> None:
-    import subprocess
-
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def test_surround_film_is_matched_on_its_channels_where_the_stereo_downmix_fails(tmp_path, tracks):

@@ -161,12 +161,17 @@ def test_devices():
 
 def test_schema_and_defaults():
     schema = {"features": EMBED_SCHEMA}
-    assert validate({"features": {"vggish": dict(VGGISH_DEFAULT), "openl3": dict(OPENL3_DEFAULT)}}, schema=schema) == []
+    from filmscore.features.musicnn.params import DEFAULT_SECTION as MUSICNN_DEFAULT
+
+    assert validate({"features": {"vggish": dict(VGGISH_DEFAULT), "openl3": dict(OPENL3_DEFAULT),
+                                  "musicnn": dict(MUSICNN_DEFAULT)}}, schema=schema) == []
     probs = validate({"features": {"vggish": {**VGGISH_DEFAULT, "batchsize": 8}, "openl3": {**OPENL3_DEFAULT,
-                      "embedding_size": 128, "input_repr": "mel265"}}}, schema=schema)
+                      "embedding_size": 128, "input_repr": "mel265"},
+                      "musicnn": {**MUSICNN_DEFAULT, "model": "MSD_vggish"}}}, schema=schema)
     text = "\n".join(map(str, probs))
     assert "features.vggish.batchsize: unknown key" in text and "batch_size" in text
     assert "features.openl3.embedding_size" in text and "mel256" in text
+    assert "features.musicnn.model" in text and "MSD_vgg" in text
     assert hash_prefix("models/vggish-10086976.pth") == "10086976"
     assert hash_prefix("models/openl3_audio_mel256_music.h5") is None
 

@@ -162,7 +162,7 @@ def test_warnings_name_the_bad_input(run):
 
 def test_sets_not_run_are_skipped_with_key_only_tables(run):
     out, statuses = run
-    for name in ("vggish", "openl3"):
+    for name in ("musicnn", "vggish", "openl3"):
         frames, cues, status = read_set(out / "features", name)
         assert status == {"status": "skipped", "reason": "not in features.sets (params.yaml)"}
         assert frames.empty and list(frames.columns) == list(FRAME_KEYS)
@@ -412,14 +412,16 @@ def test_runtime_settings_change_neither_the_key_nor_the_result(corpus, tmp_path
     from filmscore.features import cache, sets
 
     params = base_params()
-    for name in ("vggish", "openl3"):
+    result_change = {"vggish": {"postprocess": not params["features"]["vggish"]["postprocess"]},
+                     "openl3": {"embedding_size": 6144 if params["features"]["openl3"]["embedding_size"] == 512 else 512},
+                     "musicnn": {"output": "taggram" if params["features"]["musicnn"]["output"] != "taggram" else "both"}}
+    for name in ("vggish", "openl3", "musicnn"):
         section = params["features"][name]
         key = cache.SetVersion.of(sets.get(name), section).digest
         for k, v in (("threads", 7), ("batch_size", 3), ("device", "cuda:1")):
             assert cache.SetVersion.of(sets.get(name), {**section, k: v}).digest == key, (name, k)
         # a result parameter does change it
-        changed = {**section, "postprocess": not section["postprocess"]} if name == "vggish" else \
-            {**section, "embedding_size": 6144 if section["embedding_size"] == 512 else 512}
+        changed = {**section, **result_change[name]}
         assert cache.SetVersion.of(sets.get(name), changed).digest != key
     visual = params["features"]["visual"]
     assert cache.SetVersion.of(sets.get("visual"), {**visual, "batch_frames": 1}).digest == \
@@ -478,7 +480,7 @@ def test_the_registry_is_the_one_list_of_feature_sets():
     from filmscore.features import sets
     from filmscore.mil import names
 
-    assert config.FEATURE_SETS == names.FEATURE_SETS == sets.NAMES == ("mir", "vggish", "openl3", "visual")
+    assert config.FEATURE_SETS == names.FEATURE_SETS == sets.NAMES == ("mir", "musicnn", "vggish", "openl3", "visual")
     assert config.SCHEMA["features"]["sets"].of.choices == sets.NAMES
     assert config.SCHEMA["grid"]["sets"].of.choices == sets.NAMES
     for fs in sets.REGISTRY:
@@ -486,6 +488,6 @@ def test_the_registry_is_the_one_list_of_feature_sets():
         cls = fs.load()
         assert callable(getattr(cls, "from_params", None)) and cls.__module__.startswith(fs.module)
         assert hasattr(cls, "embed" if fs.audio else "film")
-    assert sets.AUDIO == ("mir", "vggish", "openl3")
-    with pytest.raises(KeyError, match="known: mir, vggish"):
+    assert sets.AUDIO == ("mir", "musicnn", "vggish", "openl3")
+    with pytest.raises(KeyError, match="known: mir, musicnn, vggish"):
         sets.get("musicnn2")

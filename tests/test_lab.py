@@ -1,7 +1,7 @@
 """A lab's shared cache and remotes, for real: temporary git + DVC repositories, real dvc commands.
 
-- a local-folder remote: push, then a colleague's fresh clone + `dvc pull` is up to date and
-  `dvc repro` recomputes nothing;
+- (a push, a fresh clone and a pull that recompute nothing: on the project's real dvc.yaml,
+  tests/test_lab_pull.py; the toy pipeline here tests what that one cannot cheaply:)
 - a shared cache: two clones on one machine share objects through symlinks, per-machine
   settings stay in .dvc/config.local (never committed), a clone's old cache is copied in;
 - an unreachable remote, an unmounted drive and a read-only remote: a clear error from
@@ -70,32 +70,7 @@ def runs(tmp_path: Path) -> list[str]:
 # ---------------------------------------------------------------- a remote on a shared drive
 
 
-def test_push_then_fresh_clone_pull_is_up_to_date_without_recomputing(repo, tmp_path):
-    store = tmp_path / "drive" / "dvc-store"
-    store.mkdir(parents=True)
-    r = filmscore(repo, "lab", "setup", "--remote", str(store))
-    assert f"$ dvc remote add -d lab {store}" in r.stdout and "commit it" in r.stdout
-    commit_all(repo, "lab remote")  # the lab shares the remote's URL through git
-    dvc(repo, "push")
-    assert (store / "FILMSCORE_REMOTE.txt").is_file() and list((store / "files" / "md5").rglob("*"))
-
-    colleague = clone(repo, tmp_path / "colleague")
-    assert not (colleague / "data" / "sample.txt").exists()
-    dvc(colleague, "pull")
-    assert outputs(colleague) == outputs(repo)
-    assert up_to_date(colleague)
-    r = dvc(colleague, "repro", extra_env=runlog(tmp_path))
-    assert runs(tmp_path) == [], f"dvc repro recomputed a stage after a pull:\n{r.stdout}"
-    assert git(colleague, "status", "--porcelain").stdout == ""  # dvc.lock unchanged, nothing to commit
-    assert "ok" in filmscore(colleague, "lab", "check").stdout
-
-    # and the same clone without a pull recomputes: the runlog sees it (the check above can fail)
-    bare = clone(repo, tmp_path / "bare")
-    dvc(bare, "repro", "-q", extra_env=runlog(tmp_path))
-    # gen recomputes; its outputs come out identical (deterministic), so stats, whose metrics
-    # are in git, is still up to date
-    assert runs(tmp_path) == ["gen"]
-    assert outputs(bare) == outputs(repo)
+# A push, a fresh clone and a pull that recompute nothing: on the real dvc.yaml, tests/test_lab_pull.py.
 
 
 # ---------------------------------------------------------------- a shared cache

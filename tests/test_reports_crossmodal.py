@@ -322,3 +322,13 @@ def test_film_level_test_finds_a_planted_genre_effect():
     six = ["G1", "G2", "G3", "G4", "G5", "G6"]
     assert rejection_rate("film", six, 40, effect=2.5, seed=2) >= 0.8
     assert rejection_rate("mixed", ["G1"], 10, effect=2.5, seed=3) >= 0.8
+
+
+def test_mixed_model_with_two_films_has_no_degrees_of_freedom_and_says_so():
+    clips = pd.DataFrame({"film_id": ["a"] * 3 + ["b"] * 3, "cue_id": [f"c{i}" for i in range(6)], "n_frames": 1,
+                          "brightness": [0.1, 0.2, 0.15, 0.6, 0.7, 0.65]})
+    lab = pd.DataFrame({"G": [1, 0]}, index=["a", "b"])
+    r = cm.compare(clips, {"Actual": lab}, ["G"], min_clips=1, min_films=1, features=("brightness",),
+                   unit="mixed").iloc[0]
+    assert not r["testable"] and np.isnan(r["p"]) and "no degrees of freedom" in r["note"]
+    assert r["diff_x10"] == pytest.approx(-5.0)  # the description is still given

@@ -39,7 +39,7 @@ def full_run(tmp_path, monkeypatch):
     ids, labels = synth.film_ids(n), synth.label_sets(n, seed=5)
     synth.write_manifest(tmp_path, ids, labels, video=[i != 3 for i in range(n)])
     cues = synth.write_cues(tmp_path, ids[:-1])  # the last film has no cue
-    synth.write_truth(tmp_path / "corpus", cues[cues.film_id.isin(ids[:4])])
+    synth.write_truth(tmp_path / "data", cues[cues.film_id.isin(ids[:4])])
     inputs.CUES_SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     inputs.CUES_SUMMARY.write_text(json.dumps({"overall": {"time": {"precision": 0.991, "recall": 0.962},
                                                            "cue": {"f1": 0.9}}, "median_boundary_error_s": 0.11}))

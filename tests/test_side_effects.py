@@ -68,6 +68,15 @@ model = VGGish.from_params({"weights": str(d / "vggish.pth"), "postprocess": Fal
 emb = model.embed(np.random.default_rng(1).standard_normal(2 * 16000).astype(np.float32), 16000)
 assert emb.shape == (2, 128)
 report("vggish")
+
+from filmscore.features.musicnn import Musicnn
+from filmscore.features.musicnn.network import tf_variables
+v = {k: (1.0 + rng.random(shape) if k.endswith("variance") else 0.05 * rng.standard_normal(shape)).astype(np.float32)
+     for k, shape in tf_variables("musicnn").items()}
+np.savez(d / "MSD_musicnn.npz", **v)
+model = Musicnn.from_params({"weights": str(d), "model": "MSD_musicnn", "threads": 1, "device": "cpu"})
+assert model.embed(np.random.default_rng(1).standard_normal(4 * 16000).astype(np.float32), 16000).shape == (4, 200)
+report("musicnn")
 """
 
 
@@ -85,7 +94,7 @@ def test_fit_and_embed_leave_threads_and_malloc_as_they_were():
     assert out.returncode == 0, out.stderr[-3000:]
     lines = dict((w, (int(t), int(m))) for w, t, m in (l.split() for l in out.stdout.splitlines() if l.strip()))
     # torch kept the 3 threads it was given; a 64 MiB block is still mmapped (glibc's defaults: not kept)
-    assert lines == {k: (3, 1) for k in ("start", "fit", "cross_validate", "vggish")}
+    assert lines == {k: (3, 1) for k in ("start", "fit", "cross_validate", "vggish", "musicnn")}
 
 
 def test_the_training_worker_initialiser_sets_its_own_process():

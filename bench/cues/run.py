@@ -7,14 +7,22 @@ Material (fetched once with `apt-get download` + `dpkg -x` into .bench/, which
 git ignores): real game music (Debian flare-game, naev-data), real speech
 (hedgewars-data voice clips and espeak-ng sentences), sound effects
 (hedgewars-data). Each film has a dialogue bed (centred, with a stereo room
-reverb) and effects; cues of 8 to 60 s from its soundtrack at a music level 0
-to -15 dB under the dialogue, one track used twice; distractor music that is
-not in the soundtrack. Films come stereo, folded to mono, and one with its
-cues 4 % faster (PAL 25/24, pitch included). Films are AAC-encoded (as a film
-would be); tracks stay the original Ogg Vorbis files.
+reverb) and effects; cues from its soundtrack, one track used twice; distractor
+music that is not in the soundtrack. One film per condition of issue 13
+(`CONDITIONS`, `--films-per-condition`, `--conditions`): plain (music 0 to -15
+dB under the dialogue), NTSC pull-down (1000/1001), PAL (25/24, pitch up), PAL
+pitch-corrected (25/24 time-stretched by ffmpeg's atempo), edited cues (2-3
+pieces, 3-12 s of the track skipped), renditions (every other cue 2-4 % off,
+pitch kept), heavy dialogue (music 8-12 dB under continuous speech, mono,
+low-passed at 3-5 kHz, cues 8-28 s), moderate dialogue (4-10 dB under, low-passed
+at 4-12 kHz, cues 10-47 s; stereo and mono) and a 5.1 film (dialogue dry in the
+centre, its room in the surrounds, music in the front pair and surrounds).
+Films are AAC-encoded (as a film would be); tracks stay the original Ogg Vorbis
+files. Everything is generated at run time.
 
-Printed side by side for both systems: time-level precision, recall, F1, cue
-level, median boundary error, and speed as x real time, both wall-clock and
+Printed side by side for both systems, per condition: time-level precision,
+recall, cue level, median boundary error, x real time (CPU) and the median
+error of the estimated playback speed; overall: F1, offsets, and speed as x real time, both wall-clock and
 CPU (this process and its ffmpeg children, user + system: the figure that holds
 on a shared machine), one core: BLAS threads are pinned to 1 before numpy
 loads. filmscore is timed with its soundtrack prints cached (a first pass fills
@@ -160,25 +168,69 @@ def rir(rng: np.random.Generator, rt60: float = 0.45) -> np.ndarray:
 # ---------------------------------------------------------------- films
 
 
-def dialogue(n: int, speech: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def dialogue(n: int, speech: list[np.ndarray], rng: np.random.Generator, pause=(0.15, 1.2)) -> np.ndarray:
     out = np.zeros(n, np.float32)
     t = int(rng.uniform(0, 1) * SR)
     while t < n:
         s = speech[rng.integers(len(speech))]
         m = min(len(s), n - t)
         out[t:t + m] += s[:m]
-        t += m + int(rng.uniform(0.15, 1.2) * SR)
+        t += m + int(rng.uniform(*pause) * SR)
     return out
 
 
+def stretch(x: np.ndarray, tempo: float) -> np.ndarray:
+    """x played `tempo` times as fast with its pitch kept (ffmpeg's atempo, a WSOLA time-stretcher)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        a, b = Path(d) / "a.wav", Path(d) / "b.wav"
+        sf.write(a, x, SR)
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(a), "-af", f"atempo={tempo:.9f}", str(b)], check=True)
+        return sf.read(b, dtype="float32", always_2d=True)[0]
+
+
+def play_at(x: np.ndarray, speed: float, pitch_kept: bool) -> np.ndarray:
+    """x played `speed` times as fast: resampled (pitch moves) or time-stretched (pitch kept)."""
+    if speed == 1.0:
+        return x
+    if pitch_kept:
+        return stretch(x, speed)
+    return resample(x, int(round(len(x) / speed)), axis=0).astype(np.float32)
+
+
+def lowpass(x: np.ndarray, hz: float) -> np.ndarray:
+    from scipy.signal import butter, sosfiltfilt
+
+    return sosfiltfilt(butter(8, hz, fs=SR, output="sos"), x, axis=0).astype(np.float32)
+
+
 def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.ndarray], speech, effects,
-              rng: np.random.Generator, seconds: float, music_db: float, mono: bool = False, speed: float = 1.0,
-              n_cues: int = 6) -> tuple[np.ndarray, pd.DataFrame]:
+              rng: np.random.Generator, seconds: float, music_db=(-15.0, 0.0), mono: bool = False,
+              speed: float = 1.0, pitch_kept: bool = False, edited: bool = False, rendition: bool = False,
+              lowpass_hz=None, cue_seconds=(8.0, 60.0), pause=(0.15, 1.2), surround: bool = False,
+              n_cues: int = 6, **_) -> tuple[np.ndarray, pd.DataFrame]:
+    """A film of dialogue, effects and cues of its soundtrack (plus distractor music), and its truth table.
+
+    Every cue's music level is drawn from `music_db` (dB re the dialogue).
+    `speed`/`pitch_kept`: the whole film plays its music that fast (a
+    transfer). `edited`: each cue is 2-3 pieces of its track with 3-12 s of the
+    track skipped between (one truth row per piece). `rendition`: every other
+    cue is the track 2-4 % faster or slower with its pitch kept. `lowpass_hz`:
+    the mix is low-passed at a frequency drawn from this range. `surround`:
+    5.1 (FL FR FC LFE BL BR), the dialogue dry in the centre and its room in
+    the surrounds, music and effects in the front pair and (at -6 dB) the
+    surrounds.
+    """
     n = int(seconds * SR)
     film = np.zeros((n, 2), np.float32)
-    dry = dialogue(n, speech, rng)
+    dry = dialogue(n, speech, rng, pause)
     wet = fftconvolve(dry[:, None], rir(rng), axes=0)[:n]
-    film += dry[:, None] * 0.8 + wet * 0.35  # centred dialogue + stereo room
+    centre = np.zeros(n, np.float32)
+    if surround:
+        centre += dry
+    else:
+        film += dry[:, None] * 0.8 + wet * 0.35  # centred dialogue + stereo room
     for _ in range(int(seconds / 20)):
         e = effects[rng.integers(len(effects))]
         p = int(rng.uniform(0, max(1, n - len(e))))
@@ -186,52 +238,104 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
         m = min(len(e), n - p)
         film[p:p + m] += e[:m, None] * np.array([pan, 1 - pan]) * 0.5
     dial_rms = float(np.sqrt(np.mean(dry[dry != 0] ** 2)))
-    gain_db = music_db
     names = list(tracks)
-    slots, t = [], rng.uniform(3, 10)
+    played = {nm: play_at(x, speed, pitch_kept) for nm, x in tracks.items()}
+    t = rng.uniform(3, 10)
     rows = []
     plan = [names[i % len(names)] for i in range(n_cues)]
     plan[-1] = plan[0]  # a track used twice
     items = [(nm, False) for nm in plan] + [(None, True) for _ in range(max(1, n_cues // 3))]
     rng.shuffle(items)
+    k_cue = 0
     for nm, is_distractor in items:
-        src = distractors[rng.integers(len(distractors))] if is_distractor else tracks[nm]
-        if speed != 1.0 and not is_distractor:
-            src = resample(src, int(round(len(src) / speed)), axis=0).astype(np.float32)
-        dur = rng.uniform(8, 60)
-        dur = min(dur, len(src) / SR - 1)
+        cue_speed = speed
+        if is_distractor:
+            src = distractors[rng.integers(len(distractors))]
+        elif rendition and k_cue % 2 == 1:
+            cue_speed = float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.04) + 1.0)
+            src = stretch(tracks[nm], cue_speed)
+        else:
+            src = played[nm]
+        k_cue += 0 if is_distractor else 1
+        dur = min(rng.uniform(*cue_seconds), len(src) / SR - 1)
         if t + dur > seconds - 2:
             break
-        off = rng.uniform(0, len(src) / SR - dur)
-        a, b = int(t * SR), int(t * SR) + int(dur * SR)
-        seg = src[int(off * SR):int(off * SR) + (b - a)].copy()
+        a = int(t * SR)
+        gain = dial_rms * 10 ** (rng.uniform(*music_db) / 20)
+        # pieces: (film start, source start, length) in samples
+        if edited and not is_distractor and dur > 6:
+            k = int(rng.integers(2, 4))
+            lens = np.diff(np.sort(np.concatenate([[0, dur], rng.uniform(2, dur - 2, k - 1)])))
+            skips = rng.uniform(3, 12, k - 1)
+            need = dur + skips.sum()
+            if need > len(src) / SR - 1:
+                k, lens, skips, need = 1, np.array([dur]), np.zeros(0), dur
+            off = rng.uniform(0, len(src) / SR - need)
+            pieces, o, f = [], off, 0.0
+            for i, ln in enumerate(lens):
+                pieces.append((a + int(f * SR), int(o * SR), int(ln * SR)))
+                f += ln
+                o += ln + (skips[i] if i < len(skips) else 0)
+        else:
+            off = rng.uniform(0, len(src) / SR - dur)
+            pieces = [(a, int(off * SR), int(dur * SR))]
+        seg_all = np.concatenate([src[s0:s0 + m] for _, s0, m in pieces])
+        rms = float(np.sqrt(np.mean(seg_all ** 2))) + 1e-9
         fade = int(0.3 * SR)
         ramp = np.linspace(0, 1, fade, dtype=np.float32)[:, None]
-        seg[:fade] *= ramp
-        seg[-fade:] *= ramp[::-1]
-        rms = float(np.sqrt(np.mean(seg ** 2))) + 1e-9
-        g = dial_rms * 10 ** (gain_db / 20) / rms
-        film[a:b] += seg * g
-        if not is_distractor:
-            rows.append({"track": nm, "start": a / SR, "end": b / SR, "track_offset": off * speed})
+        for j, (f0, s0, m) in enumerate(pieces):
+            seg = src[s0:s0 + m].copy()
+            if j == 0:
+                seg[:fade] *= ramp
+            if j == len(pieces) - 1:
+                seg[-fade:] *= ramp[::-1]
+            film[f0:f0 + len(seg)] += seg * (gain / rms)
+            if not is_distractor:
+                rows.append({"track": nm, "start": f0 / SR, "end": (f0 + len(seg)) / SR,
+                             "track_offset": s0 / SR * cue_speed, "speed": cue_speed,
+                             "rendition": bool(cue_speed != speed)})
         t += dur + rng.uniform(3, 15)
-    if mono:
-        film = np.repeat(film.mean(axis=1, keepdims=True), 2, axis=1)
-    peak = float(np.abs(film).max())
-    film /= max(1.0, peak / 0.95)
-    return (film[:, :1] if mono else film), pd.DataFrame(rows)
+    if surround:
+        rear = film * 0.5 + wet * 0.35
+        x = np.stack([film[:, 0], film[:, 1], centre * 0.8, np.zeros(n, np.float32), rear[:, 0], rear[:, 1]], axis=1)
+    else:
+        x = np.repeat(film.mean(axis=1, keepdims=True), 2, axis=1) if mono else film
+    if lowpass_hz:
+        x = lowpass(x, float(rng.uniform(*lowpass_hz)))
+    x /= max(1.0, float(np.abs(x).max()) / 0.95)
+    return (x[:, :1] if mono else x), pd.DataFrame(rows)
+
+
+# the conditions of issue 13, one film each (more with --films-per-condition); music level dB re the dialogue
+CONDITIONS = {
+    "plain": dict(music_db=(-15, 0)),
+    "ntsc": dict(music_db=(-10, 0), speed=1000 / 1001),
+    "pal": dict(music_db=(-10, 0), speed=25 / 24),
+    "pal_pitch_kept": dict(music_db=(-10, 0), speed=25 / 24, pitch_kept=True),
+    "edited": dict(music_db=(-10, 0), edited=True),
+    "rendition": dict(music_db=(-10, 0), rendition=True),
+    "heavy_mono": dict(music_db=(-12, -8), mono=True, lowpass_hz=(3000, 5000), cue_seconds=(8, 28), pause=(0.05, 0.3)),
+    "moderate": dict(music_db=(-10, -4), lowpass_hz=(4000, 12000), cue_seconds=(10, 47), pause=(0.05, 0.4)),
+    "moderate_mono": dict(music_db=(-10, -4), mono=True, lowpass_hz=(4000, 12000), cue_seconds=(10, 47),
+                          pause=(0.05, 0.4)),
+    "surround_5.1": dict(music_db=(-12, -4), surround=True),
+}
 
 
 def encode(x: np.ndarray, out: Path) -> None:
     wav = out.with_suffix(".wav")
     sf.write(wav, x, SR)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(out)], check=True)
+    layout = ["-af", "aformat=channel_layouts=5.1"] if x.ndim == 2 and x.shape[1] == 6 else []
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *layout, "-c:a", "aac",
+                    "-b:a", "384k" if layout else "160k", str(out)], check=True)
     wav.unlink()
 
 
 def build(args, pk: Path) -> list[dict]:
     out = ROOT / "films"
-    spec = json.dumps({"seed": args.seed, "films": args.films, "seconds": args.seconds, "v": 4})
+    conds = [c for c in CONDITIONS if not args.conditions or c in args.conditions]
+    spec = json.dumps({"seed": args.seed, "per": args.films_per_condition, "seconds": args.seconds, "conds": conds,
+                       "v": 5})
     if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
         return json.loads((out / "films.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
@@ -242,32 +346,29 @@ def build(args, pk: Path) -> list[dict]:
     effects = effects_pool(pk)
     rng.shuffle(music)
     films = []
-    levels = [0, -5, -10, -15]
-    variants = []
-    for i in range(args.films):
-        variants.append({"music_db": levels[i % len(levels)], "mono": (i // 4) % 2 == 1, "speed": 1.0})
-    variants.append({"music_db": -5, "mono": False, "speed": 25 / 24})  # PAL rendition
     pos = 0
-    for i, v in enumerate(variants):
-        fid = f"film{i:02d}" + ("_mono" if v["mono"] else "") + ("_pal" if v["speed"] != 1 else "")
-        chosen = music[pos:pos + 5]
-        distract = music[pos + 5:pos + 7]
-        pos = (pos + 7) % max(1, len(music) - 7)
-        tdir = out / "soundtracks" / fid
-        tdir.mkdir(parents=True)
-        tracks = {}
-        for f in chosen:
-            dst = tdir / f.name
-            shutil.copy(f, dst)
-            tracks[dst.stem] = load(dst)
-        dists = [load(f) for f in distract]
-        x, truth = make_film(fid, tracks, dists, speech, effects, rng, args.seconds, v["music_db"], v["mono"], v["speed"])
-        (out / "films").mkdir(exist_ok=True)
-        encode(x, out / "films" / f"{fid}.m4a")
-        (out / "truth").mkdir(exist_ok=True)
-        truth.to_csv(out / "truth" / f"{fid}.csv", index=False)
-        films.append({"film_id": fid, **v})
-        print(f"built {fid}: music {v['music_db']} dB, {len(truth)} cues", file=sys.stderr)
+    for cond in conds:
+        for i in range(args.films_per_condition):
+            v = CONDITIONS[cond]
+            fid = f"{cond}_{i}"
+            chosen = music[pos:pos + 5]
+            distract = music[pos + 5:pos + 7]
+            pos = (pos + 7) % max(1, len(music) - 7)
+            tdir = out / "soundtracks" / fid
+            tdir.mkdir(parents=True)
+            tracks = {}
+            for f in chosen:
+                dst = tdir / f.name
+                shutil.copy(f, dst)
+                tracks[dst.stem] = load(dst)
+            dists = [load(f) for f in distract]
+            x, truth = make_film(fid, tracks, dists, speech, effects, rng, args.seconds, **v)
+            (out / "films").mkdir(exist_ok=True)
+            encode(x, out / "films" / f"{fid}.m4a")
+            (out / "truth").mkdir(exist_ok=True)
+            truth.to_csv(out / "truth" / f"{fid}.csv", index=False)
+            films.append({"film_id": fid, "condition": cond, "music_db": list(v.get("music_db", (-15, 0)))})
+            print(f"built {fid}: {len(truth)} true cue rows", file=sys.stderr)
     (out / "films.json").write_text(json.dumps(films))
     (out / "spec.json").write_text(spec)
     return films
@@ -282,6 +383,9 @@ def _cpu() -> float:
 
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+FILM_CPU: dict = {}  # (system, film) -> (seconds, film seconds): per-condition speed
 
 
 def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, float, float, float]:
@@ -301,6 +405,7 @@ def run_filmscore(films, s: StampSettings, label: str) -> tuple[pd.DataFrame, fl
         df = stamp_film(film, st, s, cache=_TracksOnly(cache), film_id=fid)
         secs += time.perf_counter() - t0
         cpu += _cpu() - c0
+        FILM_CPU[(label, fid)] = (_cpu() - c0, _dur(film))
         audio += _dur(film)
         tables.append(df)
     return pd.concat(tables, ignore_index=True), secs, cpu, audio
@@ -346,6 +451,7 @@ def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float, float]:
         cpu += _cpu() - c0  # includes its Python start-up
         own = re.search(r"Processed 1 files .* in ([\d.]+) s", r.stdout + r.stderr)
         secs += float(own[1]) if own else wall  # its own timing: analysis + match, without Python start-up
+        FILM_CPU[("audfprint", fid)] = (float(own[1]) if own else wall, _dur(out / "films" / f"{fid}.m4a"))
         for line in (r.stdout + r.stderr).splitlines():
             m = pat.search(line)
             if m:
@@ -359,14 +465,24 @@ def run_audfprint(films, maxtimebits: int) -> tuple[pd.DataFrame, float, float]:
 # ---------------------------------------------------------------- report
 
 
-def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: float, films, cpu: float | None = None) -> dict:
+def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: float, films, cpu: float | None = None,
+           system: str = "") -> dict:
     per, ov = evaluate(found, truth)
     print(f"\n== {name}")
-    print(f"{'film':<16}{'music dB':>9}{'time P':>8}{'time R':>8}{'cue P':>7}{'cue R':>7}{'bound':>7}")
     meta = {f["film_id"]: f for f in films}
-    for r in per.itertuples():
-        print(f"{r.film_id:<16}{meta[r.film_id]['music_db']:>9}{r.time_precision:>8.3f}{r.time_recall:>8.3f}"
-              f"{r.cue_precision:>7.2f}{r.cue_recall:>7.2f}{r.median_boundary_error:>7.2f}")
+    print(f"{'condition':<16}{'films':>6}{'time P':>8}{'time R':>8}{'cue P':>7}{'cue R':>7}{'bound s':>8}{'x rt':>7}"
+          f"{'speed err %':>12}")
+    conds = list(dict.fromkeys(f["condition"] for f in films))
+    for cond in conds:
+        fids = [f["film_id"] for f in films if f["condition"] == cond]
+        sub = found[found["film_id"].isin(fids)] if len(found) else found
+        _, o = evaluate(sub, {k: truth[k] for k in fids})
+        t = [FILM_CPU.get((system, k)) for k in fids]
+        xrt = sum(v[1] for v in t if v) / max(1e-9, sum(v[0] for v in t if v)) if all(t) else float("nan")
+        err = _speed_errors(sub, {k: truth[k] for k in fids})
+        print(f"{cond:<16}{len(fids):>6}{o['time_precision']:>8.3f}{o['time_recall']:>8.3f}{o['cue_precision']:>7.2f}"
+              f"{o['cue_recall']:>7.2f}{o['median_boundary_error']:>8.2f}{xrt:>7.0f}"
+              f"{(np.median(err) * 100 if len(err) else float('nan')):>12.3f}")
     ov["x_realtime"] = audio / secs if secs > 0 else float("nan")
     ov["x_realtime_cpu"] = audio / cpu if cpu else float("nan")
     print(f"time: {audio:.0f} s of film in {secs:.1f} s wall = {ov['x_realtime']:.0f}x real time"
@@ -374,9 +490,26 @@ def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: floa
     return ov
 
 
+def _speed_errors(found: pd.DataFrame, truth: dict) -> np.ndarray:
+    """|found speed / true speed - 1| of found cues that overlap a true cue of the same track by half their length."""
+    if "speed" not in found.columns or not len(found):
+        return np.zeros(0)
+    out = []
+    for r in found.itertuples():
+        tr = truth.get(r.film_id)
+        if tr is None or "speed" not in tr.columns:
+            continue
+        for q in tr[tr.track == r.track].itertuples():
+            if min(r.end, q.end) - max(r.start, q.start) >= 0.5 * (r.end - r.start):
+                out.append(abs(r.speed / q.speed - 1))
+                break
+    return np.asarray(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--films", type=int, default=8, help="films besides the PAL one")
+    ap.add_argument("--films-per-condition", type=int, default=1, help="films per condition (CONDITIONS)")
+    ap.add_argument("--conditions", nargs="*", help=f"only these conditions (of {', '.join(CONDITIONS)})")
     ap.add_argument("--seconds", type=float, default=240.0, help="length of each film")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--maxtimebits", type=int, default=18, help="audfprint time bits (2^18 frames = 3 h at 23 ms)")
@@ -399,14 +532,15 @@ def main(argv=None) -> int:
     results = {}
     s = StampSettings()
     found, secs, cpu, audio = run_filmscore(films, s, "chromaprint")
-    results["filmscore"] = report("filmscore (chromaprint mode)", found, truth, secs, audio, films, cpu)
+    results["filmscore"] = report("filmscore (chromaprint mode)", found, truth, secs, audio, films, cpu, "chromaprint")
     found.to_csv(ROOT / "found_filmscore.csv", index=False)
     if args.windows:
         fw, sw, cw, aw = run_filmscore(films, replace(s, mode="windows"), "windows")
-        results["filmscore windows"] = report("filmscore (windows mode, the paper)", fw, truth, sw, aw, films, cw)
+        results["filmscore windows"] = report("filmscore (windows mode, the paper)", fw, truth, sw, aw, films, cw, "windows")
     if not args.no_peer:
         fa, sa, ca = run_audfprint(films, args.maxtimebits)
-        results["audfprint"] = report(f"audfprint (--maxtimebits {args.maxtimebits})", fa, truth, sa, audio, films, ca)
+        results["audfprint"] = report(f"audfprint (--maxtimebits {args.maxtimebits})", fa, truth, sa, audio, films, ca,
+                                      "audfprint")
         fa.to_csv(ROOT / "found_audfprint.csv", index=False)
     print("\n== overall (time level pooled over films; boundary = median |start/end error| of cue pairs, IoU >= 0.5)")
     keys = [("time_precision", "time P"), ("time_recall", "time R"), ("time_f1", "time F1"), ("cue_precision", "cue P"),

@@ -22,6 +22,7 @@ import yaml
 from . import GENRES_DEFAULT
 from .errors import ParamsError, Problem
 from .features.sets import NAMES as FEATURE_SETS  # the feature-set registry (imports nothing of the project)
+from .paths import DEMO
 
 PARAMS_FILE = "params.yaml"
 
@@ -132,7 +133,7 @@ def List(of: Spec | None = None, min_len: int = 0, **kw) -> Spec:
 # --------------------------------------------------------------------------
 
 CORPUS = {
-    "path": Str(default="data/demo", doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
+    "path": Str(default=str(DEMO), doc="corpus root (films/, soundtracks/, labels.csv); data/demo is the generated demo"),
     "genres": List(Str(), min_len=1, unique=True, default=list(GENRES_DEFAULT), doc="the genre set; labels outside it are errors"),
     "quick_check": Bool(default=True, doc="decode only the head and tail of each file when validating (fast); false decodes all"),
     "audio_stream": Spec("any", default=0, doc="which audio stream of each film is read (validation, cues, features): "
@@ -175,7 +176,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                         "(a candidate is found within half a step of its speed, then the speed is estimated)"),
     "min_track_seconds": Float(min=0.5, max=600, default=3.0, doc="shorter tracks are skipped with a warning"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films matched in parallel"),
-    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (by content hash)"),
+    "cache": Str(runtime=True, default="data/cues_cache", doc="fingerprint and per-film cue cache folder (keyed on content, "
+                 "settings and code; a tool cache, not a DVC output)"),
     "cache_track_audio": Bool(runtime=True, default=True, doc="also cache each track's decoded PCM (int16 mid/side at sample_rate, about 160 MB per "
                                   "hour of stereo soundtrack), so the phase check never decodes a soundtrack twice"),
     "bands": {
@@ -202,6 +204,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "window_seconds": Float(min=1, max=120, default=8.0), "search_seconds": Float(min=0.01, max=5, default=0.4),
         "fmin": Float(min=0, max=10000, default=100.0), "fmax": Float(min=100, max=11025, default=5000.0),
         "min_z": Float(min=0, default=9.0, doc="GCC-PHAT peak z-score to accept an alignment"),
+        "stretch_min_z": Float(min=0, default=6.0, doc="a time-stretched rendition (pitch kept, as a pitch-corrected PAL "
+                               "transfer), where GCC-PHAT cannot hold: mean coherence z over the checked window to accept it"),
     },
     "extent": {
         "n_fft": Int(min=128, max=16384, default=1024, doc="phase-coherence frames at the verified lag"),
@@ -221,8 +225,10 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
 
 FEATURES = {
     "sets": List(Str(choices=FEATURE_SETS), unique=True,
-                 default=["mir", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
+                 default=["mir", "musicnn", "vggish", "openl3", "visual"], doc="feature sets to extract; the others are written as skipped (key-only tables)"),
     "jobs": Int(min=1, max=256, runtime=True, default=2, doc="films extracted in parallel (processes)"),
+    "cache": Str(runtime=True, default="data/features/cache",
+                 doc="per-film feature cache folder (keyed on content, params and code; a tool cache, not a DVC output)"),
     "audio": Str(choices=("track", "film"), default="track",
                  doc="where audio sets read a cue: its soundtrack track at the matched offset and speed (the music "
                      "alone), or the film's mix at the cue's times (the paper: dialogue and effects included); "
@@ -253,8 +259,8 @@ FEATURES = {
     },
 }
 
-# Neural audio embeddings (filmscore.features.vggish / .openl3): merged by the
-# features section as features.vggish and features.openl3. Weight files are
+# Neural audio embeddings (filmscore.features.vggish / .openl3 / .musicnn): merged by the
+# features section as features.vggish, features.openl3 and features.musicnn. Weight files are
 # looked up relative to the repository root; see docs/weights.md.
 _DEVICE_DOC = "cpu, auto (the first CUDA GPU if any, else cpu), cuda or cuda:N"
 EMBED_SCHEMA = {
@@ -279,8 +285,23 @@ EMBED_SCHEMA = {
     },
 }
 
+EMBED_SCHEMA["musicnn"] = {
+    "weights": Str(default="models/musicnn", doc="folder of the musicnn .npz weights (<model>.npz), written by "
+                   "`filmscore weights fetch-musicnn` from the musicnn 0.1.0 wheel (make demo runs it)"),
+    "model": Str(choices=("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"), default="MSD_musicnn",
+                 doc="pretrained tagger: musicnn or VGG, trained on the Million Song Dataset (MSD) or MagnaTagATune (MTT)"),
+    "output": Str(choices=("penultimate", "taggram", "both"), default="penultimate",
+                  doc="columns: the layer before the tags (musicnn: 200 units; VGG: 256), the 50 tag probabilities "
+                      "(taggram: the tag groups of the importance analysis), or both"),
+    "device": Str(runtime=True, default="cpu", doc=_DEVICE_DOC),
+    "batch_size": Int(min=1, max=1024, runtime=True, default=4,
+                      doc="3 s patches per forward pass (small batches keep the convolutions in the CPU cache)"),
+    "threads": Int(min=0, max=256, runtime=True, default=1, doc="torch threads per process (0: torch's default); 1 when films run in parallel"),
+}
+
 FEATURES["vggish"] = EMBED_SCHEMA["vggish"]
 FEATURES["openl3"] = EMBED_SCHEMA["openl3"]
+FEATURES["musicnn"] = EMBED_SCHEMA["musicnn"]
 
 RUN = {
     # Where per-film work runs (filmscore.parallel.map_films). It never changes a
@@ -298,7 +319,8 @@ REPORTS = {
     "importance": {
         # the model cell data/models/<features>-<level>-<pool>-<hidden> whose fold models are permuted
         "features": Str(choices=FEATURE_SETS,
-                        default="mir", doc="feature set of the analysed model; needs feature groups, i.e. mir (the paper)"),
+                        default="mir", doc="feature set of the analysed model; needs feature groups: mir (the paper's eight) or "
+                        "musicnn with features.musicnn.output: taggram (tag groups Genre, Mood, Instrument, Era, Voice)"),
         "level": Str(choices=("cue", "frame"), default="cue", doc="bag level of the analysed model (the paper: cue)"),
         "pool": Str(default="avg", doc="pooling of the analysed model (the paper: avg)"),
         "hidden": Int(min=1, default=64, doc="hidden units of the analysed model (the paper: 64)"),
@@ -335,7 +357,9 @@ MODEL = {
 }
 
 GRID = {
-    "sets": List(Str(_SETS), min_len=1, unique=True, default=["vggish", "mir"], doc="feature sets of Table 4"),
+    "sets": List(Str(_SETS), min_len=1, unique=True, default=["musicnn", "mir"],
+                 doc="feature sets of Table 4 (musicnn: the learned embedding every user can run; vggish/openl3 "
+                     "when their weights are present)"),
     "levels": List(Str(_LEVELS), min_len=1, unique=True, default=["cue"], doc="instance levels (cue: frames averaged per cue)"),
     "pools": List(Str(_POOLS), min_len=1, unique=True, default=["max", "avg", "linear_softmax", "single_attention", "multi_attention", "feature_attention"], doc="neural pooling types"),
     "hidden": List(Int(min=1, max=4096), min_len=1, unique=True, default=[64], doc="hidden units per embedding layer"),
@@ -674,9 +698,33 @@ def load_params(path: str | Path = PARAMS_FILE, sections: list[str] | None = Non
     except yaml.YAMLError as e:
         raise ParamsError([Problem(str(path), f"is not valid YAML ({e})", "fix the syntax")]) from None
     probs = validate(params, sections=sections)
+    dvc_file = path.parent / "dvc.yaml"
+    if not probs and dvc_file.is_file():
+        probs = unread_problems(params, dvc_file)
     if probs:
         raise ParamsError(probs)
     return params
+
+
+def unread_problems(params: dict, dvc_file: str | Path) -> list[Problem]:
+    """A problem for each parameter in `params` that no stage of `dvc_file` lists: nothing reads it."""
+    from .dvcdeps import load_dvc, unread_keys
+
+    present = set(param_keys(params))
+    return [Problem(f"params.yaml: {k}", f"is read by no stage ({dvc_file} lists it under no stage's params)",
+                    "list it under the params of the stage that reads it, or remove it from params.yaml "
+                    "and filmscore.config") for k in unread_keys(load_dvc(dvc_file)) if k in present]
+
+
+def param_keys(params: dict, prefix: str = "") -> list[str]:
+    """The dotted keys of the leaves of a params dict."""
+    out: list[str] = []
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out += param_keys(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def settings_from_section(cls, section: dict, tuples: dict[str, type] | None = None):

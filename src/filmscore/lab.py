@@ -403,7 +403,68 @@ def _check_remote(repo: Path, name: str, url: str, lines: list[str]) -> list[Pro
         lines.append("  writable")
     except Exception as e:
         return [_remote_problem(name, url, e)]
-    return []
+    return _check_remote_outputs(repo, name, url, lines)
+
+
+def missing_outputs(repo: Path, name: str) -> tuple[int, list[tuple[str, str]]]:
+    """The cached outputs of this commit's dvc.lock that remote `name` does not hold, whole.
+
+    Returns (outputs checked, [(producing stage, output path)]): an output is
+    missing when its object (a file's, or a folder's listing and every file in
+    it) is not in the remote. Outputs with ``cache: false`` live in git and are
+    not checked; outputs not yet in dvc.lock (never run) neither.
+    """
+    import json
+
+    from dvc.repo import Repo
+
+    fs, root = _remote_fs(repo, name)
+
+    def obj(md5: str) -> str:
+        return fs.join(root, "files", "md5", md5[:2], md5[2:])
+
+    checked, missing = 0, []
+    with Repo(str(repo)) as dvc_repo:
+        for out in dvc_repo.index.outs:
+            value = getattr(out.hash_info, "value", None) if out.use_cache else None
+            if not value:
+                continue
+            checked += 1
+            stage = getattr(out.stage, "addressing", str(out.stage))
+            where = str(out.fs_path if not hasattr(out, "def_path") else out.def_path)
+            if not fs.exists(obj(value)):
+                missing.append((stage, where))
+            elif value.endswith(".dir"):
+                entries = json.loads(fs.cat_file(obj(value)))
+                if not all(fs.exists(obj(e["md5"])) for e in entries):
+                    missing.append((stage, where))
+    return checked, missing
+
+
+def _check_remote_outputs(repo: Path, name: str, url: str, lines: list[str]) -> list[Problem]:
+    """Does the remote hold this commit's outputs? Each missing one is named with the stage that produces it."""
+    if not (repo / "dvc.lock").is_file():
+        lines.append("  outputs: no dvc.lock in this commit (nothing computed yet)")
+        return []
+    try:
+        checked, missing = missing_outputs(repo, name)
+    except Exception as e:  # an unreadable dvc.yaml/dvc.lock is DVC's to report: say so, do not hide it
+        return [Problem("dvc.lock", f"cannot be compared with remote {name!r} ({type(e).__name__}: {e})",
+                        "run `dvc status -c` for DVC's own message")]
+    if not missing:
+        lines.append(f"  holds all {checked} output(s) of this commit's dvc.lock: `dvc pull` gives an up-to-date clone")
+        return []
+    stages = sorted({st for st, _ in missing})
+    shown = "; ".join(f"{path} (stage {st})" for st, path in missing[:12]) + (" ..." if len(missing) > 12 else "")
+    if len(missing) == checked:
+        what = (f"holds none of the {checked} output(s) of this commit's dvc.lock: it holds another dvc.lock's "
+                f"outputs, or this commit's were never pushed. Missing: {shown}")
+    else:
+        what = f"lacks {len(missing)} of the {checked} output(s) of this commit's dvc.lock: {shown}"
+    fix = (f"in the clone that computed this commit, `dvc push -r {name}`; or check out the commit whose dvc.lock "
+           f"the remote holds; or recompute here: dvc repro {' '.join(stages[:6])}{' ...' if len(stages) > 6 else ''} "
+           f"(a `dvc pull` would fail on these, and the stages would otherwise re-run)")
+    return [Problem(f"remote {name!r} ({url})", what, fix)]
 
 
 # ---------------------------------------------------------------------------- CLI

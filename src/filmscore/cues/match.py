@@ -23,7 +23,12 @@
    speed) is then checked against the film by a phase-coherent test of the
    waveforms (STFT GCC-PHAT): the film carries the very recording of the
    track, so a true alignment gives a sharp peak far above chance; its
-   position is the sample-exact offset.
+   position is the sample-exact offset. A time-stretched transfer (pitch
+   kept: WSOLA grains within a few ms of the speed's line) does not hold
+   phase over a window; where GCC-PHAT fails, or finds only a short cue, the
+   track at its own pitch is checked frame by frame along the line
+   (`StretchCoherence`, `stretch_check`), accepted at
+   `cues.verify.stretch_min_z`.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones and those whose mean z
@@ -56,6 +61,9 @@ log = logging.getLogger(__name__)
 
 REFINE_SECONDS = 24.0      # track excerpt for the band-frame speed estimate
 SPEED_BAND_STEP = 0.0005   # its speed steps (0.05 %)
+SPEED_SLACK = 1e-3         # an estimate this close outside cues.speeds is held to the range, farther is no match
+POLISH_ETA = 6e-4          # a checked alignment's speed is polished within this relative range
+STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
 
 
 @dataclass
@@ -434,6 +442,98 @@ class Coherence:
         return (sm - float(np.median(null))) / (float(np.std(null)) + 1e-9)
 
 
+class StretchCoherence(Coherence):
+    """Per-frame phase coherence where the film plays the track time-stretched, its pitch kept (`speed` != 1).
+
+    A time-stretcher (WSOLA, as ffmpeg's atempo and PAL pitch correction)
+    lays copies of short grains of the recording along the film's time, each
+    at the pitch as released but at a lag that follows the line film sample =
+    lag + track sample / speed only to within its search tolerance. So each
+    film frame is paired with the track frame (at speed 1: the pitch as
+    released) the line puts there, and the coherence of the pair is the
+    largest GCC-PHAT value within `jitter` samples of the line. The nulls pair
+    the track frames with film frames `null_shifts` hops away, as in
+    `Coherence`, through the same maximum, so chance coherence stays chance.
+    `peak` holds each computed frame's best offset from the line (samples).
+    """
+
+    def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
+                 null_shifts: tuple[int, ...], speed: float, jitter: int):
+        super().__init__(film, tr, ch, lag, n_fft, sr, fmin, fmax, null_shifts, speed)
+        self.jitter = int(jitter)
+        self.N = sfft.next_fast_len(n_fft + 2 * self.jitter, real=True)
+        self.band = _band(self.N, sr, fmin, fmax)
+        self.nb = max(1, self.band.stop - self.band.start)
+        self.peak = np.zeros(0, np.float32)
+
+    def _pairs(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = np.zeros((len(X), self.N // 2 + 1), np.complex64)
+        full[:, self.band] = X * np.conj(Y)
+        r = sfft.irfft(full, self.N, axis=1)[:, : 2 * self.jitter + 1] * (self.N / (2.0 * self.nb))
+        return r.max(axis=1).astype(np.float32), (r.argmax(axis=1) - self.jitter).astype(np.float32)
+
+    def _compute(self, a: int, b: int) -> tuple[np.ndarray, list, list]:
+        K, J, hop, n_fft = self.K, self.jitter, self.hop, self.n_fft
+        e0, e1 = max(0, a - K), min(self.n, b + K)
+        m = e1 - e0
+        starts = self.f0 + np.arange(e0, e1) * hop                       # film frame starts
+        L = n_fft + 2 * J
+        x = self.film.pcm(self.ch, int(starts[0]) - J, int(starts[-1]) + n_fft + J)
+        xs = np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:m]
+        tstarts = np.round((starts - self.lag) * self.speed).astype(np.int64)  # the track frames the line puts there
+        y = self.tr.span(self.ch, int(tstarts[0]), int(tstarts[-1]) + n_fft, 1.0)
+        ys = y[(tstarts - tstarts[0])[:, None] + np.arange(n_fft)[None, :]] * self.win
+        X = sfft.rfft(xs, self.N, axis=1)[:, self.band]
+        X /= np.abs(X) + 1e-9
+        Y = sfft.rfft(ys, self.N, axis=1)[:, self.band]
+        yl = np.abs(Y).sum(axis=1) > 1e-6
+        Y /= np.abs(Y) + 1e-9
+        ia = np.arange(a, b)
+        coh, peak = self._pairs(X[a - e0:b - e0], Y[a - e0:b - e0])
+        coh = np.where(yl[a - e0:b - e0], coh, 0.0).astype(np.float32)
+        nulls, oks = [], []
+        for k in self.shifts:
+            j = ia - k
+            ok = (j >= e0) & (j < e1)
+            ok[ok] &= yl[j[ok] - e0]
+            v = np.zeros(len(ia), np.float32)
+            if ok.any():
+                v[ok] = self._pairs(X[ia[ok] - e0], Y[j[ok] - e0])[0]
+            nulls.append(v)
+            oks.append(ok)
+        self._last_peak = peak
+        return coh, nulls, oks
+
+    def extend(self, a: int, b: int) -> None:
+        lo0, hi0 = self.lo, self.hi
+        a, b = max(0, a), min(self.n, b)
+        if self.hi <= self.lo:
+            super().extend(a, b)
+            if self.hi > self.lo:
+                self.peak = self._last_peak
+            return
+        if a < lo0:
+            super().extend(a, lo0)
+            self.peak = np.concatenate([self._last_peak, self.peak])
+        if b > hi0:
+            super().extend(self.lo, b)
+            self.peak = np.concatenate([self.peak, self._last_peak])
+
+    def line_fit(self, k: int, min_z: float) -> tuple[float, float] | None:
+        """(speed, lag) refitted to the best offsets of the frames that cohere (z >= min_z); None when too few."""
+        z = self.z(k)
+        good = z >= min_z
+        if good.sum() < 8:
+            return None
+        i = np.nonzero(good)[0] + self.lo
+        t = (self.f0 + i * self.hop - self.lag).astype(np.float64)     # film frame start minus the line's origin
+        off = self.peak[good].astype(np.float64)                        # where the track frame is, minus that start
+        A = np.stack([np.ones_like(t), t], axis=1)
+        c0, c1 = np.linalg.lstsq(A, off, rcond=None)[0]
+        # truth film = lag' + u / s' with u = t * speed: off = (lag' - lag) + t * (speed / s' - 1)
+        return self.speed / (1 + c1), self.lag + c0
+
+
 def _smooth(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1 or len(x) == 0:
         return x
@@ -486,6 +586,7 @@ class Cue:
     gcc_z: float
     channel: str
     speed: float = 1.0  # track seconds per film second
+    pitch_kept: bool = False  # time-stretched (pitch as released) rather than resampled
 
     @property
     def track_offset(self) -> float:
@@ -494,7 +595,8 @@ class Cue:
 
 
 def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
-           around: tuple[int, int] | None = None, speed: float | None = None) -> tuple[list[Cue], tuple[float, float]]:
+           around: tuple[int, int] | None = None, speed: float | None = None,
+           pitch_kept: bool = False) -> tuple[list[Cue], tuple[float, float]]:
     """Cues of `tr` played at `speed` (default: its grid speed) at one verified lag, and the film span examined (s).
 
     `around` (film samples) is the checked window: the coherence is computed
@@ -509,7 +611,11 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
     shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
     speed = tr.speed if speed is None else speed
-    co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed)
+    if pitch_kept:
+        co = StretchCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed,
+                              int(round(STRETCH_JITTER_SECONDS * sr)))
+    else:
+        co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed)
     if co.n * hop < es.n_fft * 4:
         return [], (0.0, 0.0)
     gap = int(round(es.merge_gap_seconds * sr / hop))
@@ -552,7 +658,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
         if end - start < es.min_cue_seconds:
             continue
-        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch, speed))
+        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
     return cues, examined
 
@@ -583,7 +689,7 @@ def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
             pieces = nxt
         for a, b in pieces:
             if b - a >= min_len:
-                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel, c.speed))
+                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel, c.speed, c.pitch_kept))
     return sorted(kept, key=lambda c: c.start)
 
 
@@ -596,8 +702,9 @@ class Alignment:
 
     speed: float
     lag: int
-    z: float = -np.inf      # GCC-PHAT z at this speed and lag
+    z: float = -np.inf      # GCC-PHAT z at this speed and lag (pitch kept: the stretch coherence's z)
     channel: str = "mid"
+    pitch_kept: bool = False  # time-stretched: the track's pitch as released at any speed
 
 
 def _fine_bands(x: np.ndarray, spec: BandSpec) -> np.ndarray:
@@ -607,7 +714,7 @@ def _fine_bands(x: np.ndarray, spec: BandSpec) -> np.ndarray:
 
 
 def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c: float, s: StampSettings,
-               eps_max: float) -> tuple[float, float, float]:
+               eps_max: float, pitch_kept: bool = False) -> tuple[float, float, float]:
     """Speed and lag from log-band frames of the track around `tau_c` (native s) against the film: (speed, lag s, z).
 
     The magnitude of the bands does not care whether a film plays the track
@@ -615,7 +722,9 @@ def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c
     waveform's phase already disagrees: the track, rendered at the grid
     speed s0, is laid on the film at s0 * (1 + eps) for every eps in
     [-eps_max, eps_max] (steps of SPEED_BAND_STEP) and every lag within the
-    search, and the best summed frame cosine wins. Over REFINE_SECONDS of
+    search, and the best summed frame cosine wins (`pitch_kept`: the track is
+    rendered at its own pitch, speed 1, and only laid out at those speeds, as
+    a time-stretched transfer plays it). Over REFINE_SECONDS of
     track, fine frames (23 ms) place the speed to about 0.1 %, close enough
     for the phase to hold over the frames of `drift_fit`.
     """
@@ -624,12 +733,13 @@ def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c
     hop_s = spec.hop / sr
     dur = tr.audio().n_samples / sr
     a_n, b_n = max(0.0, tau_c - REFINE_SECONDS / 2), min(dur, tau_c + REFINE_SECONDS / 2)
-    ua, ub = int(a_n / s0 * sr), int(b_n / s0 * sr)
+    r = 1.0 if pitch_kept else s0  # the speed the track is rendered at
+    ua, ub = int(a_n / r * sr), int(b_n / r * sr)
     if ub - ua < 4 * spec.n_fft:
         return s0, lag, 0.0
-    T = _fine_bands(tr.span(ch, ua, ub, s0), spec)
+    T = _fine_bands(tr.span(ch, ua, ub, r), spec)
     live = np.abs(T).sum(axis=1) > 0
-    t_native = ((ua + np.arange(len(T)) * spec.hop + spec.hop / 2) / sr * s0)[live]
+    t_native = ((ua + np.arange(len(T)) * spec.hop + spec.hop / 2) / sr * r)[live]
     T = T[live]
     if len(T) < 16:
         return s0, lag, 0.0
@@ -705,10 +815,15 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
     rows = np.arange(len(v))[:, None]
     taus = np.arange(-radius, radius + 1, dtype=np.float64)
 
-    def line_scores(etas: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        out = np.empty((len(etas), len(taus)), np.float32)
+    def line_scores(etas: np.ndarray, rr: np.ndarray, tt: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """Mean over frames of rr along every line (eta, tau in tt), linearly interpolated (or nearest sample)."""
+        out = np.empty((len(etas), len(tt)), np.float32)
         for i, e in enumerate(etas):
-            pos = radius + taus[None, :] - v[:, None] * e
+            pos = radius + tt[None, :] - v[:, None] * e
+            if nearest:
+                j = np.clip(np.rint(pos).astype(np.int64), 0, rr.shape[1] - 1)
+                out[i] = rr[rows, j].mean(axis=0)
+                continue
             j = np.floor(pos).astype(np.int64)
             w = (pos - j).astype(np.float32)
             ok = (j >= 0) & (j + 1 < rr.shape[1])
@@ -716,20 +831,29 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
             out[i] = ((rr[rows, j] * (1 - w) + rr[rows, j + 1] * w) * ok).mean(axis=0)
         return out
 
-    coarse = max(1, int(np.ceil(4 * step / step)))
-    if eta_max > 8 * step:  # coarse pass on peaks widened by max-pooling, then half-sample steps around the best
+    coarse = 4
+    if eta_max > 8 * step:
+        # coarse pass: peaks widened by max-pooling, so every `coarse`-th lag and eta step, nearest sample, then
+        # half-sample eta steps and every lag near the best
         from scipy.ndimage import maximum_filter1d
 
         etas = np.arange(-eta_max, eta_max + 1e-15, coarse * step)
-        sc = line_scores(etas, maximum_filter1d(r, 2 * coarse + 1, axis=1))
-        e0 = etas[int(np.argmax(sc.max(axis=1)))]
+        tc = taus[::coarse]
+        sc = line_scores(etas, maximum_filter1d(r, 2 * coarse + 1, axis=1), tc, nearest=True)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        e0, t0 = etas[i], tc[k]
         etas = np.arange(e0 - coarse * step, e0 + coarse * step + 1e-15, step)
+        near = taus[np.abs(taus - t0) <= 2 * coarse + 2]
+        sc = line_scores(etas, r, near)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        eta, tau0 = float(etas[i]), float(near[k])
     else:
         etas = np.arange(-eta_max, eta_max + 1e-15, step)
-    sc = line_scores(etas, r)
-    i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
-    eta, tau0 = float(etas[i]), float(taus[k])
-    row = sc[i]
+        sc = line_scores(etas, r, taus)
+        i, k = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        eta, tau0 = float(etas[i]), float(taus[k])
+    row = line_scores(np.array([eta]), r, taus)[0]
+    k = int(np.argmin(np.abs(taus - tau0)))
     far = np.abs(taus - tau0) > 32
     bg = row[far] if far.sum() > 16 else row
     z = float((row[k] - np.median(bg)) / (bg.std() + 1e-12))
@@ -755,6 +879,55 @@ def gcc_at(film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels
         tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
         if z > best.z:
             best = Alignment(al.speed, al.lag + tau, z, ch)
+    return best
+
+
+def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, tau_c: float, t_film: float,
+                  channels: list[str], start: Alignment | None = None) -> Alignment | None:
+    """A time-stretched rendition (pitch kept) at the candidate: its speed, lag and z, or None where it is not one.
+
+    The speed comes from the band frames of the track at its own pitch
+    (`band_speed(pitch_kept=True)`), then from a line fitted through the best
+    offsets of the frames of `StretchCoherence` over the checked window (twice).
+    Its z is the mean smoothed coherence z of the window's frames; accepted at
+    `verify.stretch_min_z`.
+    """
+    sr = s.sample_rate
+    es, vs = s.extent, s.verify
+    ch = c.channel if c.channel in tr.channels else channels[0]
+    # the grid speed of a candidate says little of a stretched rendition's speed (its pitch did not move):
+    # the band frames search the whole range
+    lo, hi = min(s.speeds), max(s.speeds)
+    eps_max = max(abs(lo / tr.speed - 1), abs(hi / tr.speed - 1)) + SPEED_BAND_STEP
+    sp, lag_s, _ = band_speed(film, tr, ch, tr.speed, c.lag if start is None else start.lag / sr - tau_c / start.speed
+                              + tau_c / tr.speed, tau_c, s, eps_max, pitch_kept=True)
+    hop = es.n_fft // 2
+    k = max(1, int(round(es.smooth_seconds * sr / hop)))
+    shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))
+    lag = int(round(lag_s * sr))
+    w = vs.window_seconds * sr
+    mid = int(round(t_film * sr))
+    z_best, best = -np.inf, None
+    for it in range(4):
+        co = StretchCoherence(film, tr, ch, lag, es.n_fft, sr, vs.fmin, vs.fmax, shifts, sp,
+                              int(round(STRETCH_JITTER_SECONDS * sr)))
+        # the line is fitted over REFINE_SECONDS (a longer baseline), the z taken over the checked window
+        co.extend((mid - co.f0 - int(REFINE_SECONDS * sr / 2)) // hop, (mid - co.f0 + int(REFINE_SECONDS * sr / 2)) // hop)
+        if co.hi - co.lo <= 2 * k:
+            return None
+        zs = co.z(k)
+        t = co.f0 + (np.arange(co.lo, co.hi) * hop + es.n_fft // 2)
+        inside = np.abs(t - mid) <= w / 2
+        z = float(np.mean(zs[inside])) if inside.sum() > 2 * k else -np.inf
+        z_best, best = z, Alignment(sp, lag, z, ch, pitch_kept=True)  # the latest fit: each refines the last
+        fit = co.line_fit(k, es.min_z) if it < 3 else None
+        if fit is None:
+            break
+        sp, lag_f = fit
+        lag = int(round(lag_f))
+    log.debug("%s: %s time-stretched at speed %.6f? stretch z %.1f", film.path.name, tr.name, best.speed, z_best)
+    if best is None or z_best < vs.stretch_min_z:
+        return None
     return best
 
 
@@ -806,12 +979,24 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
         if al.z > best.z:
             best = al
     if best.z < vs.min_z:
-        return best
+        kept = stretch_check(film, tr, c, s, tau_c, t_film, channels)
+        return kept if kept is not None else best
     ts, te = window(best.speed)
-    pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 24, 4.0 / max(1, te - ts), s)
+    # GCC-PHAT over one window holds for speeds a few 1e-4 off (a known speed that is near, not equal)
+    pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 64, POLISH_ETA, s)
     ts, te = window(pol.speed)
     chk = gcc_at(film, tr, pol, ts, te, [best.channel], s)
-    return chk if chk.z >= best.z - 0.5 else best
+    best = chk if chk.z >= best.z - 0.5 else best
+    lo, hi = min(s.speeds), max(s.speeds)
+    if lo <= best.speed <= hi:
+        return best
+    if not lo - SPEED_SLACK <= best.speed <= hi + SPEED_SLACK:
+        return Alignment(best.speed, best.lag, -np.inf, best.channel)  # outside the range searched: not a match
+    # within the estimate's resolution of the range: the speed is held to it (cues.speeds: [1.0] gives speed 1)
+    sp = min(hi, max(lo, best.speed))
+    ts, te = window(sp)
+    return gcc_at(film, tr, Alignment(sp, best.lag + int(round((tau_c / best.speed - tau_c / sp) * sr))),
+                  ts, te, [best.channel], s)
 
 
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
@@ -823,9 +1008,9 @@ def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_
     w = int(s.verify.window_seconds * sr)
     c0 = int(tau_c / al.speed * sr)
     around = (c0 - w // 2 + al.lag, c0 + w // 2 + al.lag)
-    cues, span = extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed)
+    cues, span = extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed, pitch_kept=al.pitch_kept)
     for _ in range(2):
-        if not cues:
+        if not cues or al.pitch_kept:
             break
         u0 = int(min(q.start for q in cues) * sr) - al.lag
         u1 = int(max(q.end for q in cues) * sr) - al.lag
@@ -882,11 +1067,21 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             continue
         n_checked += 1
         al = estimate(film, tr, c, s, known)
-        if al.z < vs.min_z:
+        if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
             continue
         cues, span = _extent_at(film, tr, al, s, tau_c)
+        if not al.pitch_kept and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
+            # GCC-PHAT held over the window but the coherence may not follow it: a time-stretched transfer whose
+            # grains copy the recording closely enough for one window (a small stretch such as 1000/1001); the
+            # reading that explains more of the film wins
+            channels = [o for o in film.channels if o in tr.channels]
+            kept = stretch_check(film, tr, c, s, tau_c, m, [c.channel] + [o for o in channels if o != c.channel], al)
+            if kept is not None:
+                cues2, span2 = _extent_at(film, tr, kept, s, tau_c)
+                if sum(q.end - q.start for q in cues2) > 1.25 * sum(q.end - q.start for q in cues) + 1.0:
+                    al, cues, span = kept, cues2, span2
         examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
-        if not any(abs(al.speed - k) < 2e-4 for k in known):
+        if cues and not any(abs(al.speed - k) < 2e-4 for k in known):
             known.insert(0, al.speed)
             del known[3:]
         for q in cues:

@@ -46,6 +46,7 @@ class VerifySettings:
     fmin: float
     fmax: float
     min_z: float
+    stretch_min_z: float
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,13 @@ from .windows import merge_hits, window_hits
 log = logging.getLogger(__name__)
 
 CUE_COLUMNS = ["film_id", "track", "start", "end", "track_offset", "confidence", "cue_id"]
-EXTRA_COLUMNS = ["speed", "channel", "gcc_z", "strength", "mode"]
+EXTRA_COLUMNS = ["speed", "pitch", "channel", "gcc_z", "strength", "mode"]
 SILENCE_RMS = 1e-4
 
 
 def empty_cues() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUE_COLUMNS + EXTRA_COLUMNS})
-    for c in ("film_id", "track", "cue_id", "channel", "mode"):
+    for c in ("film_id", "track", "cue_id", "pitch", "channel", "mode"):
         df[c] = df[c].astype("object")
     return df
 
@@ -263,14 +263,16 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     t = ts.tracks[c["track"]]
                     rows.append({"film_id": film_id, "track": t.name, "start": c["start"], "end": c["end"],
                                  "track_offset": max(0.0, c["start"] - c["lag"]),
-                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "channel": "mid",
+                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "pitch": "resampled",
+                                 "channel": "mid",
                                  "gcc_z": np.nan, "strength": c["votes"], "mode": "windows"})
             else:
                 for q in match_film(fa, ts.tracks, s):
                     t = ts.tracks[q.track]
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
                                  "track_offset": max(0.0, q.track_offset),
-                                 "confidence": _conf(q.gcc_z, s.verify.min_z), "speed": q.speed,
+                                 "confidence": _conf(q.gcc_z, s.verify.stretch_min_z if q.pitch_kept else s.verify.min_z),
+                                 "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
     else:

@@ -15,12 +15,13 @@ from pathlib import Path
 from .. import GENRES_DEFAULT
 from ..config import defaults
 from ..errors import FilmscoreError, Problem
+from ..paths import DEMO
 from ..files import atomic_dir
 from .generate import MARKER, NOT_GENERATED, generate_demo
 
 log = logging.getLogger(__name__)
 
-DEMO_PATH = "data/demo"
+DEMO_PATH = str(DEMO)  # filmscore.paths
 
 # The demo section's declared defaults (filmscore.config), for `filmscore demo` run outside the repository.
 DEFAULTS = defaults("demo")

@@ -45,11 +45,15 @@ log = logging.getLogger(__name__)
 
 
 def param_files(section: dict) -> dict[str, str]:
-    """Hashes of the files a params section names (weights): their content is part of the result."""
+    """Hashes of the files a params section names (weights): their content is part of the result.
+    A folder (musicnn's weights) counts with every file directly in it."""
     out = {}
     for k, v in sorted(section.items()):
         if isinstance(v, str) and v and Path(v).is_file():
             out[k] = file_hash(v)
+        elif isinstance(v, str) and v and Path(v).is_dir():
+            for f in sorted(p for p in Path(v).iterdir() if p.is_file()):
+                out[f"{k}/{f.name}"] = file_hash(f)
     return out
 
 

@@ -122,12 +122,39 @@ def add_convert_vggish(wsub) -> None:
     c.set_defaults(func=_cmd_convert_vggish)
 
 
+def _cmd_fetch_musicnn(args) -> int:
+    from .musicnn.fetch import fetch_musicnn
+
+    dest = args.dest or sections_from_params(args.params)["musicnn"]["weights"]
+    paths = fetch_musicnn(dest, wheel=args.wheel, force=args.force)
+    print("\n".join(f"musicnn: OK  {p}" for p in paths))
+    return 0
+
+
+def add_fetch_musicnn(wsub) -> None:
+    from .musicnn import params as M
+
+    f = wsub.add_parser(
+        "fetch-musicnn", help=f"write the musicnn {M.WHEEL_VERSION} weights as .npz (pip download, no TensorFlow)",
+        description=f"Download the musicnn {M.WHEEL_VERSION} wheel from PyPI ({M.PIP_DOWNLOAD}; nothing is installed), "
+        "check its sha256, read the TensorFlow checkpoints of its four models (" + ", ".join(M.MODELS) + ") with "
+        "filmscore's numpy reader and write DEST/<model>.npz. Models already written from that wheel are kept, so a "
+        "second run downloads nothing. Without network access: download the wheel elsewhere and pass --wheel.")
+    f.add_argument("--dest", help="folder for the .npz files (default: params.yaml's features.musicnn.weights, "
+                   f"{M.WEIGHTS_DIR} unless changed)")
+    f.add_argument("--params", default="params.yaml", help="params file (default: ./params.yaml)")
+    f.add_argument("--wheel", help=f"a downloaded {M.WHEEL_NAME} to read instead of downloading it")
+    f.add_argument("--force", action="store_true", help="write the files again even when they are current")
+    f.set_defaults(func=_cmd_fetch_musicnn)
+
+
 #: the actions of `filmscore weights`, in the order `--help` lists them
-ACTIONS = [add_convert_vggish, add_check]
+ACTIONS = [add_fetch_musicnn, add_convert_vggish, add_check]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("weights", help="check the pretrained weight files; convert the TensorFlow VGGish checkpoint",
+    p = sub.add_parser("weights", help="fetch the musicnn weights; check the pretrained weight files; convert the "
+                       "TensorFlow VGGish checkpoint",
                        description=f"Pretrained weights of the feature sets that have them. Where to get them: {DOCS}.")
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
     for add in ACTIONS:

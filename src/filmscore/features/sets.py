@@ -42,6 +42,11 @@ class FeatureSet:
     audio: bool  #: True: computed from each cue's audio; False: from the film's pictures
     #: modules missing from a minimal installation that make the set skipped rather than an error
     optional_imports: tuple[str, ...] = ()
+    #: how reports name the set
+    label: str = ""
+    #: the paper's feature set whose published Table 4 numbers are shown beside this set's rows
+    #: (musicnn: the paper's learned embedding, VGGish); None: the paper has no such rows
+    paper_set: str | None = None
 
     def load(self) -> type:
         """The extractor class (imports its module)."""
@@ -56,12 +61,15 @@ class FeatureSet:
 PER_FILM_MODULE = "filmscore.features.film"
 
 REGISTRY: tuple[FeatureSet, ...] = (
-    FeatureSet("mir", "filmscore.features.mir", "MIR", ("essentia", "numpy"), audio=True),
+    FeatureSet("mir", "filmscore.features.mir", "MIR", ("essentia", "numpy"), audio=True,
+               label="MIR", paper_set="mir"),
+    FeatureSet("musicnn", "filmscore.features.musicnn", "Musicnn", ("torch", "numpy", "scipy"), audio=True,
+               optional_imports=("torch",), label="musicnn (learned embedding; paper: VGGish)", paper_set="vggish"),
     FeatureSet("vggish", "filmscore.features.vggish", "VGGish", ("torch", "numpy", "scipy"), audio=True,
-               optional_imports=("torch", "h5py")),
+               optional_imports=("torch", "h5py"), label="VGGish", paper_set="vggish"),
     FeatureSet("openl3", "filmscore.features.openl3", "OpenL3", ("torch", "numpy", "scipy", "h5py"), audio=True,
-               optional_imports=("torch", "h5py")),
-    FeatureSet("visual", "filmscore.features.visual", "Visual", ("decord", "numpy"), audio=False),
+               optional_imports=("torch", "h5py"), label="OpenL3"),
+    FeatureSet("visual", "filmscore.features.visual", "Visual", ("decord", "numpy"), audio=False, label="visual"),
 )
 
 #: the set names, in the order the stage writes them
@@ -79,9 +87,19 @@ def get(name: str) -> FeatureSet:
         raise KeyError(f"unknown feature set {name!r}; known: {', '.join(NAMES)}") from None
 
 
+def label(name: str) -> str:
+    """How reports name a feature set (its registry label; the name itself for anything else)."""
+    return _BY_NAME[name].label or name if name in _BY_NAME else name
+
+
+def paper_set(name: str) -> str | None:
+    """The paper's set whose Table 4 numbers stand beside this set's rows (the name itself for 'none')."""
+    return _BY_NAME[name].paper_set if name in _BY_NAME else name
+
+
 def modules() -> tuple[str, ...]:
     """Every extractor module of the registry (the `features` stage imports them by name)."""
     return tuple(s.module for s in REGISTRY)
 
 
-__all__ = ["FeatureSet", "REGISTRY", "NAMES", "AUDIO", "PER_FILM_MODULE", "get", "modules"]
+__all__ = ["FeatureSet", "REGISTRY", "NAMES", "AUDIO", "PER_FILM_MODULE", "get", "label", "paper_set", "modules"]

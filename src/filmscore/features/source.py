@@ -49,6 +49,10 @@ AUDIO_MODES = FEATURES["audio"].choices
 TRACK_COLUMNS = ("track", "track_offset")
 #: Decoded audio this much shorter than asked (seconds) is a rounding or seek shortfall: padded with silence.
 SHORTFALL_S = 0.1
+#: A speed this close to 1 is the track as released: the matcher's estimate of a film at speed 1 scatters by
+#: ~1e-5, and 1e-4 drifts by under 30 ms over a 5-minute cue (0.2 cent of pitch), while rendering it would
+#: low-pass the top 3 % of the band (windowed sinc) for nothing.
+AS_RELEASED = 1e-4
 
 
 def decode_mono(path: Path, sr: int, start: float, duration: float, channels: int, stream: int = 0) -> np.ndarray:
@@ -159,6 +163,7 @@ class AudioSource:
             raise self._undecodable(name, path, e) from None
         warns = self._rate_warning(path, info.audio, sr)
         speed = float(getattr(cue, "speed", 1.0))
+        speed = 1.0 if abs(speed - 1.0) < AS_RELEASED else speed
         offset = float(cue.track_offset)
         channels = info.audio.channels if info.audio else 1
         # The track played at `speed` (output sample j at track sample j * speed), from the output sample

@@ -25,12 +25,13 @@ import pandas as pd
 
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, write_json, write_table
+from ..paths import MODELS
 from .io import FEATURES_ROOT, MANIFEST, feature_status, features_path, load_bags, load_labels
 from .names import BASES, CLASSICAL, LEVELS, POOLS, cell_name
 
 log = logging.getLogger(__name__)
 
-MODELS_ROOT = Path("data/models")
+MODELS_ROOT = MODELS  # filmscore.paths
 PREDICTION_COLUMNS = ("film_id", "fold", "genre", "prob", "pred", "truth")
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FilmscoreError, Problem
+from ..paths import FEATURES, MANIFEST
 from .names import KEY_COLUMNS, LEVELS
 
 log = logging.getLogger(__name__)
 
-FEATURES_ROOT = Path("data/features")
-MANIFEST = Path("data/manifest.parquet")
+FEATURES_ROOT = FEATURES  # filmscore.paths
 GENRE_SEP = "|"
 
 

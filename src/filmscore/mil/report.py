@@ -36,26 +36,18 @@ import pandas as pd
 
 from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, read_table, save_figure, write_json, write_table
+from ..features.sets import paper_set
+from ..paths import REPORTS
+from ..reports.paper import TABLE4_BY_METHOD
 from .grid import MODELS_ROOT
 from .io import MANIFEST, load_labels
 from .names import MODEL_LABELS, POOLS, cell_name
 
 log = logging.getLogger(__name__)
 
-REPORTS = Path("reports")
 
-#: the paper's Table 4 (macro P, R, F1; cue level, LOOCV), as restated in SPEC.md
-PAPER_TABLE4 = {
-    ("none", "random"): (.32, .32, .32), ("none", "plurality"): (.14, .34, .19),
-    ("vggish", "simplemi"): (.64, .59, .61), ("vggish", "imv"): (.64, .42, .44),
-    ("vggish", "max"): (.56, .48, .49), ("vggish", "avg"): (.55, .78, .62),
-    ("vggish", "linear_softmax"): (.62, .59, .59), ("vggish", "single_attention"): (.60, .73, .65),
-    ("vggish", "multi_attention"): (.45, .72, .52), ("vggish", "feature_attention"): (.53, .74, .57),
-    ("mir", "simplemi"): (.60, .52, .56), ("mir", "imv"): (.55, .40, .42),
-    ("mir", "max"): (.40, .10, .15), ("mir", "avg"): (.55, .78, .61),
-    ("mir", "linear_softmax"): (.55, .61, .57), ("mir", "single_attention"): (.49, .76, .55),
-    ("mir", "multi_attention"): (.44, .70, .51), ("mir", "feature_attention"): (.53, .67, .56),
-}
+#: the paper's Table 4 (macro P, R, F1; cue level, LOOCV) by (set, method): declared in reports/paper.py
+PAPER_TABLE4 = TABLE4_BY_METHOD
 
 
 def grid_cells(grid: dict) -> list[tuple[str, str, str, str]]:
@@ -115,9 +107,12 @@ def label_baseline_cv(estimator, Y: np.ndarray, folds: np.ndarray) -> tuple[np.n
 
 
 def _row(features, level, method, size, status="ok", **kw) -> dict:
-    paper = PAPER_TABLE4.get((features, method)) if level in ("cue", "none") else None
+    # the paper's row beside ours: its own set's, or for musicnn the paper's learned embedding (VGGish)
+    ps = paper_set(features)
+    paper = PAPER_TABLE4.get((ps, method)) if level in ("cue", "none") else None
     return {"features": features, "level": level, "model": MODEL_LABELS.get(method, method), "method": method,
             "size": str(size), "status": status, **kw,
+            "paper_features": ps if paper else "",
             "paper_precision": paper[0] if paper else np.nan, "paper_recall": paper[1] if paper else np.nan,
             "paper_f1": paper[2] if paper else np.nan}
 
@@ -369,6 +364,8 @@ def write_text_md(t4: pd.DataFrame, path: Path, ev: dict, headline: str, n_films
     for _, r in t4.iterrows():
         paper = " / ".join(f(r[k]) for k in ("paper_precision", "paper_recall", "paper_f1")) \
             if np.isfinite(float(r["paper_f1"])) else ""
+        if paper and r.get("paper_features", r["features"]) != r["features"]:
+            paper += f" ({r['paper_features']})"  # e.g. musicnn rows: the paper's learned embedding, VGGish
         p = f(r["p"], "{:.2g}") + ("*" if r.get("significant") is True else "")
         note = str(r["note"]) if r["status"] == "ok" else \
             f"**{r['status']}**: {_one_line(r['note'])} (see data/features/{r['features']}/status.json)"

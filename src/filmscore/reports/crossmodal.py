@@ -48,6 +48,7 @@ from scipy import stats
 from scipy.stats import mannwhitneyu
 from statsmodels.stats.multitest import multipletests
 
+from .. import paths
 from ..errors import FilmscoreError, Problem
 from ..config import CROSSMODAL_UNITS as UNITS  # film, mixed, clip: see the module doc
 
@@ -92,7 +93,7 @@ def clip_values(frames: pd.DataFrame, features=FEATURES) -> pd.DataFrame:
     """
     missing = [c for c in ("film_id", "cue_id", *features) if c not in frames.columns]
     if missing:
-        raise FilmscoreError([Problem("data/features/visual/frames.parquet", f"lacks columns {missing}",
+        raise FilmscoreError([Problem(str(paths.FEATURES / "visual" / "frames.parquet"), f"lacks columns {missing}",
                                       "re-run `dvc repro features` (the visual set writes brightness and contrast)")])
     g = frames.groupby(["film_id", "cue_id"], sort=True)
     out = g[list(features)].median()
@@ -135,27 +136,30 @@ def mixed_test(y: np.ndarray, film: np.ndarray, inside: np.ndarray) -> tuple[flo
 
     y: clip values; film: the film of each clip (any labels); inside: 0/1 per clip
     (constant within a film). Returns (b1, se(b1), two-sided p, note); the p-value
-    refers b1 / se to t with n_films - 2 degrees of freedom. A fit that fails or
-    gives no finite standard error returns NaNs and a note.
+    refers b1 / se to t with n_films - 2 degrees of freedom. A fit that fails, does
+    not converge or gives no finite standard error, or fewer than 3 films, returns
+    no p-value (NaN) and a note saying why.
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     uniq, codes = np.unique(film, return_inverse=True)
+    if len(uniq) < 3:
+        return np.nan, np.nan, np.nan, f"not testable: {len(uniq)} films leave no degrees of freedom for the mixed model"
     X = np.column_stack([np.ones(len(y)), np.asarray(inside, dtype=float)])
     try:
         with warnings.catch_warnings():
             # a between-film variance estimated at 0 (the boundary) is a valid fit, not a failure
             warnings.simplefilter("ignore", ConvergenceWarning)
             fit = MixedLM(np.asarray(y, dtype=float), X, groups=codes).fit(reml=True)
-        note = "" if fit.converged else "mixed model: the optimiser reported no convergence"
         b, se = float(fit.fe_params[1]), float(fit.bse_fe[1])
     except (np.linalg.LinAlgError, ValueError) as e:
         return np.nan, np.nan, np.nan, f"not testable: the mixed model could not be fitted ({e})"
+    if not fit.converged:
+        return b, se, np.nan, "not testable: the mixed model's optimiser did not converge"
     if not (np.isfinite(b) and np.isfinite(se) and se > 0):
         return b, np.nan, np.nan, "not testable: the mixed model gives no standard error for the genre"
-    p = float(2 * stats.t.sf(abs(b / se), len(uniq) - 2))
-    return b, se, p, note
+    return b, se, float(2 * stats.t.sf(abs(b / se), len(uniq) - 2)), ""
 
 
 def compare(clips: pd.DataFrame, sources: dict[str, pd.DataFrame], genres: list[str], alpha: float = 0.01,

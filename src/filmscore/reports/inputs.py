@@ -19,16 +19,13 @@ import pandas as pd
 
 from ..errors import FilmscoreError, Problem
 
-# ---- inputs written by other stages (the contracts) -----------------------
-MANIFEST = Path("data/manifest.parquet")  # stage validate
-CUES = Path("data/cues/cues.parquet")  # stage cues
-CUES_SUMMARY = Path("reports/cues/summary.json")  # stage cues_eval: the whole evaluation, where cues_truth exists
-FEATURES_DIR = Path("data/features")  # stage features: <set>/{frames,cues}.parquet, status.json
-MODELS_DIR = Path("data/models")  # stage train: <set>-<level>-<pool>-<hidden>/
-TABLE4 = Path("reports/table4.csv")  # stage evaluate
-S2_FIGURE = Path("reports/figures/s2_pr_curves.png")  # stage evaluate (precision-recall curves)
-S3_FIGURE = Path("reports/figures/s3_film_pr.png")  # stage evaluate (per-film precision vs recall)
-TABLE4_FIGURE = Path("reports/figures/table4.png")  # stage evaluate (macro F1 and mAP with intervals over films)
+# ---- inputs written by other stages (the contracts; paths declared in filmscore.paths) ----
+from ..paths import CUES, CUES_TRUTH, MANIFEST, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE  # noqa: E402,F401
+from ..paths import CROSSMODAL as CROSSMODAL_DIR, CUES_EVAL, FEATURES as FEATURES_DIR  # noqa: E402
+from ..paths import IMPORTANCE as IMPORTANCE_DIR, MODELS as MODELS_DIR, REPORT_HTML, REPORT_MD  # noqa: E402,F401
+from ..paths import TIMELINE as TIMELINE_DIR  # noqa: E402,F401
+
+CUES_SUMMARY = CUES_EVAL / "summary.json"  # stage cues_eval: the whole evaluation, where the corpus has cues_truth/
 
 # The stage that writes data/models/<cell>/predictions.parquet and the fold models.
 MODEL_STAGE = "train"
@@ -166,11 +163,6 @@ def bags_from_table(table: pd.DataFrame, film_ids: list[str], columns: list[str]
 
 
 # ---- the reports' own outputs ---------------------------------------------
-IMPORTANCE_DIR = Path("reports/importance")  # stage importance
-CROSSMODAL_DIR = Path("reports/crossmodal")  # stage crossmodal
-REPORT_MD = Path("reports/report.md")  # stage report
-REPORT_HTML = Path("reports/report.html")
-TIMELINE_DIR = Path("reports/timeline")
 
 
 @contextlib.contextmanager

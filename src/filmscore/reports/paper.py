@@ -50,6 +50,16 @@ TABLE4 = [
     ("MIR", "Feature-level attention", 0.53, 0.67, 0.56),
 ]
 TABLE4_BEST = ("VGGish", "Single attention")  # macro F1 .65, 128 units
+# The project's name of each Table 4 model (filmscore.mil.names: a pool, a classical method, a baseline).
+TABLE4_METHODS = {
+    "Random guess": "random", "Plurality label": "plurality",
+    "kNN - Simple MI": "simplemi", "SVM - Simple MI": "simplemi", "SVM - IMV": "imv",
+    "Max pooling": "max", "Average pooling": "avg", "Linear softmax": "linear_softmax",
+    "Single attention": "single_attention", "Multi-attention": "multi_attention",
+    "Feature-level attention": "feature_attention",
+}
+#: Table 4 by (feature set, method) as the project names them: (macro P, R, F1)
+TABLE4_BY_METHOD = {(features.lower(), TABLE4_METHODS[model]): (p, r, f1) for features, model, p, r, f1 in TABLE4}
 
 # Fig 3 (permutation feature importance on the MIR average-pooling model, 64 units,
 # F1 = .61). The paper gives the figure only, not its values: its findings in words.

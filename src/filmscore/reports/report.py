@@ -4,7 +4,8 @@ It gathers what the pipeline produced -- corpus summary (Table 1), cue matcher
 evaluation and a per-film cue timeline, the Table 4 analogue, permutation
 importance (Fig 3), the cross-modal Table 5, the S2/S3 figures -- and shows the
 paper's published numbers beside the project's, always labelled "paper". It
-ends with the params and the git revision that produced it.
+ends with the params (from dvc.lock: those each upstream stage last ran with) and
+the git revision that produced it.
 
 A missing input never stops the report except the manifest: its section says
 what is missing and which stage makes it. (In `dvc repro` every input exists,
@@ -23,12 +24,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..features import sets
 from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
-from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML, REPORT_MD,
-                     S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TIMELINE_DIR, film_table, require)
+from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, CUES_TRUTH, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML,
+                     REPORT_MD, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TIMELINE_DIR, film_table, require)
 from .timeline import read_truth, timeline_figures
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def corpus_section(doc: Document, manifest: pd.DataFrame, genres: list[str]) -> 
     return films
 
 
-def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_dir: Path, films_per_page: int) -> None:
+def cues_section(doc: Document, films: pd.DataFrame, truth_dir: Path, timeline_dir: Path, films_per_page: int) -> None:
     doc.heading(SECTIONS[1])
     if not CUES.is_file():
         _missing(doc, CUES, "cues")
@@ -165,7 +167,7 @@ def cues_section(doc: Document, films: pd.DataFrame, corpus_root: str, timeline_
     s = paper.STAMPER
     doc.para(f"**Paper** (Dejavu on 5 s windows, {s['films']} hand-annotated films, {s['cues']} cues, {s['minutes']} min): "
              f"precision {s['precision']:.2f} (SD {s['precision_sd']:.3f}), recall {s['recall']:.2f} (SD {s['recall_sd']:.3f}).")
-    truth = read_truth(corpus_root, list(films.index))
+    truth = read_truth(truth_dir, list(films.index))
     figs = timeline_figures(cues, films["duration"].astype(float), truth, films_per_page=films_per_page)
     with atomic_dir(timeline_dir) as tmp:
         names = []
@@ -225,8 +227,10 @@ def _verdict(v, p) -> str:
 
 def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
     """Table 4 with its intervals and paired tests as readable cells (the columns inferred from the CSV)."""
-    cols = {c: c for c in ("features", "level", "method", "size") if c in t4}
-    out = t4[list(cols)].copy()
+    name = "model" if "model" in t4 else "method"  # the readable model name where the table has it
+    out = t4[[c for c in ("features", "level", name, "size") if c in t4]].copy()
+    if "features" in out:  # the registry's labels: musicnn rows say they stand for the paper's learned embedding
+        out["features"] = out["features"].map(lambda v: sets.label(str(v)))
     for c in ("precision", "recall"):
         if c in t4:
             out[c[0].upper()] = t4[c].astype(float)
@@ -236,6 +240,9 @@ def table4_view(t4: pd.DataFrame) -> pd.DataFrame:
     for k in ("vs_avg", "vs_random"):
         if k in t4:
             out[k.replace("_", " ")] = [_verdict(v, p) for v, p in zip(t4[k], num(f"p_{k}"))]
+    if "paper_features" in t4:  # the paper's F1 for the same row (musicnn: the paper's VGGish)
+        out["paper F1"] = [f"{f1:.2f} ({sets.label(str(ps))})" if np.isfinite(f1) and isinstance(ps, str) and ps else "–"
+                           for f1, ps in zip(num("paper_f1"), t4["paper_features"])]
     return out
 
 
@@ -244,10 +251,14 @@ def models_section(doc: Document, params: dict) -> None:
     if TABLE4.is_file():
         t4 = pd.read_csv(TABLE4)
         if "f1_lo" in t4:
-            conf = params.get("evaluate", {}).get("confidence", 0.95)
+            # the level the evaluate stage used, as it records it (no params key of this stage)
+            conf = (_read_json(TABLE4.with_suffix(".json")) or {}).get("confidence", 0.95)
             doc.table(table4_view(t4), f"This project: held-out macro P / R / F1 and mAP with {float(conf):.0%} "
                       f"bootstrap intervals over films; paired tests against average pooling and the random guess "
                       f"({TABLE4})")
+            notes = sorted({str(v) for v in t4.get("interval_note", pd.Series(dtype=str)).dropna() if str(v)})
+            if notes:
+                doc.para("Intervals and tests: " + "; ".join(notes) + ".")
         else:
             doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
         sched = sorted({str(v) for v in t4["schedule"].dropna() if str(v)}) if "schedule" in t4 else []
@@ -357,8 +368,39 @@ def provenance_section(doc: Document, params: dict, git: dict) -> None:
     exp = _experiment()
     if exp:
         doc.para("DVC experiment: " + ", ".join(f"{k} = `{v}`" for k, v in exp.items()) + ".")
-    doc.para("Parameters (params.yaml) that produced this report:")
-    doc.code(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), "yaml")
+    used = {**lock_params(), **_flat_params(params)}
+    doc.para("Parameters that produced these results: each key as the stage that reads it last ran with it "
+             "(dvc.lock), and this stage's own:")
+    doc.code(yaml.safe_dump(dict(sorted(used.items())), sort_keys=False, allow_unicode=True), "yaml")
+
+
+def lock_params(lock: str | Path = "dvc.lock") -> dict:
+    """{params key: value} of every stage in dvc.lock: what the results upstream were computed with.
+
+    DVC writes a stage's entry when the stage finishes, so inside `dvc repro` every stage upstream
+    of the report is current; the report need not depend on params it only prints."""
+    path = Path(lock)
+    if not path.is_file():
+        return {}
+    stages = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stages", {}) or {}
+    out: dict = {}
+    for entry in stages.values():
+        out.update((entry.get("params") or {}).get("params.yaml") or {})
+    return out
+
+
+def _flat_params(params: dict, prefix: str = "") -> dict:
+    """The result params of a (nested) params dict by dotted key; runtime keys are left out."""
+    from ..config import leaf_specs
+
+    runtime = {k for k, s in leaf_specs().items() if s.runtime}
+    out: dict = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out.update(_flat_params(v, f"{prefix}{k}."))
+        elif f"{prefix}{k}" not in runtime:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 # ---------------------------------------------------------------- the builder
@@ -383,7 +425,7 @@ def build_report(params: dict, md_path: Path = REPORT_MD, html_path: Path = REPO
         f"Cross-modal test unit: **{cm_info.get('unit', params.get('reports', {}).get('crossmodal', {}).get('unit', '?'))}**.",
     ])
     films = corpus_section(doc, manifest, genres)
-    cues_section(doc, films, params["corpus"]["path"], Path(timeline_dir),
+    cues_section(doc, films, CUES_TRUTH, Path(timeline_dir),
                  int(params["reports"]["timeline"]["films_per_page"]))
     models_section(doc, params)
     importance_section(doc)

@@ -19,9 +19,9 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
-def read_truth(corpus_root: str | Path, film_ids: list[str]) -> dict[str, pd.DataFrame]:
-    """Ground-truth cues of the films that have them (cues_truth/<film_id>.csv)."""
-    folder = Path(corpus_root) / "cues_truth"
+def read_truth(folder: str | Path, film_ids: list[str]) -> dict[str, pd.DataFrame]:
+    """Ground-truth cues of the films that have them (`folder`/<film_id>.csv, a corpus's cues_truth/)."""
+    folder = Path(folder)
     out = {}
     if not folder.is_dir():
         return out

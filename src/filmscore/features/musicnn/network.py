@@ -1,0 +1,323 @@
+"""The musicnn and VGG taggers of musicnn 0.1.0 (Pons & Serra 2019) in PyTorch, inference only.
+
+Both read (batch, 187, 96) log-mel patches (time, mel band) and give the 50 tag
+logits and the layer before them. Their weights are the TensorFlow
+checkpoints' variables under their TF names (`conv2d_5/kernel`,
+`batch_normalization_9/moving_mean`, ...), as `filmscore weights
+fetch-musicnn` stores them (.npz); `from_variables` checks every name and
+shape.
+
+**Batch normalisation** (TF1 `tf.layers.batch_normalization`, inference mode)
+is y = gamma (x - moving_mean) / sqrt(moving_variance + 0.001) + beta; it is
+folded into one per-channel scale and shift when the weights are loaded
+(`_bn`). The normalisation of the pooled features before the back end's
+first dense layer is folded into that layer's weights; the others stay as a
+scale and shift because a zero-padded convolution or a max-pool follows them.
+
+**musicnn** (`build_musicnn` in the release's models.py):
+
+- input BN (one channel);
+- front end, time x frequency convolutions on the (time, 96) patch, each
+  followed by ReLU, BN and a max over the whole frequency axis:
+  timbral 204 filters of 7 x 38 and 204 of 7 x 67 (time padded by 3 zeros each
+  side, frequency 'valid'); temporal 51 filters each of 128 x 1, 64 x 1, 32 x 1
+  ('same': TF pads an even kernel k with (k-1)//2 zeros before, k//2 after);
+  concatenated: 561 channels per frame;
+- mid end: three 1-D convolutions over time (64 filters, kernel 7, zero
+  padding 3, ReLU, BN), the 2nd and 3rd with residual connections; dense
+  connection: [front end, conv1, res2, res3] = 753 channels per frame;
+- back end: max and mean over time, interleaved per channel as TF flattens
+  the (753, 2) map ([max_0, mean_0, max_1, ...]); BN, dense 200 + ReLU, BN:
+  the 200-unit **penultimate** layer (`bn_dense`, what the release's
+  extractor returns as 'penultimate'); dense 50: the logits; sigmoid: the
+  taggram. Dropout is off at inference.
+
+**VGG** (`vgg` in models.py, 128 filters): input BN; five blocks of 3 x 3
+'same' convolution + ReLU + BN + max-pool ([4,1] stride [2,2], then 2 x 2
+three times, then 4 x 4; 'valid'): 187 x 96 -> 2 x 1 x 128; flattened in
+TF's (time, frequency, channel) order: 256 values, the layer before the
+dense 50 output. filmscore calls those 256 values the VGG models'
+'penultimate' output (the release's extractor returns pool1..pool5 instead).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..weights import WeightsCorrupt, load_npz_file
+from . import params as P
+
+TIMBRAL_FREQ = (int(0.4 * P.N_MELS), int(0.7 * P.N_MELS))  # 38, 67 mel bands
+TEMPORAL_TIME = (128, 64, 32)  # frames
+TIMBRAL_TIME = 7
+MIDEND_KERNEL = 7
+
+
+def _same_pad(k: int) -> tuple[int, int]:
+    """TF 'SAME' padding of a stride-1 kernel of size k: (before, after)."""
+    return (k - 1) // 2, k // 2
+
+
+class Affine(nn.Module):
+    """Folded batch norm: x * scale + shift per channel along `dim`."""
+
+    def __init__(self, n: int, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("scale", torch.ones(n))
+        self.register_buffer("shift", torch.zeros(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1] * x.dim()
+        shape[self.dim] = -1
+        return torch.addcmul(self.shift.view(shape), x, self.scale.view(shape))
+
+
+class MusicnnNet(nn.Module):
+    """(batch, 187, 96) log-mel patches -> (penultimate (batch, 200), logits (batch, 50))."""
+
+    def __init__(self, n_tags: int = P.N_TAGS, frontend_filters: float = P.MUSICNN_FRONTEND_FILTERS,
+                 midend_filters: int = P.MUSICNN_MIDEND_FILTERS, backend_units: int = P.MUSICNN_BACKEND_UNITS):
+        super().__init__()
+        nt, ns = int(frontend_filters * 128), int(frontend_filters * 32)
+        self.in_bn = Affine(1)
+        self.timbral = nn.ModuleList(nn.Conv2d(1, nt, (TIMBRAL_TIME, f)) for f in TIMBRAL_FREQ)
+        self.timbral_bn = nn.ModuleList(Affine(nt) for _ in TIMBRAL_FREQ)
+        self.temporal = nn.ModuleList(nn.Conv2d(1, ns, (k, 1)) for k in TEMPORAL_TIME)
+        self.temporal_bn = nn.ModuleList(Affine(ns) for _ in TEMPORAL_TIME)
+        n_front = nt * len(TIMBRAL_FREQ) + ns * len(TEMPORAL_TIME)  # 561
+        self.midend = nn.ModuleList([nn.Conv1d(n_front, midend_filters, MIDEND_KERNEL),
+                                     nn.Conv1d(midend_filters, midend_filters, MIDEND_KERNEL),
+                                     nn.Conv1d(midend_filters, midend_filters, MIDEND_KERNEL)])
+        self.midend_bn = nn.ModuleList(Affine(midend_filters) for _ in range(3))
+        n_mid = n_front + 3 * midend_filters  # 753
+        self.dense = nn.Linear(2 * n_mid, backend_units)  # the pooled features' BN is folded in
+        self.dense_bn = Affine(backend_units)
+        self.output = nn.Linear(backend_units, n_tags)
+
+    @staticmethod
+    def _pool_freq(y: torch.Tensor, bn: Affine) -> torch.Tensor:
+        """BN(ReLU(y)) maxed over frequency, (batch, C, T, F) -> (batch, C, T), from the max and min of y:
+        ReLU is monotonic and BN is x * scale + shift, so the max of BN(ReLU(y)) is BN(ReLU(max y)) where
+        scale >= 0 and BN(ReLU(min y)) where scale < 0 (exact; the full BN'd map is never built).
+        (amax and amin separately: torch.aminmax is ten times slower on CPU.)"""
+        return bn(F.relu(torch.where(bn.scale.view(1, -1, 1) >= 0, y.amax(dim=3), y.amin(dim=3))))
+
+    def _timbral(self, padded: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, T + 6, 96) normalised input, time zero-padded -> (batch, 408, T) timbral features."""
+        return torch.cat([self._pool_freq(conv(padded), bn) for conv, bn in zip(self.timbral, self.timbral_bn)], dim=1)
+
+    def _temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, T, 96) normalised input -> (batch, 153, T) temporal features ('same' padding)."""
+        return torch.cat([self._pool_freq(conv(F.pad(x, (0, 0) + _same_pad(k))), bn)
+                          for conv, bn, k in zip(self.temporal, self.temporal_bn, TEMPORAL_TIME)], dim=1)
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, T, 96) -> (batch, 561, T) front-end features."""
+        x = self.in_bn(x.unsqueeze(1))  # (batch, 1, T, 96)
+        pad = TIMBRAL_TIME // 2
+        return torch.cat([self._timbral(F.pad(x, (0, 0, pad, pad))), self._temporal(x)], dim=1)
+
+    def mid(self, front: torch.Tensor) -> torch.Tensor:
+        """(batch, 561, T) -> (batch, 753, T): the dense connection [front, conv1, res2, res3]."""
+        pad = MIDEND_KERNEL // 2
+        c1 = self.midend_bn[0](F.relu(self.midend[0](F.pad(front, (pad, pad)))))
+        r2 = self.midend_bn[1](F.relu(self.midend[1](F.pad(c1, (pad, pad))))) + c1
+        r3 = self.midend_bn[2](F.relu(self.midend[2](F.pad(r2, (pad, pad))))) + r2
+        return torch.cat([front, c1, r2, r3], dim=1)
+
+    def back(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = torch.stack([m.amax(dim=2), m.mean(dim=2)], dim=2).flatten(1)  # TF's (753, 2) flatten
+        penultimate = self.dense_bn(F.relu(self.dense(pooled)))
+        return penultimate, self.output(penultimate)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.back(self.mid(self.front(x)))
+
+    # -- overlapping patches of one spectrogram, the timbral convolutions shared -----------------
+
+    def timbral_sequence(self, spec: torch.Tensor, chunk: int = 192) -> torch.Tensor:
+        """(N, 96) log-mel spectrogram -> (408, N) timbral features over the whole of it (zero-padded at
+        its ends), computed in chunks of `chunk` frames (small: the
+        convolution's output then stays in the CPU's cache). Frame j of a patch starting at s equals frame
+        s + j here, except the 3 frames at each end of the patch (`forward_shared` recomputes those)."""
+        pad = TIMBRAL_TIME // 2
+        x = F.pad(self.in_bn(spec[None, None]), (0, 0, pad, pad))  # (1, 1, N + 6, 96)
+        n = spec.shape[0]
+        return torch.cat([self._timbral(x[:, :, i:min(n, i + chunk) + 2 * pad])[0] for i in range(0, n, chunk)], dim=1)
+
+    def forward_shared(self, spec: torch.Tensor, timbral: torch.Tensor, starts: torch.Tensor):
+        """The outputs for the 187-frame patches of `spec` starting at `starts`, equal to `forward` on those
+        patches: the timbral features come from `timbral` (= timbral_sequence(spec)) but for the 3 frames at
+        each patch end, whose zero padding differs; those are recomputed from 9-frame inputs."""
+        pad, n = TIMBRAL_TIME // 2, P.N_FRAMES
+        idx = starts[:, None] + torch.arange(n, device=spec.device)  # (batch, 187)
+        x = self.in_bn(spec[idx].unsqueeze(1))  # (batch, 1, 187, 96) normalised patches
+        feats = timbral[:, idx].permute(1, 0, 2).clone()  # (batch, 408, 187)
+        ends = torch.cat([F.pad(x[:, :, :2 * pad], (0, 0, pad, 0)),  # 3 zeros + the patch's first 6 frames
+                          F.pad(x[:, :, n - 2 * pad:], (0, 0, 0, pad))])  # its last 6 frames + 3 zeros
+        edge = self._timbral(ends)  # (2 * batch, 408, 3)
+        b = len(starts)
+        feats[:, :, :pad], feats[:, :, n - pad:] = edge[:b], edge[b:]
+        return self.back(self.mid(torch.cat([feats, self._temporal(x)], dim=1)))
+
+
+# VGG: pool sizes (= strides except the first) after each conv block, as models.py
+VGG_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
+
+
+def vgg_out_size() -> tuple[int, int]:
+    h, w = P.N_FRAMES, P.N_MELS
+    for (kh, kw), (sh, sw) in VGG_POOLS:
+        h, w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    return h, w  # 2, 1
+
+
+class VggNet(nn.Module):
+    """(batch, 187, 96) log-mel patches -> (flattened pool5 (batch, 256), logits (batch, 50))."""
+
+    def __init__(self, n_tags: int = P.N_TAGS, filters: int = P.VGG_FILTERS):
+        super().__init__()
+        self.in_bn = Affine(1)
+        self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else filters, filters, 3, padding=1) for i in range(5))
+        self.bns = nn.ModuleList(Affine(filters) for _ in range(5))
+        self.pools = nn.ModuleList(nn.MaxPool2d(k, s) for k, s in VGG_POOLS)
+        h, w = vgg_out_size()
+        self.output = nn.Linear(h * w * filters, n_tags)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.in_bn(x.unsqueeze(1))
+        for conv, bn, pool in zip(self.convs, self.bns, self.pools):
+            x = pool(bn(F.relu(conv(x))))
+        flat = x.permute(0, 2, 3, 1).flatten(1)  # TF's NHWC flatten
+        return flat, self.output(flat)
+
+
+# ---------------------------------------------------------------- TF variables -> modules
+
+def _bn_vars(name: str, n: int) -> dict[str, tuple]:
+    return {f"{name}/{v}": (n,) for v in ("gamma", "beta", "moving_mean", "moving_variance")}
+
+
+def tf_variables(arch: str) -> dict[str, tuple]:
+    """{TF variable name: shape} a checkpoint of architecture `arch` ('musicnn' or 'vgg') must hold,
+    in the order models.py creates them."""
+    out: dict[str, tuple] = {}
+    if arch == "musicnn":
+        nt, ns = int(P.MUSICNN_FRONTEND_FILTERS * 128), int(P.MUSICNN_FRONTEND_FILTERS * 32)
+        mf, units = P.MUSICNN_MIDEND_FILTERS, P.MUSICNN_BACKEND_UNITS
+        n_front = 2 * nt + 3 * ns
+        convs = [((TIMBRAL_TIME, f, 1, nt), nt) for f in TIMBRAL_FREQ] + [((k, 1, 1, ns), ns) for k in TEMPORAL_TIME]
+        convs += [((MIDEND_KERNEL, n_front, 1, mf), mf)] + [((MIDEND_KERNEL, mf, 1, mf), mf)] * 2
+        out.update(_bn_vars("batch_normalization", 1))
+        for i, (kshape, n) in enumerate(convs):
+            cname = "conv2d" if i == 0 else f"conv2d_{i}"
+            out[f"{cname}/kernel"] = kshape
+            out[f"{cname}/bias"] = (n,)
+            out.update(_bn_vars(f"batch_normalization_{i + 1}", n))
+        n_mid = n_front + 3 * mf
+        out.update(_bn_vars("batch_normalization_9", 2 * n_mid))
+        out["dense/kernel"], out["dense/bias"] = (2 * n_mid, units), (units,)
+        out.update(_bn_vars("batch_normalization_10", units))
+        out["dense_1/kernel"], out["dense_1/bias"] = (units, P.N_TAGS), (P.N_TAGS,)
+    elif arch == "vgg":
+        f = P.VGG_FILTERS
+        out.update(_bn_vars("batch_normalization", 1))
+        for i in range(5):
+            out[f"{i + 1}CNN/kernel"] = (3, 3, 1 if i == 0 else f, f)
+            out[f"{i + 1}CNN/bias"] = (f,)
+            out.update(_bn_vars(f"batch_normalization_{i + 1}", f))
+        h, w = vgg_out_size()
+        out["dense/kernel"], out["dense/bias"] = (h * w * f, P.N_TAGS), (P.N_TAGS,)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}")
+    return out
+
+
+def _bn(v: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inference-mode batch norm as (scale, shift)."""
+    scale = v[f"{name}/gamma"].astype(np.float64) / np.sqrt(v[f"{name}/moving_variance"].astype(np.float64) + P.BN_EPSILON)
+    shift = v[f"{name}/beta"].astype(np.float64) - v[f"{name}/moving_mean"].astype(np.float64) * scale
+    return scale, shift
+
+
+def _t(a) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def _set_affine(m: Affine, scale_shift) -> None:
+    m.scale, m.shift = _t(scale_shift[0]), _t(scale_shift[1])
+
+
+def _set_conv(m: nn.Module, v: dict, name: str) -> None:
+    k = v[f"{name}/kernel"]  # TF HWIO: (time, freq, in, out)
+    if isinstance(m, nn.Conv1d):  # a (7, C, 1, out) kernel spanning all C channels: conv1d over time
+        w = k[:, :, 0, :].transpose(2, 1, 0)
+    else:
+        w = k.transpose(3, 2, 0, 1)
+    m.weight = nn.Parameter(_t(w), requires_grad=False)
+    m.bias = nn.Parameter(_t(v[f"{name}/bias"]), requires_grad=False)
+
+
+def _set_dense(m: nn.Linear, kernel: np.ndarray, bias: np.ndarray) -> None:
+    m.weight = nn.Parameter(_t(kernel.T), requires_grad=False)
+    m.bias = nn.Parameter(_t(bias), requires_grad=False)
+
+
+def check_variables(variables: dict[str, np.ndarray], arch: str, source: str | Path) -> None:
+    """WeightsCorrupt naming `source`, each missing variable, and each misshapen one with both shapes."""
+    want = tf_variables(arch)
+    missing = [k for k in want if k not in variables]
+    if missing:
+        more = " ..." if len(missing) > 4 else ""
+        raise WeightsCorrupt(source, f"lacks the {arch} variable(s) {', '.join(missing[:4])}{more} "
+                                     f"(it holds {len(variables)} variables: {', '.join(sorted(variables)[:4])} ...)",
+                             f"write it again with `{P.FETCH_COMMAND} --force`")
+    bad = [f"{k}: the file has {tuple(variables[k].shape)}, the network needs {want[k]}"
+           for k in want if tuple(variables[k].shape) != want[k]]
+    if bad:
+        raise WeightsCorrupt(source, f"does not match the {arch} network: " + "; ".join(bad[:3]),
+                             f"use the musicnn {P.WHEEL_VERSION} weights (`{P.FETCH_COMMAND} --force`)")
+    nonfinite = [k for k in want if not np.all(np.isfinite(variables[k]))]
+    if nonfinite:
+        raise WeightsCorrupt(source, f"holds NaN or infinite values in {', '.join(nonfinite[:3])}")
+
+
+def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Path = "weights") -> nn.Module:
+    """A network of architecture `arch` with the TF variables `variables` (checked first), BN folded."""
+    check_variables(variables, arch, source)
+    v = variables
+    with torch.device("meta"):  # every parameter comes from the file: skip the random init
+        net = MusicnnNet() if arch == "musicnn" else VggNet()
+    net = net.to_empty(device="cpu")
+    _set_affine(net.in_bn, _bn(v, "batch_normalization"))
+    if arch == "musicnn":
+        convs = list(net.timbral) + list(net.temporal) + list(net.midend)
+        bns = list(net.timbral_bn) + list(net.temporal_bn) + list(net.midend_bn)
+        for i, (conv, bn) in enumerate(zip(convs, bns)):
+            _set_conv(conv, v, "conv2d" if i == 0 else f"conv2d_{i}")
+            _set_affine(bn, _bn(v, f"batch_normalization_{i + 1}"))
+        s, b = _bn(v, "batch_normalization_9")  # BN of the pooled features, folded into the dense layer
+        k = v["dense/kernel"].astype(np.float64)
+        _set_dense(net.dense, k * s[:, None], v["dense/bias"].astype(np.float64) + b @ k)
+        _set_affine(net.dense_bn, _bn(v, "batch_normalization_10"))
+        _set_dense(net.output, v["dense_1/kernel"], v["dense_1/bias"])
+    else:
+        for i, (conv, bn) in enumerate(zip(net.convs, net.bns)):
+            _set_conv(conv, v, f"{i + 1}CNN")
+            _set_affine(bn, _bn(v, f"batch_normalization_{i + 1}"))
+        _set_dense(net.output, v["dense/kernel"], v["dense/bias"])
+    return net.eval()
+
+
+def load_network(path: str | Path, model: str) -> nn.Module:
+    """The network of `model` (params.MODELS) from its .npz (TF variable names; read with allow_pickle=False)."""
+    path = Path(path)
+    if model not in P.MODELS:
+        raise ValueError(f"unknown musicnn model {model!r}; one of {', '.join(P.MODELS)}")
+    return from_variables(load_npz_file(path), P.MODELS[model], path)
