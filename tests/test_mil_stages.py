@@ -214,9 +214,9 @@ def test_dvc_stages_list_every_param_they_read():
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     train = set(spec["train"]["params"])
     classical = set(spec["classical"]["params"])
-    assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv", "corpus.genres"} == train
-    assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv", "corpus.genres"} == classical
+    assert {f"train.{k}" for k in TRAIN if k != "jobs"} | {"cv.folds", "cv.seed", "corpus.genres"} == train
+    assert {f"classical.{k}" for k in CLASSICAL if k != "jobs"} | {"cv.folds", "cv.seed", "corpus.genres"} == classical
     from filmscore.config import EVALUATE, GRID, MODEL
 
     keys = {f"model.{k}" for k in MODEL} | {f"grid.{k}" for k in GRID} | {f"evaluate.{k}" for k in EVALUATE}
-    assert keys | {"cv", "corpus.genres"} == set(spec["evaluate"]["params"])
+    assert keys | {"cv.folds", "cv.seed", "corpus.genres"} == set(spec["evaluate"]["params"])
