@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from filmscore import dvcdeps
-from filmscore.config import defaults, leaf_specs, load_params
-from filmscore.errors import FilmscoreError, ParamsError
+from filmscore.config import defaults, leaf_specs
 from filmscore.stage import UnlistedParam, stage_view
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,14 +98,13 @@ def test_a_key_no_stage_lists_is_an_error_naming_it(tmp_path):
     stages = copy.deepcopy(shipped())
     stages["evaluate"]["params"].remove("evaluate.random_draws")
     assert dvcdeps.unread_keys(stages) == ["evaluate.random_draws"]
+    probs = dvcdeps.check(stages)
+    assert [p.where for p in probs] == ["params.yaml: evaluate.random_draws"] and "read by no stage" in probs[0].what
+    # and for a params file next to such a dvc.yaml (config.unread_problems)
+    from filmscore.config import unread_problems
+
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults()))
-    with pytest.raises(ParamsError) as e:
-        load_params(tmp_path / "params.yaml")
-    assert "evaluate.random_draws" in e.value.render() and "read by no stage" in e.value.render()
-    # with the key listed again the same file loads
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": shipped()}))
-    assert load_params(tmp_path / "params.yaml")["evaluate"]["random_draws"] == 1000
+    assert [p.where for p in unread_problems(defaults(), tmp_path / "dvc.yaml")] == ["params.yaml: evaluate.random_draws"]
 
 
 # ---- the params view a stage reads through

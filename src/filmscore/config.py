@@ -698,9 +698,6 @@ def load_params(path: str | Path = PARAMS_FILE, sections: list[str] | None = Non
     except yaml.YAMLError as e:
         raise ParamsError([Problem(str(path), f"is not valid YAML ({e})", "fix the syntax")]) from None
     probs = validate(params, sections=sections)
-    dvc_file = path.parent / "dvc.yaml"
-    if not probs and dvc_file.is_file():
-        probs = unread_problems(params, dvc_file)
     if probs:
         raise ParamsError(probs)
     return params

@@ -13,7 +13,7 @@ affects:
   (``Spec.runtime``: jobs, threads, device, batch size, scheduler, cache folder),
   which says how the work runs and not what it computes. Every other parameter is
   listed by some stage, or it is read by no stage: an error naming it
-  (`unread_keys`, also checked when params.yaml is loaded).
+  (`unread_keys`; `filmscore.config.unread_problems` for a params file).
 
 That a stage *reads* exactly the keys it lists is enforced when it runs:
 `filmscore.stage.run_stage` hands it a read-only view of params.yaml showing only
