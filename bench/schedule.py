@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nested-epochs", default="50,100,200,400")
     ap.add_argument("--classical", default="logreg,svm")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--demo", default="", help="a project folder with data/manifest.parquet and data/features/<set>/: "
+                    "measure on its cue-level bags (its film count) instead of a synthetic corpus")
     args = ap.parse_args(argv)
     os.environ.setdefault("FILMSCORE_NO_PROGRESS", "1")
     import torch
@@ -50,12 +52,21 @@ def main(argv=None) -> int:
     from filmscore.stats import bootstrap_interval
 
     torch.set_num_threads(args.threads)
-    print(f"# bench/schedule: signal {args.signal}, seed {args.seed}, folds {args.folds or 'LOO'}, "
+    print(f"# bench/schedule: {args.demo or 'synthetic'}, signal {args.signal}, seed {args.seed}, folds {args.folds or 'LOO'}, "
           f"torch threads {args.threads}, load {os.getloadavg()[0]:.1f}", flush=True)
     print("| films | set | model | schedule | arithmetic | macro F1 [95 % CI] | mAP [95 % CI] | epochs | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for n in [int(x) for x in args.films.split(",")]:
-        sets, Y = synthetic_corpus(n, seed=args.seed, signal=args.signal)
+    for n in [int(x) for x in args.films.split(",")] if not args.demo else [0]:
+        if args.demo:
+            from filmscore import GENRES_DEFAULT
+            from filmscore.mil.io import features_path, load_bags, load_labels
+
+            ids, Y = load_labels(GENRES_DEFAULT, f"{args.demo}/data/manifest.parquet")
+            sets = {fs: load_bags(features_path(fs, "cue", f"{args.demo}/data/features"), ids)[0]
+                    for fs in args.sets.split(",")}
+            n = len(ids)
+        else:
+            sets, Y = synthetic_corpus(n, seed=args.seed, signal=args.signal)
         folds = make_folds(n, args.folds if args.folds < n else 0, seed=0)
 
         def row(fs, model, sched, prec, res, epochs, wall):

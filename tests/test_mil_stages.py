@@ -82,6 +82,8 @@ def test_cells_and_evaluate_on_parquet_contract(tmp_path):
     assert set(preds.film_id) == set(ids) and len(preds) == len(ids) * 6  # the empty-bag film is kept
     m = json.loads((cell / "metrics.json").read_text())
     assert m["status"] == "ok" and m["n_empty_bags"] == 1 and m["n_folds"] == len(ids)
+    # how it was trained, for the report: the paper's 2 epochs here, every fold
+    assert m["training"]["schedule"] == "paper" and m["training"]["epochs"] == [2] * len(ids)
     assert 0 <= m["macro"]["f1"] <= 1
     # the fold models come back and re-predict the held-out films
     res, bags, cols = load_cell("vggish", "cue", "avg", 4, models_root=tmp_path / "models",

@@ -393,7 +393,7 @@ TRAIN = {
     "loss_weights": Str(("balanced", "none"), default="balanced", doc="per-genre positive/negative weights of the BCE loss"),
     "threshold": Float(min=0.001, max=0.999, default=0.5, doc="a genre is predicted when its probability is >= threshold (paper: 0.5)"),
     "seed": Int(min=0, default=0, doc="initial weights and batch order"),
-    "precision": Str(PRECISIONS, default="bf16-mixed", doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
+    "precision": Str(PRECISIONS, default="32-true", doc="32-true (float32) or bf16-mixed (bfloat16 instance activations, float32 weights and loss)"),
     "fold_batching": Bool(default=True, doc="train all cross-validation folds as one batched model (same models, much faster)"),
     "jobs": Int(min=0, max=256, runtime=True, default=0, doc="processes sharing the folds (0: one per CPU core; the models do not depend on it)"),
 }
