@@ -227,7 +227,7 @@ TINY_DEMO_PARAMS = {
     "features": {"sets": ["mir", "visual"], "jobs": 1},
     "grid": {"sets": ["mir"], "levels": ["cue"], "pools": ["avg"], "hidden": [64], "classical": ["simplemi"],
              "bases": ["knn"]},
-    "train": {"epochs": 3, "jobs": 1},
+    "train": {"schedule": "paper", "epochs": 3, "jobs": 1},
     "classical": {"jobs": 1},
     "evaluate": {"random_draws": 50},
     "reports": {"importance": {"n_repeats": 3}},

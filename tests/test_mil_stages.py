@@ -60,7 +60,7 @@ def write_inputs(root: Path, n_films: int = 10, seed: int = 0) -> list[str]:
 
 def small_params(**grid) -> dict:
     p = load_params(ROOT / "params.yaml")
-    p["train"].update(epochs=2, batch_size=4)
+    p["train"].update(schedule="paper", epochs=2, batch_size=4)
     p["grid"].update(sets=["vggish", "mir"], levels=["cue"], pools=["avg", "max"], hidden=[4],
                      classical=["simplemi"], bases=["knn"], **grid)
     p["model"].update(set="vggish", level="cue", pool="avg", hidden=4)
@@ -158,7 +158,7 @@ def _dvc_repo(tmp_path: Path) -> tuple[Path, dict]:
     spec["stages"] = {k: v for k, v in spec["stages"].items() if k in ("train", "classical", "evaluate")}
     (repo / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["train"].update(epochs=2, batch_size=4)
+    params["train"].update(schedule="paper", epochs=2, batch_size=4)
     params["grid"].update(sets=["vggish"], pools=["avg", "max"], hidden=[4], classical=["simplemi"], bases=["knn"])
     params["model"].update(set="vggish", pool="avg", hidden=4)
     params["evaluate"].update(random_draws=10, bootstrap=100)

@@ -373,7 +373,7 @@ CV = {
 }
 
 TRAIN = {
-    "schedule": Str(SCHEDULES, default="paper",
+    "schedule": Str(SCHEDULES, default="steps",
                     doc="training length: paper (train.epochs, the paper's fixed budget), steps (train.steps optimiser "
                         "steps whatever the corpus size) or nested (epochs among train.nested_epochs chosen by an "
                         "inner cross-validation inside each training fold)"),

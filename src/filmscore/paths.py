@@ -20,6 +20,7 @@ FEATURES = Path("data/features")  # stage features: <set>/{frames,cues}.parquet,
 MODELS = Path("data/models")  # stages train, classical: <set>-<level>-<method>-<size>/
 REPORTS = Path("reports")  # stage evaluate: table4.{md,csv,json}, table4_all.csv, figures/, plots/
 TABLE4 = REPORTS / "table4.csv"  # stage evaluate
+TABLE4_METRICS = REPORTS / "table4.json"  # stage evaluate: the DVC metrics (cells, headline, interval level)
 S2_FIGURE = REPORTS / "figures" / "s2_pr_curves.png"  # stage evaluate (precision-recall curves)
 S3_FIGURE = REPORTS / "figures" / "s3_film_pr.png"  # stage evaluate (per-film precision vs recall)
 TABLE4_FIGURE = REPORTS / "figures" / "table4.png"  # stage evaluate (macro F1 and mAP with intervals over films)
@@ -29,5 +30,5 @@ REPORT_MD = Path("reports/report.md")  # stage report
 REPORT_HTML = Path("reports/report.html")  # stage report
 TIMELINE = Path("reports/timeline")  # stage report: per-film cue timelines
 
-__all__ = ["DEMO", "MANIFEST", "CUES_TRUTH", "CUES", "CUES_EVAL", "FEATURES", "MODELS", "REPORTS", "TABLE4",
+__all__ = ["DEMO", "MANIFEST", "CUES_TRUTH", "CUES", "CUES_EVAL", "FEATURES", "MODELS", "REPORTS", "TABLE4", "TABLE4_METRICS",
            "S2_FIGURE", "S3_FIGURE", "TABLE4_FIGURE", "IMPORTANCE", "CROSSMODAL", "REPORT_MD", "REPORT_HTML", "TIMELINE"]

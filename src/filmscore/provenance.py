@@ -14,8 +14,11 @@ import and sees imports inside functions too (a superset of what one run
 executes: safe for cache keys). Only modules of the named top-level packages
 (``filmscore`` and ``stages``) are followed; third-party libraries enter cache
 keys through `library_versions` instead. Modules loaded by a string at run time
-(``importlib.import_module(name)``) are invisible to it: the project does not
-load its own modules that way.
+(``importlib.import_module(name)``) are invisible to it. The project does that in
+one place, the feature-set registry (`filmscore.features.sets`), so its users
+add those modules explicitly: the feature cache keys hash
+``FeatureSet.computation()`` and the dvc.yaml check adds ``sets.modules()`` to the
+`features` stage's closure (`filmscore.dvcdeps`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import FilmscoreError, Problem
 
 # ---- inputs written by other stages (the contracts; paths declared in filmscore.paths) ----
-from ..paths import CUES, CUES_TRUTH, MANIFEST, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE  # noqa: E402,F401
+from ..paths import CUES, CUES_TRUTH, MANIFEST, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TABLE4_METRICS  # noqa: E402,F401
 from ..paths import CROSSMODAL as CROSSMODAL_DIR, CUES_EVAL, FEATURES as FEATURES_DIR  # noqa: E402
 from ..paths import IMPORTANCE as IMPORTANCE_DIR, MODELS as MODELS_DIR, REPORT_HTML, REPORT_MD  # noqa: E402,F401
 from ..paths import TIMELINE as TIMELINE_DIR  # noqa: E402,F401

@@ -30,7 +30,8 @@ from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
 from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, CUES_TRUTH, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML,
-                     REPORT_MD, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TIMELINE_DIR, film_table, require)
+                     REPORT_MD, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TABLE4_METRICS, TIMELINE_DIR, film_table,
+                     require)
 from .timeline import read_truth, timeline_figures
 
 log = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def models_section(doc: Document, params: dict) -> None:
         t4 = pd.read_csv(TABLE4)
         if "f1_lo" in t4:
             # the level the evaluate stage used, as it records it (no params key of this stage)
-            conf = (_read_json(TABLE4.with_suffix(".json")) or {}).get("confidence", 0.95)
+            conf = (_read_json(TABLE4_METRICS) or {}).get("confidence", 0.95)
             doc.table(table4_view(t4), f"This project: held-out macro P / R / F1 and mAP with {float(conf):.0%} "
                       f"bootstrap intervals over films; paired tests against average pooling and the random guess "
                       f"({TABLE4})")
