@@ -3,17 +3,12 @@ loss and prediction; and the malloc setting that training applies."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from mallinfo import require_mallinfo2, run_probe
 from sklearn.metrics import roc_auc_score
 
-import filmscore
 from filmscore.errors import FilmscoreError
 from filmscore.mil import MILClassifier
 from filmscore.mil.lightning import make_module
@@ -96,41 +91,21 @@ def test_bad_precision():
 
 
 MALLOC_PROBE = r"""
-import ctypes, sys
+import sys
 from filmscore.malloc import keep_freed_memory
-libc = ctypes.CDLL("libc.so.6")
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc.mallinfo2.restype = MallInfo2
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
-before = libc.mallinfo2().hblkhd
-p = libc.malloc(16 << 20)
-mapped = libc.mallinfo2().hblkhd - before
-libc.free(p)
-print(mapped)
+print(mapped_by(16 << 20))
 """
 
 
 def test_keep_freed_memory_serves_large_blocks_from_the_heap():
     """glibc's default serves a 16 MiB block by mmap (and unmaps it when freed); after
     keep_freed_memory it comes from the heap, which keeps it for the next step."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
-        pytest.skip("not glibc >= 2.33 (no mallinfo2)")
+    require_mallinfo2()
 
     def mapped(mode):
-        src = str(Path(filmscore.__file__).resolve().parents[1])  # this checkout's filmscore
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-        out = subprocess.run([sys.executable, "-c", MALLOC_PROBE, mode], capture_output=True, text=True, check=True,
-                             env=env)
-        return int(out.stdout.split()[-1])
+        return int(run_probe(MALLOC_PROBE, mode).stdout.split()[-1])
 
     assert mapped("default") >= 16 << 20
     assert mapped("keep") == 0

@@ -8,18 +8,13 @@ the process already.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-import filmscore
+from mallinfo import require_mallinfo2, run_probe
 
 PROBE = r"""
-import ctypes, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -27,25 +22,10 @@ import torch
 sys.path.insert(0, sys.argv[1])
 import embed_fixtures as fx
 
-libc = ctypes.CDLL("libc.so.6")
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc.mallinfo2.restype = MallInfo2
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
 BLOCK = 64 << 20  # above glibc's largest adaptive mmap threshold (32 MiB): mmapped unless mallopt raised it
 
-def mapped():
-    before = libc.mallinfo2().hblkhd
-    p = libc.malloc(BLOCK)
-    grown = libc.mallinfo2().hblkhd - before
-    libc.free(p)
-    return grown
-
 def report(what):
-    print(what, torch.get_num_threads(), int(mapped() >= BLOCK), flush=True)
+    print(what, torch.get_num_threads(), int(mapped_by(BLOCK) >= BLOCK), flush=True)
 
 torch.set_num_threads(3)
 report("start")
@@ -82,16 +62,8 @@ report("musicnn")
 
 @pytest.mark.slow
 def test_fit_and_embed_leave_threads_and_malloc_as_they_were():
-    try:
-        ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
-        pytest.skip("not glibc >= 2.33 (no mallinfo2)")
-    src = str(Path(filmscore.__file__).resolve().parents[1])  # this checkout's filmscore
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
-           "FILMSCORE_NO_PROGRESS": "1"}
-    out = subprocess.run([sys.executable, "-c", PROBE, str(Path(__file__).parent)], capture_output=True, text=True,
-                         env=env, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    require_mallinfo2()
+    out = run_probe(PROBE, str(Path(__file__).parent))
     lines = dict((w, (int(t), int(m))) for w, t, m in (l.split() for l in out.stdout.splitlines() if l.strip()))
     # torch kept the 3 threads it was given; a 64 MiB block is still mmapped (glibc's defaults: not kept)
     assert lines == {k: (3, 1) for k in ("start", "fit", "cross_validate", "vggish", "musicnn")}
