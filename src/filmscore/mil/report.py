@@ -253,6 +253,10 @@ def evaluate(params: dict, models_root: str | Path = MODELS_ROOT, reports: str |
         p_avg, v_avg = np.nan, ""
         avg = cell_name(fs, lv, "avg", size)
         if method in POOLS and method != "avg":
+            if avg not in arrays and (models_root / avg).is_dir():  # grid order may put avg after this pool
+                _, avg_arr = read_cell(models_root / avg, film_ids, genres)
+                if avg_arr is not None and np.array_equal(avg_arr["fold"], folds):
+                    arrays[avg] = avg_arr
             if avg in arrays:
                 p_avg, v_avg = boot.versus(arr["truth"], arr["pred"], other_pred=arrays[avg]["pred"])
             else:
@@ -276,7 +280,7 @@ def evaluate(params: dict, models_root: str | Path = MODELS_ROOT, reports: str |
     write_text_md(t4, reports / "table4.md", ev, headline, n_films=len(film_ids))
     write_table(_rounded(pd.DataFrame(genre_rows)), reports / "table4_all.csv")
     write_json(reports / "table4.json", dvc_metrics)
-    figures(table, arrays, grid, genres, film_ids, reports)
+    figures(table, arrays, grid, genres, film_ids, reports, model)
     interval_figure(t4, reports / "figures" / "table4.png", ev, n_films=len(film_ids))
     return dvc_metrics
 
@@ -417,8 +421,11 @@ def interval_figure(t4: pd.DataFrame, path: Path, ev: dict, n_films: int) -> Non
     save_figure(fig, path)
 
 
-def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], film_ids: list[str], reports: Path) -> None:
-    """S2 (PR curves of each set's best model) and S3 (per-film P/R of each set's avg-pooling model)."""
+def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], film_ids: list[str], reports: Path,
+            model: dict) -> None:
+    """S2 (PR curves of each set's model at the headline configuration ``model.*``; the paper shows its
+    best model, which would pick a cell by the held-out score it then shows) and S3 (per-film P/R of
+    each set's avg-pooling model)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -436,7 +443,12 @@ def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], fi
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.2), squeeze=False)
     with atomic_dir(reports / "plots" / "s2_pr") as tmp:
         for ax, fs in zip(axes[0], sets):
-            best = ok[ok["features"] == fs].sort_values("f1", ascending=False).iloc[0]
+            at = ok[(ok["features"] == fs) & (ok["level"] == model["level"]) & (ok["method"] == model["pool"])
+                    & (ok["size"].astype(str) == str(model["hidden"]))]
+            if at.empty:
+                ax.text(0.5, 0.5, f"{fs}: no cell at the headline configuration", ha="center")
+                continue
+            best = at.iloc[0]
             name = cell_name(fs, best["level"], best["method"], best["size"])
             a = arrays[name]
             for j, g in enumerate(genres):
@@ -452,7 +464,8 @@ def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], fi
             ax.legend(fontsize=7, loc="lower left")
         if not sets:
             axes[0][0].text(0.5, 0.5, "no trained feature set", ha="center")
-        fig.suptitle("S2: precision-recall curves of the best model per feature set (held-out predictions)", y=1.06)
+        fig.suptitle("S2: precision-recall curves per feature set at the headline configuration (model.*; "
+                     "held-out predictions)", y=1.06)
         save_figure(fig, fig_dir / "s2_pr_curves.png")
 
     # S3
@@ -463,7 +476,8 @@ def figures(table: pd.DataFrame, arrays: dict, grid: dict, genres: list[str], fi
             if avg.empty:
                 ax.text(0.5, 0.5, f"{fs}: no avg-pooling cell in the grid", ha="center")
                 continue
-            best = avg.sort_values("f1", ascending=False).iloc[0]
+            at = avg[(avg["level"] == model["level"]) & (avg["size"].astype(str) == str(model["hidden"]))]
+            best = (at if not at.empty else avg).iloc[0]  # the headline's level and size, never the best score
             name = cell_name(fs, best["level"], "avg", best["size"])
             a = arrays[name]
             s = film_scores(a["truth"], a["pred"])

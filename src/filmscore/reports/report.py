@@ -349,7 +349,7 @@ def crossmodal_section(doc: Document, genres: list[str]) -> None:
 
 def figures_section(doc: Document) -> None:
     doc.heading(SECTIONS[5])
-    for path, cap, stage in ((S2_FIGURE, "S2: precision-recall curves of the best MIR and VGGish models", "evaluate"),
+    for path, cap, stage in ((S2_FIGURE, "S2: precision-recall curves of each feature set at the headline configuration (model.*)", "evaluate"),
                              (S3_FIGURE, "S3: per-film precision vs recall, MIR and VGGish average-pooling models",
                               "evaluate")):
         if path.is_file():
