@@ -8,10 +8,15 @@ the process already.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from mallinfo import require_mallinfo2, run_probe
+
+import filmscore
 
 PROBE = r"""
 import sys, tempfile
