@@ -125,7 +125,7 @@ def espeak(pk: Path, text: str, voice: str, pitch: int, speed: int, out: Path) -
     lib = ":".join(str(p) for p in (pk / "libespeak-ng1", pk / "libpcaudio0", pk / "libsonic0"))
     libdirs = ":".join(str(d) for d in Path(pk).glob("lib*/usr/lib/x86_64-linux-gnu"))
     env = dict(os.environ, LD_LIBRARY_PATH=libdirs or lib)
-    data = next((pk / "espeak-ng-data").rglob("espeak-ng-data"))
+    data = next((pk / "espeak-ng-data").rglob("phontab")).parent  # the data folder (not the doc folder of that name)
     subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
                     "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
     return load(out, 1)
@@ -335,7 +335,7 @@ def build(args, pk: Path) -> list[dict]:
     out = ROOT / "films"
     conds = [c for c in CONDITIONS if not args.conditions or c in args.conditions]
     spec = json.dumps({"seed": args.seed, "per": args.films_per_condition, "seconds": args.seconds, "conds": conds,
-                       "v": 5})
+                       "v": 6})
     if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
         return json.loads((out / "films.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
