@@ -208,7 +208,7 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "segment_seconds": Float(min=1, max=60, default=5.0), "hop_seconds": Float(min=0.5, max=60, default=2.5),
         "track_stride": Int(min=1, max=8, default=2, doc="every stride-th frame of a segment enters its sum"),
         "min_z": Float(min=0, default=6.0, doc="z-score of a segment's peak to become a candidate"),
-        "max_candidates_per_minute": Float(min=0.1, default=6.0, doc="verification budget of this pass per minute of film"),
+        "max_candidates_per_minute": Float(min=0.1, default=12.0, doc="verification budget of this pass per minute of film"),
     },
     "verify": {
         "n_fft": Int(min=1024, max=131072, default=16384, doc="STFT-GCC-PHAT frame"),

@@ -1014,7 +1014,7 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
 
 
 def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float],
-             patient: bool = False) -> Alignment:
+             patient: float | None = None) -> Alignment:
     """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
 
     1. Speeds already verified in this film (a transfer plays all its music
@@ -1025,12 +1025,13 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
        then from the drift of the lag (`drift_fit`, to ~1e-5), and checked.
     3. An accepted alignment is polished by `drift_fit` over the window.
 
-    `patient` (candidates of quiet music, `fine_candidates`): where a check
-    fails over the window, it is repeated over twice the window (as much of it
-    as the track has), centred on the candidate: the z of a true alignment
-    grows as the root of the length checked, the chance peak's does not (the
-    z's null distribution, docs/cues.md). The time-stretch reading is not
-    tried for them.
+    `patient` (candidates of quiet music, `fine_candidates`, found at this
+    speed): where a check fails over the window, it is repeated over twice
+    the window (as much of it as the track has), centred on the candidate:
+    the z of a true alignment grows as the root of the length checked, the
+    chance peak's does not (docs/cues.md). Their speed is the film's verified
+    speed (tried first; nothing else is estimated), or where none is verified,
+    `patient` first and then as above; the time-stretch reading is not tried.
     """
     sr = s.sample_rate
     vs = s.verify
@@ -1051,7 +1052,7 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
         return int(round((t_film_s - tau_c / sp) * sr))
 
     best = Alignment(tr.speed, lag_at(tr.speed, t_film), -np.inf, c.channel)
-    for sp in known:
+    for sp in known or ([patient] if patient else []):
         for long in (False, True) if patient else (False,):
             ts, te = window(sp, long)
             al = gcc_at(film, tr, Alignment(sp, lag_at(sp, t_film)), ts, te, channels, s)
@@ -1061,7 +1062,8 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
                 break
         if best.z >= vs.min_z:
             break
-    if best.z < vs.min_z:
+    if best.z < vs.min_z and not (patient and known):
+        # (a patient candidate was found at the film's verified speed: nothing to estimate)
         sp1, lag1, _ = band_speed(film, tr, c.channel if c.channel in tr.channels else channels[0], tr.speed,
                                   c.lag, tau_c, s, 0.5 * s.speed_step + 0.003)
         ts, te = window(sp1)
@@ -1173,11 +1175,11 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
                for q, by in zip(found, found_by)):
             return
         n_checked += 1
-        al = estimate(film, tr, c, s, known or ([patient] if patient else []), patient=bool(patient))
+        al = estimate(film, tr, c, s, known, patient=patient)
         if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
-        if not al.pitch_kept and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
+        if not al.pitch_kept and not patient and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
             # GCC-PHAT held over the window but the coherence may not follow it: a time-stretched transfer whose
             # grains copy the recording closely enough for one window (a small stretch such as 1000/1001); the
             # reading that explains more of the film wins
@@ -1204,10 +1206,17 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         # second pass: fine spectral frames at the film's speed (the one verified, else 1), where no cue is yet
         lo, hi = min(s.speeds), max(s.speeds)
         sp = known[0] if known else min(hi, max(lo, 1.0))
+        def explained(c: Candidate) -> bool:
+            # this pass looks for what the first left unexplained: a candidate whose window lies mostly inside
+            # found cues (a looped track matching a repeat of itself, most often) is not checked
+            a, b = c.t0 + c.lag, c.t1 + c.lag
+            return sum(max(0.0, min(b, q.end) - max(a, q.start)) for q in found) > 0.5 * (b - a)
+
         fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found]))
-        fine = fine[:max(10, int(s.fine.max_candidates_per_minute * film.duration / 60))]
+        fine = [c for c in fine if not explained(c)][:max(10, int(s.fine.max_candidates_per_minute * film.duration / 60))]
         for c in fine:
-            check(c, patient=sp)
+            if not explained(c):
+                check(c, patient=sp)
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()
