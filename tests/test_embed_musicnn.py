@@ -128,7 +128,7 @@ def test_parity_with_the_release_graph(weights_dir):
         assert ref[f"tone_{name}_taggram"].std() > 0.01  # the reference discriminates: not a constant output
 
 
-def test_shared_timbral_convolutions_equal_patch_by_patch(weights_dir):
+def test_shared_front_end_convolutions_equal_patch_by_patch(weights_dir):
     m = model(weights_dir, batch_size=3)
     y = fx.drum_loop(9.3) + 0.5 * fx.piano_tone(9.3)
     spec = frontend.log_mel(y, SR)

@@ -78,6 +78,22 @@ class Affine(nn.Module):
         return torch.addcmul(self.shift.view(shape), x, self.scale.view(shape))
 
 
+class FreqMax(nn.Module):
+    """max over frequency of BN(ReLU(y)), (batch, C, F, T) -> (batch, C, T), for a front-end convolution
+    whose output channels with a negative BN scale are stored negated (`sign` = -1 there, see
+    `MusicnnNet._sign_fold`): ReLU is monotonic and BN is x * scale + shift, so max_F BN(ReLU(y)) is
+    BN(ReLU(max_F y)) where scale >= 0 and BN(ReLU(min_F y)) = BN(ReLU(-max_F(-y))) where scale < 0. One
+    max over the map instead of a max and a min (exact; the full BN'd map is never built)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.register_buffer("sign", torch.ones(n))
+        self.bn = Affine(n)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.bn(F.relu(y.amax(dim=2) * self.sign.view(1, -1, 1)))
+
+
 class MusicnnNet(nn.Module):
     """(batch, 187, 96) log-mel patches -> (penultimate (batch, 200), logits (batch, 50))."""
 
@@ -86,10 +102,12 @@ class MusicnnNet(nn.Module):
         super().__init__()
         nt, ns = int(frontend_filters * 128), int(frontend_filters * 32)
         self.in_bn = Affine(1)
-        self.timbral = nn.ModuleList(nn.Conv2d(1, nt, (TIMBRAL_TIME, f)) for f in TIMBRAL_FREQ)
-        self.timbral_bn = nn.ModuleList(Affine(nt) for _ in TIMBRAL_FREQ)
-        self.temporal = nn.ModuleList(nn.Conv2d(1, ns, (k, 1)) for k in TEMPORAL_TIME)
-        self.temporal_bn = nn.ModuleList(Affine(ns) for _ in TEMPORAL_TIME)
+        # the front end runs on (batch, 1, frequency, time) maps (frequency first: the max over it is then a
+        # vectorised reduction across time, faster than over the contiguous last axis); kernels (freq, time)
+        self.timbral = nn.ModuleList(nn.Conv2d(1, nt, (f, TIMBRAL_TIME)) for f in TIMBRAL_FREQ)
+        self.timbral_pool = nn.ModuleList(FreqMax(nt) for _ in TIMBRAL_FREQ)
+        self.temporal = nn.ModuleList(nn.Conv2d(1, ns, (1, k)) for k in TEMPORAL_TIME)
+        self.temporal_pool = nn.ModuleList(FreqMax(ns) for _ in TEMPORAL_TIME)
         n_front = nt * len(TIMBRAL_FREQ) + ns * len(TEMPORAL_TIME)  # 561
         self.midend = nn.ModuleList([nn.Conv1d(n_front, midend_filters, MIDEND_KERNEL),
                                      nn.Conv1d(midend_filters, midend_filters, MIDEND_KERNEL),
@@ -100,28 +118,31 @@ class MusicnnNet(nn.Module):
         self.dense_bn = Affine(backend_units)
         self.output = nn.Linear(backend_units, n_tags)
 
-    @staticmethod
-    def _pool_freq(y: torch.Tensor, bn: Affine) -> torch.Tensor:
-        """BN(ReLU(y)) maxed over frequency, (batch, C, T, F) -> (batch, C, T), from the max and min of y:
-        ReLU is monotonic and BN is x * scale + shift, so the max of BN(ReLU(y)) is BN(ReLU(max y)) where
-        scale >= 0 and BN(ReLU(min y)) where scale < 0 (exact; the full BN'd map is never built).
-        (amax and amin separately: torch.aminmax is ten times slower on CPU.)"""
-        return bn(F.relu(torch.where(bn.scale.view(1, -1, 1) >= 0, y.amax(dim=3), y.amin(dim=3))))
+    def _sign_fold(self) -> None:
+        """Negate the front-end output channels whose BN scale is negative (weights, bias and `sign`), so
+        that `FreqMax` needs only a max over frequency. Called once, after the weights are set (calling it
+        again changes nothing)."""
+        with torch.no_grad():
+            for conv, pool in zip(list(self.timbral) + list(self.temporal), list(self.timbral_pool) + list(self.temporal_pool)):
+                flip = torch.where(pool.bn.scale < 0, -1.0, 1.0) * pool.sign  # undo a previous fold
+                conv.weight.mul_(flip.view(-1, 1, 1, 1))
+                conv.bias.mul_(flip)
+                pool.sign.mul_(flip)
 
     def _timbral(self, padded: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, T + 6, 96) normalised input, time zero-padded -> (batch, 408, T) timbral features."""
-        return torch.cat([self._pool_freq(conv(padded), bn) for conv, bn in zip(self.timbral, self.timbral_bn)], dim=1)
+        """(batch, 1, 96, T + 6) normalised input, time zero-padded -> (batch, 408, T) timbral features."""
+        return torch.cat([pool(conv(padded)) for conv, pool in zip(self.timbral, self.timbral_pool)], dim=1)
 
     def _temporal(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, T, 96) normalised input -> (batch, 153, T) temporal features ('same' padding)."""
-        return torch.cat([self._pool_freq(conv(F.pad(x, (0, 0) + _same_pad(k))), bn)
-                          for conv, bn, k in zip(self.temporal, self.temporal_bn, TEMPORAL_TIME)], dim=1)
+        """(batch, 1, 96, T) normalised input -> (batch, 153, T) temporal features ('same' padding)."""
+        return torch.cat([pool(conv(F.pad(x, _same_pad(k))))
+                          for conv, pool, k in zip(self.temporal, self.temporal_pool, TEMPORAL_TIME)], dim=1)
 
     def front(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, T, 96) -> (batch, 561, T) front-end features."""
-        x = self.in_bn(x.unsqueeze(1))  # (batch, 1, T, 96)
+        x = self.in_bn(x.transpose(1, 2).unsqueeze(1))  # (batch, 1, 96, T)
         pad = TIMBRAL_TIME // 2
-        return torch.cat([self._timbral(F.pad(x, (0, 0, pad, pad))), self._temporal(x)], dim=1)
+        return torch.cat([self._timbral(F.pad(x, (pad, pad))), self._temporal(x)], dim=1)
 
     def mid(self, front: torch.Tensor) -> torch.Tensor:
         """(batch, 561, T) -> (batch, 753, T): the dense connection [front, conv1, res2, res3]."""
@@ -139,32 +160,49 @@ class MusicnnNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.back(self.mid(self.front(x)))
 
-    # -- overlapping patches of one spectrogram, the timbral convolutions shared -----------------
+    # -- overlapping patches of one spectrogram, the front end shared -------------------------------
 
-    def timbral_sequence(self, spec: torch.Tensor, chunk: int = 192) -> torch.Tensor:
-        """(N, 96) log-mel spectrogram -> (408, N) timbral features over the whole of it (zero-padded at
-        its ends), computed in chunks of `chunk` frames (small: the
-        convolution's output then stays in the CPU's cache). Frame j of a patch starting at s equals frame
-        s + j here, except the 3 frames at each end of the patch (`forward_shared` recomputes those)."""
-        pad = TIMBRAL_TIME // 2
-        x = F.pad(self.in_bn(spec[None, None]), (0, 0, pad, pad))  # (1, 1, N + 6, 96)
+    def front_sequence(self, spec: torch.Tensor, chunk: int = 192) -> torch.Tensor:
+        """(N, 96) log-mel spectrogram -> (561, N) front-end features over the whole of it (zero-padded at
+        its ends as a patch is), computed in chunks of `chunk` frames (small: the convolutions' outputs then
+        stay in the CPU's cache). Frame j of a patch starting at s equals frame s + j here wherever the
+        filter's span lies inside the patch: all but the 3 frames at each end of the patch for the timbral
+        filters, and all but (k - 1) // 2 at its start and k // 2 at its end for a temporal filter of k
+        frames (`forward_shared` recomputes those)."""
+        x = self.in_bn(spec.T[None, None])  # (1, 1, 96, N)
         n = spec.shape[0]
-        return torch.cat([self._timbral(x[:, :, i:min(n, i + chunk) + 2 * pad])[0] for i in range(0, n, chunk)], dim=1)
+        parts = []
+        for conv, pool, (a, b) in self._front_filters():
+            xp = F.pad(x, (a, b))
+            parts.append(torch.cat([pool(conv(xp[..., i:min(n, i + chunk) + a + b]))[0] for i in range(0, n, chunk)], dim=1))
+        return torch.cat(parts, dim=0)
 
-    def forward_shared(self, spec: torch.Tensor, timbral: torch.Tensor, starts: torch.Tensor):
+    def _front_filters(self):
+        """(convolution, FreqMax, (zeros before, zeros after) in time) of the front end, in its channel order."""
+        pad = TIMBRAL_TIME // 2
+        return ([(c, p, (pad, pad)) for c, p in zip(self.timbral, self.timbral_pool)]
+                + [(c, p, _same_pad(k)) for c, p, k in zip(self.temporal, self.temporal_pool, TEMPORAL_TIME)])
+
+    def forward_shared(self, spec: torch.Tensor, front: torch.Tensor, starts: torch.Tensor):
         """The outputs for the 187-frame patches of `spec` starting at `starts`, equal to `forward` on those
-        patches: the timbral features come from `timbral` (= timbral_sequence(spec)) but for the 3 frames at
-        each patch end, whose zero padding differs; those are recomputed from 9-frame inputs."""
-        pad, n = TIMBRAL_TIME // 2, P.N_FRAMES
+        patches: the front-end features come from `front` (= front_sequence(spec)) but for the frames at
+        each patch end whose filters reach into the patch's zero padding; those are recomputed from the
+        patch (for a filter padded with a zeros before and b after: its first a and last b frames)."""
+        n = P.N_FRAMES
         idx = starts[:, None] + torch.arange(n, device=spec.device)  # (batch, 187)
-        x = self.in_bn(spec[idx].unsqueeze(1))  # (batch, 1, 187, 96) normalised patches
-        feats = timbral[:, idx].permute(1, 0, 2).clone()  # (batch, 408, 187)
-        ends = torch.cat([F.pad(x[:, :, :2 * pad], (0, 0, pad, 0)),  # 3 zeros + the patch's first 6 frames
-                          F.pad(x[:, :, n - 2 * pad:], (0, 0, 0, pad))])  # its last 6 frames + 3 zeros
-        edge = self._timbral(ends)  # (2 * batch, 408, 3)
-        b = len(starts)
-        feats[:, :, :pad], feats[:, :, n - pad:] = edge[:b], edge[b:]
-        return self.back(self.mid(torch.cat([feats, self._temporal(x)], dim=1)))
+        x = self.in_bn(spec[idx].transpose(1, 2).unsqueeze(1))  # (batch, 1, 96, 187) normalised patches
+        feats = front[:, idx].permute(1, 0, 2).clone()  # (batch, 561, 187)
+        bsz, c0 = len(starts), 0
+        for conv, pool, (a, b) in self._front_filters():
+            # both ends in one call, b outputs each: b zeros + the first a + b frames (whose first b - a
+            # outputs lie before the patch), and the last a + b frames + b zeros
+            ends = torch.cat([F.pad(x[..., :a + b], (b, 0)), F.pad(x[..., n - a - b:], (0, b))])
+            edge = pool(conv(ends))  # (2 * batch, C, b)
+            c1 = c0 + edge.shape[1]
+            feats[:, c0:c1, :a] = edge[:bsz, :, b - a:]
+            feats[:, c0:c1, n - b:] = edge[bsz:]
+            c0 = c1
+        return self.back(self.mid(feats))
 
 
 # VGG: pool sizes (= strides except the first) after each conv block, as models.py
@@ -254,10 +292,12 @@ def _set_affine(m: Affine, scale_shift) -> None:
     m.scale, m.shift = _t(scale_shift[0]), _t(scale_shift[1])
 
 
-def _set_conv(m: nn.Module, v: dict, name: str) -> None:
+def _set_conv(m: nn.Module, v: dict, name: str, freq_first: bool = False) -> None:
     k = v[f"{name}/kernel"]  # TF HWIO: (time, freq, in, out)
     if isinstance(m, nn.Conv1d):  # a (7, C, 1, out) kernel spanning all C channels: conv1d over time
         w = k[:, :, 0, :].transpose(2, 1, 0)
+    elif freq_first:  # musicnn's front end: (out, in, freq, time)
+        w = k.transpose(3, 2, 1, 0)
     else:
         w = k.transpose(3, 2, 0, 1)
     m.weight = nn.Parameter(_t(w), requires_grad=False)
@@ -298,15 +338,18 @@ def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Pa
     _set_affine(net.in_bn, _bn(v, "batch_normalization"))
     if arch == "musicnn":
         convs = list(net.timbral) + list(net.temporal) + list(net.midend)
-        bns = list(net.timbral_bn) + list(net.temporal_bn) + list(net.midend_bn)
+        bns = [p.bn for p in list(net.timbral_pool) + list(net.temporal_pool)] + list(net.midend_bn)
+        for pool in list(net.timbral_pool) + list(net.temporal_pool):
+            pool.sign = torch.ones_like(pool.sign)  # the TF kernels as they are; _sign_fold below
         for i, (conv, bn) in enumerate(zip(convs, bns)):
-            _set_conv(conv, v, "conv2d" if i == 0 else f"conv2d_{i}")
+            _set_conv(conv, v, "conv2d" if i == 0 else f"conv2d_{i}", freq_first=True)
             _set_affine(bn, _bn(v, f"batch_normalization_{i + 1}"))
         s, b = _bn(v, "batch_normalization_9")  # BN of the pooled features, folded into the dense layer
         k = v["dense/kernel"].astype(np.float64)
         _set_dense(net.dense, k * s[:, None], v["dense/bias"].astype(np.float64) + b @ k)
         _set_affine(net.dense_bn, _bn(v, "batch_normalization_10"))
         _set_dense(net.output, v["dense_1/kernel"], v["dense_1/bias"])
+        net._sign_fold()
     else:
         for i, (conv, bn) in enumerate(zip(net.convs, net.bns)):
             _set_conv(conv, v, f"{i + 1}CNN")
