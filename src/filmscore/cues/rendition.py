@@ -23,7 +23,9 @@ tempo-scaled queries).
    window of `SMOOTH_FRAMES` and taken every `DECIMATE` frames (0.37 s).
    Quantisation and smoothing make the features robust to dynamics, timbre,
    articulation and small timing deviations: what a rendition changes.
-   Each vector is then centred (its mean over the 12 classes removed) and
+   The slowly varying harmony (a moving mean over `HIGHPASS_FRAMES`, 10 s)
+   is removed, so that two pieces in one key holding one chord do not match
+   for that alone: what is matched is the succession of harmonies. Each vector is then centred (its mean over the 12 classes removed) and
    L2-normalised, so that a frame whose energy is spread evenly over the
    pitch classes (noise, effects, unvoiced or gliding speech, silence)
    becomes the zero vector and contributes nothing, and the cosine of
@@ -36,32 +38,36 @@ tempo-scaled queries).
    quarter of a step across it), is compared with every film position at
    once (one matrix product over unfolded film frames, as the exact tier's
    band-frame candidates); the score is the mean frame cosine, and a
-   position whose score stands `min_z` above the spread of that query's
-   scores over the film is a candidate. No transposition is searched: a
-   rendition in another key is not matched.
+   position whose score is at least `min_similarity` and stands
+   `CANDIDATE_Z` spreads above that query's scores over the film is a
+   candidate. No transposition is searched: a rendition in another key is
+   not matched.
 3. Alignment: the candidates of a track cluster along lines (film time
-   against track time, slope 1/tempo); each cluster (the strongest first) is
-   refined by a finer search of tempo and lag that maximises the mean cosine
-   over its span. The path then follows the film: blocks of `BLOCK_SECONDS`
-   may each shift by up to `WARP_SECONDS` from the line (a piecewise-linear
-   warping path, as a band-limited DTW would allow), which follows the
-   small tempo changes of a performance.
-4. Extent: the frame cosines along the path, smoothed over
-   `EXTENT_SMOOTH_SECONDS`, are compared with their values along the same
-   path shifted far away in the track (the chance level of this track
+   against track time, slope 1/tempo); each cluster (the best supported
+   first, at most `MAX_CLUSTERS_PER_MINUTE`) is refined by a finer search of
+   tempo and lag that maximises the mean cosine over its span, and refined
+   again over the cue it gives. The path is this one line (a constant tempo
+   per cue): a rendition whose tempo drifts much within a cue is found in
+   pieces or not at all; a warping path (subsequence DTW in the band around
+   the line) is not implemented.
+4. Extent and acceptance: the frame cosines along the line, smoothed over
+   `EXTENT_SMOOTH_SECONDS`, are compared with the same line shifted
+   `NULL_SHIFTS` times across the track (the chance level of this track
    against this film stretch); the run that holds the candidates and stays
-   above chance by `min_z / 2` spreads is the cue, kept when it is at least
-   `min_cue_seconds` long and its mean cosine is at least `min_similarity`.
-   A cue never enters time an exact cue holds: the film's frames there are
-   set to zero before matching, and a cue is cut around exact cues.
+   `EXTENT_Z` spreads above chance is the cue. It is kept when it lasts at
+   least `min_cue_seconds`, its mean cosine is at least `min_similarity`,
+   and that mean stands `min_z` spreads above the means of the shifted lines
+   over the same span. A cue never enters time an exact cue holds: the
+   film's frames there are set to zero before matching, and a cue is cut
+   around exact cues.
 
 What is reported: `speed` is the tempo ratio (track seconds per film second,
 as for exact cues) of the fitted path; `track_offset` is the track time at
-the cue's start along it, within about a feature frame (0.4 s), and so are the
-boundaries; `pitch` is `kept`; `confidence` is below every exact cue's (an
+the cue's start along it, within about a second (a feature frame is 0.37 s; a
+room reverb delays what the chroma sees), and so are the boundaries; `pitch` is `kept`; `confidence` is below every exact cue's (an
 exact cue is accepted at 0.5 or more, a rendition gets at most 0.5:
-0.5 * logistic of its z above `min_z`), `gcc_z` is NaN and `strength` is the
-cue's mean z above chance. The features stages cannot read a rendition's
+0.5 * logistic of its z above `min_z`), `gcc_z` is NaN and `strength` is that
+z. The features stages cannot read a rendition's
 audio from the album (it is another recording): see docs/cues.md.
 """
 
@@ -82,8 +88,6 @@ SMOOTH_FRAMES = 9          # Hann smoothing of the quantised chroma, STFT frames
 DECIMATE = 2               # feature frame = 2 STFT hops (0.37 s at 11025 Hz)
 QUANT = (0.05, 0.1, 0.2, 0.4)
 SILENT_RMS = 1e-3          # frames quieter than this (re full scale) carry no chroma
-BLOCK_SECONDS = 6.0        # warping path: blocks that may each shift from the fitted line ...
-WARP_SECONDS = 0.75        # ... by up to this much
 EXTENT_SMOOTH_SECONDS = 3.0
 NULL_SHIFTS = 48
 CANDIDATE_Z = 3.0          # an excerpt's score this many spreads above its scores over the film (and min_similarity)
