@@ -131,7 +131,7 @@ def espeak(pk: Path, text: str, voice: str, pitch: int, speed: int, out: Path) -
     lib = ":".join(str(p) for p in (pk / "libespeak-ng1", pk / "libpcaudio0", pk / "libsonic0"))
     libdirs = ":".join(str(d) for d in Path(pk).glob("lib*/usr/lib/x86_64-linux-gnu"))
     env = dict(os.environ, LD_LIBRARY_PATH=libdirs or lib)
-    data = next((pk / "espeak-ng-data").rglob("espeak-ng-data"))
+    data = next((pk / "espeak-ng-data").rglob("phontab")).parent  # the data folder (not the doc folder of that name)
     subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
                     "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
     return load(out, 1)

@@ -83,12 +83,13 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
 
 
 def _track_tag(s: StampSettings, speed: float) -> str:
-    return s.digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}",
-                    str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
+    """Cache tag of a track's prints at one speed: the print settings (`StampSettings.prints_digest`), the code."""
+    return s.prints_digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}")[:12]
 
 
 def _audio_tag(s: StampSettings) -> str:
-    return s.digest("track-audio", current_code_version(PRINTS_CODE), str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+    """Cache tag of a track's PCM: its rate and whether side is kept, and the code (not the band settings)."""
+    return s.prints_digest("track-audio", current_code_version(PRINTS_CODE), keys=("sample_rate", "use_side"))[:12] + "-pcm"
 
 
 class TrackSet:
@@ -116,16 +117,21 @@ class TrackSet:
             for sp in speeds:
                 tag = _track_tag(s, sp)
                 arrs = cache.load_track(sha, tag) if cache.enabled else None
-                if arrs is not None:
-                    if "skip" in arrs:
+                if arrs is not None and "skip" in arrs:
+                    # a track found unusable: its length and level are stored, the verdict is taken again under
+                    # the settings of this run (cues.min_track_seconds is not a print setting)
+                    if self._why(float(arrs["seconds"][0]), float(arrs["rms"][0])):
                         per_speed = {}
                         break
+                    arrs = None
+                if arrs is not None:
                     per_speed[sp] = Prints.from_arrays(arrs)
                     continue
                 audio = self.audio(p, sha, check=True)
                 if audio is None:
                     if cache.enabled:
-                        cache.save_track(sha, tag, {"skip": np.array([1])})
+                        cache.save_track(sha, tag, {"skip": np.array([1]), "seconds": np.array([self._seconds]),
+                                                    "rms": np.array([self._rms])})
                     per_speed = {}
                     break
                 pr = track_prints(audio, s.bands, sp)
@@ -139,11 +145,16 @@ class TrackSet:
                 self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
 
     def _unusable(self, audio: TrackAudio) -> str:
-        dur = audio.n_samples / self.s.sample_rate
-        if dur < self.s.min_track_seconds:
-            return f"only {dur:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
         mid = audio.data[:, 0]
-        if np.sqrt(_energy(mid) / max(1, len(mid))) / 32768 < SILENCE_RMS:
+        self._seconds = audio.n_samples / self.s.sample_rate
+        self._rms = np.sqrt(_energy(mid) / max(1, len(mid))) / 32768
+        return self._why(self._seconds, self._rms)
+
+    def _why(self, seconds: float, rms: float) -> str:
+        """Why a track of this length and RMS (mid, full scale 1) is not matched; "" when it is."""
+        if seconds < self.s.min_track_seconds:
+            return f"only {seconds:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
+        if rms < SILENCE_RMS:
             return "silent"
         return ""
 
