@@ -240,3 +240,14 @@ def test_evaluation_gives_all_cues_and_the_exact_tier_alone():
     assert ov["n_found_rendition"] == 2
     _, plain = evaluate(found.drop(columns="match"), truth)  # a table without `match`: every row exact
     assert plain["exact_cue_precision"] == plain["cue_precision"] == pytest.approx(2 / 3)
+
+
+def test_cens_of_a_signal_shorter_than_its_windows_keeps_its_frames():
+    """A track shorter than the smoothing and high-pass windows (a 2 s sting) gives its few frames, finite."""
+    from filmscore.cues.rendition import DECIMATE, HOP, N_FFT, cens
+
+    sr = 11025
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype(np.float32)
+    c = cens(lambda a, b: np.pad(x[a:b], (0, max(0, b - len(x)))), len(x), sr)
+    n_stft = 1 + (len(x) - N_FFT) // HOP
+    assert c.shape == (len(range(0, n_stft, DECIMATE)), 12) and np.isfinite(c).all()
