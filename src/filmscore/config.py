@@ -225,6 +225,23 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "grow_seconds": Float(min=1, max=600, default=16.0, doc="coherence from the checked window outward in chunks this long, "
                               "while the track still plays near an edge"),
     },
+    "renditions": Bool(default=True, doc="also run the tolerant tier (mode chromaprint): the same composition in another "
+                       "rendition (another recording or mix, tempo a few % off with its pitch kept), matched by its chroma "
+                       "on film time no exact cue holds and reported with match: rendition and a confidence under 0.5 "
+                       "(docs/cues.md); false: exact matches only"),
+    "tolerant": {  # the tolerant tier (filmscore.cues.rendition)
+        "tempos": List(Float(min=0.5, max=2.0), min_len=2, default=[0.95, 1.05],
+                       doc="[slowest, fastest] tempo of a rendition relative to its track (track seconds per film second)"),
+        "tempo_step": Float(min=0.005, max=0.1, default=0.02, doc="tempo grid of the candidate search (each cue's tempo is "
+                            "then refined within a step)"),
+        "segment_seconds": Float(min=4, max=60, default=12.0, doc="track excerpts matched against the film (diagonal matching)"),
+        "hop_seconds": Float(min=1, max=60, default=4.0, doc="excerpts start this far apart"),
+        "min_z": Float(min=1, default=5.0, doc="a cue's mean chroma cosine this many spreads above chance (the same "
+                       "span read along its path shifted across the track) to be reported"),
+        "min_similarity": Float(min=0, max=1, default=0.3, doc="mean chroma cosine (centred CENS) of a candidate excerpt "
+                                "and of a cue"),
+        "min_cue_seconds": Float(min=1, max=600, default=8.0, doc="shorter rendition cues are dropped"),
+    },
     "windows": {
         "seconds": Float(min=0.5, max=60, default=5.0, doc="the paper's window (5 s)"),
         "min_votes": Int(min=1, default=4), "max_gap": Int(min=0, max=100, default=1, doc="empty windows allowed inside a cue"),

@@ -75,6 +75,18 @@ class ExtentSettings:
 
 
 @dataclass(frozen=True)
+@schema_defaults("cues.tolerant")
+class TolerantSettings:
+    tempos: tuple
+    tempo_step: float
+    segment_seconds: float
+    hop_seconds: float
+    min_z: float
+    min_similarity: float
+    min_cue_seconds: float
+
+
+@dataclass(frozen=True)
 @schema_defaults("cues.windows")
 class WindowSettings:
     seconds: float
@@ -91,6 +103,7 @@ class StampSettings:
     speeds: tuple
     speed_step: float
     min_track_seconds: float
+    renditions: bool
     bands: BandSpec = field(default_factory=BandSpec)
     hash: HashSettings = field(default_factory=HashSettings)
     xcorr: XcorrSettings = field(default_factory=XcorrSettings)
@@ -98,13 +111,14 @@ class StampSettings:
     verify: VerifySettings = field(default_factory=VerifySettings)
     extent: ExtentSettings = field(default_factory=ExtentSettings)
     windows: WindowSettings = field(default_factory=WindowSettings)
+    tolerant: TolerantSettings = field(default_factory=TolerantSettings)
 
     @classmethod
     def from_params(cls, cues: dict | None) -> "StampSettings":
         """Build from a (validated) `cues` params section; missing keys keep defaults."""
         cues = dict(cues or {})
         subs = {"bands": BandSpec, "hash": HashSettings, "xcorr": XcorrSettings, "fine": FineSettings, "verify": VerifySettings,
-                "extent": ExtentSettings, "windows": WindowSettings}
+                "extent": ExtentSettings, "windows": WindowSettings, "tolerant": TolerantSettings}
         kw = {}
         for f in fields(cls):
             if f.name not in cues:

@@ -35,6 +35,7 @@ from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
 from .cache import CUES_CODE, PRINTS_CODE, PrintCache, content_hash, current_code_version
 from .match import Track, match_film
+from .rendition import match_renditions
 from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
                      track_prints)
 from .settings import StampSettings
@@ -43,13 +44,16 @@ from .windows import merge_hits, window_hits
 log = logging.getLogger(__name__)
 
 CUE_COLUMNS = ["film_id", "track", "start", "end", "track_offset", "confidence", "cue_id"]
-EXTRA_COLUMNS = ["speed", "pitch", "channel", "gcc_z", "strength", "mode"]
+EXTRA_COLUMNS = ["match", "speed", "pitch", "channel", "gcc_z", "strength", "mode"]
+#: `match` values: the album's recording, verified by the phase of the waveforms, or another rendition of the
+#: track's composition found by the tolerant tier (`filmscore.cues.rendition`, `cues.renditions`)
+MATCH_KINDS = ("exact", "rendition")
 SILENCE_RMS = 1e-4
 
 
 def empty_cues() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUE_COLUMNS + EXTRA_COLUMNS})
-    for c in ("film_id", "track", "cue_id", "pitch", "channel", "mode"):
+    for c in ("film_id", "track", "cue_id", "match", "pitch", "channel", "mode"):
         df[c] = df[c].astype("object")
     return df
 
@@ -274,7 +278,8 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     t = ts.tracks[c["track"]]
                     rows.append({"film_id": film_id, "track": t.name, "start": c["start"], "end": c["end"],
                                  "track_offset": max(0.0, c["start"] - c["lag"]),
-                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "pitch": "resampled",
+                                 "confidence": min(1.0, c["votes"] / per), "match": "exact", "speed": 1.0,
+                                 "pitch": "resampled",
                                  "channel": "mid",
                                  "gcc_z": np.nan, "strength": c["votes"], "mode": "windows"})
             else:
@@ -283,12 +288,28 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
                                  "track_offset": max(0.0, q.track_offset),
                                  "confidence": _conf(q.gcc_z, s.verify.stretch_min_z if q.pitch_kept else s.verify.min_z),
-                                 "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
+                                 "match": "exact", "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
+                if s.renditions:
+                    rows += _rendition_rows(fa, ts, s, film_id, [(r["start"], r["end"]) for r in rows])
     else:
         log.warning("%s: no usable soundtrack track: no cues", film_id)
     return rows
+
+
+def _rendition_rows(fa: FilmAudio, ts: TrackSet, s: StampSettings, film_id: str,
+                    claimed: list[tuple[float, float]]) -> list[dict]:
+    """The tolerant tier's cues (`match: rendition`) on the film time the exact cues left free."""
+    out = []
+    for q in match_renditions(fa, ts.tracks, s, claimed):
+        out.append({"film_id": film_id, "track": q.track, "start": q.start, "end": q.end,
+                    "track_offset": q.track_offset, "confidence": 0.5 * _conf(q.z, s.tolerant.min_z),
+                    "match": "rendition", "speed": q.tempo, "pitch": "kept", "channel": q.channel,
+                    "gcc_z": np.nan, "strength": q.z, "mode": "chromaprint"})
+    for t in ts.tracks:
+        t.release()
+    return out
 
 
 def _stamp_one(args):
