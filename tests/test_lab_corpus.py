@@ -135,8 +135,10 @@ def _check_cues(repo: Path) -> None:
 
 def _check_cues_eval(repo: Path) -> None:
     m = json.loads((repo / "reports" / "cues" / "metrics.json").read_text())
-    assert set(m) == {"cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1"}
+    assert set(m) == {"cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1",
+                      "exact_cue_precision", "exact_cue_recall", "exact_time_precision", "exact_time_recall"}
     assert m["cue_recall"] == 1.0 and m["cue_precision"] == 1.0
+    assert m["exact_cue_recall"] == 1.0 and m["exact_cue_precision"] == 1.0  # the same album recordings
     assert m["time_f1"] > 0.9
     s = json.loads((repo / "reports" / "cues" / "summary.json").read_text())  # the whole evaluation
     assert s["n_films"] == len(FILMS) and s["n_true"] == len(FILMS) and s["time_f1"] == m["time_f1"]

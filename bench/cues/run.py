@@ -12,8 +12,9 @@ music that is not in the soundtrack. One film per condition of issue 13
 (`CONDITIONS`, `--films-per-condition`, `--conditions`): plain (music 0 to -15
 dB under the dialogue), NTSC pull-down (1000/1001), PAL (25/24, pitch up), PAL
 pitch-corrected (25/24 time-stretched by ffmpeg's atempo), edited cues (2-3
-pieces, 3-12 s of the track skipped), renditions (every other cue 2-4 % off,
-pitch kept), heavy dialogue (music 8-12 dB under continuous speech, mono,
+pieces, 3-12 s of the track skipped), renditions (every other cue another
+rendition of its track, 2-4 % faster or slower with its pitch kept and remixed:
+bench/cues/remix.py, so it shares no waveform with the album), heavy dialogue (music 8-12 dB under continuous speech, mono,
 low-passed at 3-5 kHz, cues 8-28 s), moderate dialogue (4-10 dB under, low-passed
 at 4-12 kHz, cues 10-47 s; stereo and mono) and a 5.1 film (dialogue dry in the
 centre, its room in the surrounds, music in the front pair and surrounds).
@@ -63,6 +64,14 @@ from filmscore.cues.stamp import stamp_film  # noqa: E402
 from filmscore.errors import FilmscoreError  # noqa: E402
 from filmscore.media import decode_audio, probe  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.material
+from bench.material import espeak_wav, fetch_packages  # noqa: E402
+
+try:  # run as a script (python bench/cues/run.py) or imported as bench.cues.run
+    from remix import rendition as other_rendition  # noqa: E402
+except ImportError:
+    from bench.cues.remix import rendition as other_rendition  # noqa: E402
+
 ROOT = Path(".bench")
 PKGS = ["flare-game", "naev-data", "hedgewars-data", "espeak-ng", "libespeak-ng1", "espeak-ng-data",
         "libpcaudio0", "libsonic0"]
@@ -83,20 +92,9 @@ SENTENCES = [
 
 
 def fetch() -> Path:
-    pk = ROOT / "pkgs"
-    need = [p for p in PKGS if not (pk / p).is_dir()]
-    if need:
-        debs = ROOT / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        missing = [p for p in need if not list(debs.glob(f"{p}_*.deb"))]
-        if missing:
-            print(f"fetching {' '.join(missing)} (apt-get download)...", file=sys.stderr)
-            subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True, capture_output=True)
-        for p in need:
-            (deb,) = debs.glob(f"{p}_*.deb")
-            (pk / p).mkdir(parents=True, exist_ok=True)
-            subprocess.run(["dpkg", "-x", str(deb), str(pk / p)], check=True)
-    return pk
+    if any(not (ROOT / "pkgs" / p).is_dir() for p in PKGS):
+        print("fetching the Debian packages (apt-get download)...", file=sys.stderr)
+    return fetch_packages(PKGS, ROOT)
 
 
 def music_files(pk: Path) -> list[Path]:
@@ -122,13 +120,7 @@ def load(path: Path, channels: int = 2) -> np.ndarray:
 
 
 def espeak(pk: Path, text: str, voice: str, pitch: int, speed: int, out: Path) -> np.ndarray:
-    lib = ":".join(str(p) for p in (pk / "libespeak-ng1", pk / "libpcaudio0", pk / "libsonic0"))
-    libdirs = ":".join(str(d) for d in Path(pk).glob("lib*/usr/lib/x86_64-linux-gnu"))
-    env = dict(os.environ, LD_LIBRARY_PATH=libdirs or lib)
-    data = next((pk / "espeak-ng-data").rglob("espeak-ng-data"))
-    subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
-                    "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
-    return load(out, 1)
+    return load(espeak_wav(pk, text, out, voice, pitch, speed), 1)
 
 
 def speech_pool(pk: Path, rng: np.random.Generator) -> list[np.ndarray]:
@@ -216,7 +208,9 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
     `speed`/`pitch_kept`: the whole film plays its music that fast (a
     transfer). `edited`: each cue is 2-3 pieces of its track with 3-12 s of the
     track skipped between (one truth row per piece). `rendition`: every other
-    cue is the track 2-4 % faster or slower with its pitch kept. `lowpass_hz`:
+    cue is another rendition of the track (`remix.rendition`: 2-4 % faster or
+    slower with its pitch kept, re-synthesised and remixed; truth column
+    `rendition` true). `lowpass_hz`:
     the mix is low-passed at a frequency drawn from this range. `surround`:
     5.1 (FL FR FC LFE BL BR), the dialogue dry in the centre and its room in
     the surrounds, music and effects in the front pair and (at -6 dB) the
@@ -253,7 +247,7 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
             src = distractors[rng.integers(len(distractors))]
         elif rendition and k_cue % 2 == 1:
             cue_speed = float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.04) + 1.0)
-            src = stretch(tracks[nm], cue_speed)
+            src = other_rendition(tracks[nm], SR, cue_speed, seed=int(rng.integers(1 << 30)))
         else:
             src = played[nm]
         k_cue += 0 if is_distractor else 1
@@ -335,7 +329,7 @@ def build(args, pk: Path) -> list[dict]:
     out = ROOT / "films"
     conds = [c for c in CONDITIONS if not args.conditions or c in args.conditions]
     spec = json.dumps({"seed": args.seed, "per": args.films_per_condition, "seconds": args.seconds, "conds": conds,
-                       "v": 5})
+                       "v": 6})
     if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
         return json.loads((out / "films.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
@@ -471,7 +465,7 @@ def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: floa
     print(f"\n== {name}")
     meta = {f["film_id"]: f for f in films}
     print(f"{'condition':<16}{'films':>6}{'time P':>8}{'time R':>8}{'cue P':>7}{'cue R':>7}{'bound s':>8}{'x rt':>7}"
-          f"{'speed err %':>12}")
+          f"{'speed err %':>12}{'exact P':>9}{'exact R':>9}{'rend. P':>9}{'rend. R':>9}")
     conds = list(dict.fromkeys(f["condition"] for f in films))
     for cond in conds:
         fids = [f["film_id"] for f in films if f["condition"] == cond]
@@ -482,12 +476,35 @@ def report(name: str, found: pd.DataFrame, truth: dict, secs: float, audio: floa
         err = _speed_errors(sub, {k: truth[k] for k in fids})
         print(f"{cond:<16}{len(fids):>6}{o['time_precision']:>8.3f}{o['time_recall']:>8.3f}{o['cue_precision']:>7.2f}"
               f"{o['cue_recall']:>7.2f}{o['median_boundary_error']:>8.2f}{xrt:>7.0f}"
-              f"{(np.median(err) * 100 if len(err) else float('nan')):>12.3f}")
+              f"{(np.median(err) * 100 if len(err) else float('nan')):>12.3f}"
+              + "".join(f"{v:>9.2f}" for v in _tiers(sub, {k: truth[k] for k in fids})))
     ov["x_realtime"] = audio / secs if secs > 0 else float("nan")
     ov["x_realtime_cpu"] = audio / cpu if cpu else float("nan")
     print(f"time: {audio:.0f} s of film in {secs:.1f} s wall = {ov['x_realtime']:.0f}x real time"
           + (f", {cpu:.1f} CPU s (this process + its ffmpeg children) = {ov['x_realtime_cpu']:.0f}x" if cpu else ""))
     return ov
+
+
+def _tiers(found: pd.DataFrame, truth: dict) -> tuple[float, float, float, float]:
+    """Cue-level (exact P, exact R, rendition P, rendition R).
+
+    Exact rows against the truth's exact cues (truth column `rendition` false);
+    rendition rows (`match: rendition`) against every true cue for their
+    precision, and the rendition truth rows for the recall (found by a cue of
+    either tier: what a researcher keeping both gets).
+    """
+    nan = float("nan")
+    if "match" not in found.columns:
+        found = found.assign(match="exact")
+    is_r = {k: (t["rendition"].astype(bool) if "rendition" in t.columns else pd.Series(False, index=t.index))
+            for k, t in truth.items()}
+    ex = found[found["match"] == "exact"]
+    _, oe = evaluate(ex, {k: t[~is_r[k]] for k, t in truth.items()})
+    rn = found[found["match"] == "rendition"]
+    _, orp = evaluate(rn, truth)
+    rt = {k: t[is_r[k]] for k, t in truth.items()}
+    _, orr = evaluate(found, rt) if any(len(t) for t in rt.values()) else (None, {"cue_recall": nan})
+    return oe["cue_precision"], oe["cue_recall"], orp["cue_precision"] if len(rn) else nan, orr["cue_recall"]
 
 
 def _speed_errors(found: pd.DataFrame, truth: dict) -> np.ndarray:

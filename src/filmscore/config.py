@@ -199,6 +199,17 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                                  "least a segment apart, the strongest first, up to this many (one per use of the track)"),
         "max_candidates_per_minute": Float(min=0.1, default=12.0, doc="verification budget per minute of film"),
     },
+    "fine": {
+        "enabled": Bool(default=True, doc="a second candidate search for quiet music under dialogue: fine spectral frames "
+                        "of the band the film carries, at the film's verified speed, where no cue is yet (docs/cues.md)"),
+        "n_fft": Int(min=256, max=8192, default=1024, doc="fine frames (hop n_fft/2): 11 Hz, 46 ms at 11025 Hz"),
+        "fmin": Float(min=0, max=10000, default=150.0),
+        "fmax": Float(min=200, max=11025, default=3000.0, doc="upper bound; lowered to the band the film carries"),
+        "segment_seconds": Float(min=1, max=60, default=5.0), "hop_seconds": Float(min=0.5, max=60, default=2.5),
+        "track_stride": Int(min=1, max=8, default=2, doc="every stride-th frame of a segment enters its sum"),
+        "min_z": Float(min=0, default=6.0, doc="z-score of a segment's peak to become a candidate"),
+        "max_candidates_per_minute": Float(min=0.1, default=12.0, doc="verification budget of this pass per minute of film"),
+    },
     "verify": {
         "n_fft": Int(min=1024, max=131072, default=16384, doc="STFT-GCC-PHAT frame"),
         "window_seconds": Float(min=1, max=120, default=8.0), "search_seconds": Float(min=0.01, max=5, default=0.4),
@@ -213,6 +224,23 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "merge_gap_seconds": Float(min=0, max=60, default=2.0), "min_cue_seconds": Float(min=0, max=600, default=2.0),
         "grow_seconds": Float(min=1, max=600, default=16.0, doc="coherence from the checked window outward in chunks this long, "
                               "while the track still plays near an edge"),
+    },
+    "renditions": Bool(default=True, doc="also run the tolerant tier (mode chromaprint): the same composition in another "
+                       "rendition (another recording or mix, tempo a few % off with its pitch kept), matched by its chroma "
+                       "on film time no exact cue holds and reported with match: rendition and a confidence under 0.5 "
+                       "(docs/cues.md); false: exact matches only"),
+    "tolerant": {  # the tolerant tier (filmscore.cues.rendition)
+        "tempos": List(Float(min=0.5, max=2.0), min_len=2, default=[0.95, 1.05],
+                       doc="[slowest, fastest] tempo of a rendition relative to its track (track seconds per film second)"),
+        "tempo_step": Float(min=0.005, max=0.1, default=0.02, doc="tempo grid of the candidate search (each cue's tempo is "
+                            "then refined within a step)"),
+        "segment_seconds": Float(min=4, max=60, default=12.0, doc="track excerpts matched against the film (diagonal matching)"),
+        "hop_seconds": Float(min=1, max=60, default=4.0, doc="excerpts start this far apart"),
+        "min_z": Float(min=1, default=5.0, doc="a cue's mean chroma cosine this many spreads above chance (the same "
+                       "span read along its path shifted across the track) to be reported"),
+        "min_similarity": Float(min=0, max=1, default=0.3, doc="mean chroma cosine (centred CENS) of a candidate excerpt "
+                                "and of a cue"),
+        "min_cue_seconds": Float(min=1, max=600, default=8.0, doc="shorter rendition cues are dropped"),
     },
     "windows": {
         "seconds": Float(min=0.5, max=60, default=5.0, doc="the paper's window (5 s)"),
@@ -465,7 +493,7 @@ def _check_cues(p: dict) -> list[Problem]:
     c = p.get("cues", {})
     out = []
     try:
-        for sec in ("bands", "verify"):
+        for sec in ("bands", "verify", "fine"):
             if c[sec]["fmin"] >= c[sec]["fmax"]:
                 out.append(Problem(f"params.yaml: cues.{sec}.fmin", "is not below fmax", "make fmin < fmax"))
             if c[sec]["fmax"] > c["sample_rate"] / 2:
@@ -473,9 +501,10 @@ def _check_cues(p: dict) -> list[Problem]:
                                    "lower it or raise cues.sample_rate"))
         if c["bands"]["hop"] > c["bands"]["n_fft"]:
             out.append(Problem("params.yaml: cues.bands.hop", "is larger than cues.bands.n_fft", "make hop <= n_fft"))
-        if c["xcorr"]["hop_seconds"] > c["xcorr"]["segment_seconds"]:
-            out.append(Problem("params.yaml: cues.xcorr.hop_seconds", "is larger than segment_seconds",
-                               "make hop_seconds <= segment_seconds, or segments leave gaps"))
+        for sec in ("xcorr", "fine"):
+            if c[sec]["hop_seconds"] > c[sec]["segment_seconds"]:
+                out.append(Problem(f"params.yaml: cues.{sec}.hop_seconds", "is larger than segment_seconds",
+                                   "make hop_seconds <= segment_seconds, or segments leave gaps"))
     except (KeyError, TypeError):
         pass
     return out

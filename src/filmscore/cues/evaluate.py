@@ -11,6 +11,11 @@ cues. Boundary error: |start difference| and |end difference| of every pair,
 pooled; the median is reported. Offset error: |track_offset difference| of
 pairs where the truth gives track_offset. F1 = 2PR/(P+R). A ratio whose
 denominator is zero is NaN (a film with no truth has no recall).
+
+Match tiers: the figures are for every found cue (`exact` and `rendition`,
+column `match`), and again, prefixed `exact_`, for the exact cues alone
+against the same truth, so that the tolerant tier's effect on precision and
+recall is read directly (a table without `match` is all exact).
 """
 
 from __future__ import annotations
@@ -121,7 +126,18 @@ def _metrics(c: dict) -> dict:
 
 #: the figures a cue-matcher experiment is judged by: the DVC metrics of stage cues_eval
 #: (the rest of the evaluation is reports/cues/summary.json and per_film.csv)
-JUDGED = ("cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1")
+JUDGED = ("cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recall", "time_f1",
+          "exact_cue_precision", "exact_cue_recall", "exact_time_precision", "exact_time_recall")
+#: the figures also given for the exact tier alone (prefixed exact_)
+TIERED = ("time_precision", "time_recall", "time_f1", "cue_precision", "cue_recall", "cue_f1", "median_boundary_error",
+          "median_offset_error")
+
+
+def exact_only(found: pd.DataFrame) -> pd.DataFrame:
+    """The exact tier's rows of a cue table (all of them when it has no `match` column)."""
+    if "match" not in found.columns or not len(found):
+        return found
+    return found[found["match"].astype(str) == "exact"]
 
 
 def judged(overall: dict) -> dict:
@@ -149,6 +165,14 @@ def evaluate(found: pd.DataFrame, truth: dict[str, pd.DataFrame], iou: float = D
                      "tp_seconds": c["tp_seconds"], **_metrics(c)})
     per = pd.DataFrame(rows)
     overall = {"n_films": len(rows), "n_true": pooled["n_true"], "n_found": pooled["n_found"], **_metrics(pooled)}
+    exact = exact_only(found)
+    overall["n_found_rendition"] = int(len(found) - len(exact)) if len(found) else 0
+    if len(exact) == len(found):  # no rendition rows: the same figures
+        ex = {k: overall[k] for k in TIERED}
+    else:
+        _, ov = evaluate(exact, truth, iou)
+        ex = {k: ov[k] for k in TIERED}
+    overall.update({f"exact_{k}": v for k, v in ex.items()})
     if len(per):
         for stat, fn in (("per_film_mean", np.nanmean), ("per_film_sd", np.nanstd)):
             overall[stat] = {k: (float(fn(per[k])) if per[k].notna().any() else math.nan)

@@ -63,6 +63,8 @@ REFINE_SECONDS = 24.0      # track excerpt for the band-frame speed estimate
 SPEED_BAND_STEP = 0.0005   # its speed steps (0.05 %)
 SPEED_SLACK = 1e-3         # an estimate this close outside cues.speeds is held to the range, farther is no match
 POLISH_ETA = 6e-4          # a checked alignment's speed is polished within this relative range
+FINE_SPEED_SNAP = 2e-3     # the fine candidate search reads a track at its print's grid speed this close to the film's
+DUPLICATE_SCORE = 0.5       # another track's candidate inside a cue scoring this share of the cue's is checked
 STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
 
 
@@ -282,6 +284,86 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
                     out.append(Candidate(g, ch, (int(p) - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
                     if len(kept) >= xs.peaks_per_segment:
                         break
+    return out
+
+
+def _row_peaks(M: np.ndarray, min_z: float, sep: int, most: int) -> list[tuple[int, int, float]]:
+    """(row, position, z) of every peak of each row of M at z >= min_z against the row's mean and spread, the
+    strongest first, at least `sep` positions apart, at most `most` per row."""
+    P = M.shape[1]
+    ones = np.ones(P, dtype=np.float32)
+    mu = (M @ ones) / P
+    sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", M, M, dtype=np.float64) / P - mu.astype(np.float64) ** 2,
+                            0.0)).astype(np.float32) + 1e-9
+    rows, pos = np.nonzero(M >= (mu + min_z * sd)[:, None])
+    out: list[tuple[int, int, float]] = []
+    if not len(rows):
+        return out
+    val = M[rows, pos]
+    order = np.lexsort((-val, rows))
+    rows, pos, val = rows[order], pos[order], val[order]
+    bounds = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1, [len(rows)]])
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        j = int(rows[r0])
+        kept: list[int] = []
+        for p, v in zip(pos[r0:r1], val[r0:r1]):
+            if any(abs(int(p) - q) < sep for q in kept):
+                continue
+            kept.append(int(p))
+            out.append((j, int(p), float((v - mu[j]) / sd[j])))
+            if len(kept) >= most:
+                break
+    return out
+
+
+def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, speed: float,
+                    skip: list[tuple[float, float]] = ()) -> list[Candidate]:
+    """Candidates from fine spectral frames (`filmscore.cues.fine`) of every track played at `speed` against the
+    film's mid, in the band the film carries; film positions whose segment lies inside a span of `skip` (film
+    seconds: cues already found) are not searched."""
+    from .fine import FineFrames, film_bandwidth, segment_scores
+
+    fs_ = s.fine
+    sr = s.sample_rate
+    ch = "mid"
+    if film.n_samples < fs_.n_fft * 4:
+        return []
+    bw = film_bandwidth(film, ch, sr)
+    fmax = min(fs_.fmax, bw)
+    ff = FineFrames(sr, fs_.n_fft, fs_.fmin, fmax, s.bands.highpass_seconds)
+    if ff.n_bins < 16:
+        return []
+    fr = ff.hop / sr
+    W = max(2, int(round(fs_.segment_seconds / fr)))
+    H = max(fs_.track_stride, int(round(fs_.hop_seconds / fr / fs_.track_stride)) * fs_.track_stride)
+    F = ff(film.pcm(ch, 0, film.n_samples))
+    for a, b in skip:  # frames inside found cues: zero (their positions score nothing)
+        F[max(0, int(a / fr) + 1): max(0, int(b / fr) - W // 2)] = 0.0
+    # one rendering per track: the grid-speed print nearest to `speed` names the candidate
+    by_name: dict[str, int] = {}
+    for g, t in enumerate(tracks):
+        k = by_name.get(t.name)
+        if k is None or abs(t.speed - speed) < abs(tracks[k].speed - speed):
+            by_name[t.name] = g
+    out: list[Candidate] = []
+    for name, g in by_name.items():
+        tr = tracks[g]
+        # a speed within FINE_SPEED_SNAP of the print's grid speed is read at the grid speed (rendered exactly and
+        # cheaply, by polyphase filters; the frames cannot tell them apart: 0.1 % is a tenth of a bin at 1 kHz)
+        sp = tr.speed if abs(speed / tr.speed - 1) < FINE_SPEED_SNAP else speed
+        T = ff(tr.audio().whole(ch, sp) if ch in tr.channels else np.zeros(0, np.float32))
+        M, starts = segment_scores(T, F, W, H, fs_.track_stride)
+        if not len(starts):
+            continue
+        for k, p, z in _row_peaks(M, fs_.min_z, W, s.xcorr.peaks_per_segment):
+            a = int(starts[k])
+            mid_native = (a + W / 2) * fr * sp               # track seconds as released
+            t_film = (p + W / 2) * fr                         # film seconds at the segment's middle
+            mid_g = mid_native / tr.speed                      # at the print's grid speed
+            half = W * fr * sp / tr.speed / 2
+            out.append(Candidate(g, ch, t_film - mid_g, mid_g - half, mid_g + half, z, "fine"))
+    log.debug("%s: fine frames %.0f-%.0f Hz (the film carries up to %.0f Hz) at speed %.6f: %d candidates",
+              film.path.name, fs_.fmin, fmax, bw, speed, len(out))
     return out
 
 
@@ -931,7 +1013,8 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     return best
 
 
-def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float]) -> Alignment:
+def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float],
+             patient: float | None = None) -> Alignment:
     """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
 
     1. Speeds already verified in this film (a transfer plays all its music
@@ -941,6 +1024,14 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
        within half a grid step of the candidate's grid speed, to ~0.1 %),
        then from the drift of the lag (`drift_fit`, to ~1e-5), and checked.
     3. An accepted alignment is polished by `drift_fit` over the window.
+
+    `patient` (candidates of quiet music, `fine_candidates`, found at this
+    speed): where a check fails over the window, it is repeated over twice
+    the window (as much of it as the track has), centred on the candidate:
+    the z of a true alignment grows as the root of the length checked, the
+    chance peak's does not (docs/cues.md). Their speed is the film's verified
+    speed (tried first; nothing else is estimated), or where none is verified,
+    `patient` first and then as above; the time-stretch reading is not tried.
     """
     sr = s.sample_rate
     vs = s.verify
@@ -952,8 +1043,8 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     if c.channel not in tr.channels:
         channels = [o for o in film.channels if o in tr.channels]
 
-    def window(sp: float) -> tuple[int, int]:
-        w = min(vs.window_seconds, dur / sp)
+    def window(sp: float, long: bool = False) -> tuple[int, int]:
+        w = min(vs.window_seconds * (2 if long else 1), dur / sp)
         t0 = min(max(0.0, tau_c / sp - w / 2), max(0.0, dur / sp - w))
         return int(t0 * sr), int(min(dur / sp, t0 + w) * sr)
 
@@ -961,24 +1052,33 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
         return int(round((t_film_s - tau_c / sp) * sr))
 
     best = Alignment(tr.speed, lag_at(tr.speed, t_film), -np.inf, c.channel)
-    for sp in known:
-        ts, te = window(sp)
-        al = gcc_at(film, tr, Alignment(sp, lag_at(sp, t_film)), ts, te, channels, s)
-        if al.z > best.z:
-            best = al
-        if al.z >= vs.min_z:
+    for sp in known or ([patient] if patient else []):
+        for long in (False, True) if patient else (False,):
+            ts, te = window(sp, long)
+            al = gcc_at(film, tr, Alignment(sp, lag_at(sp, t_film)), ts, te, channels, s)
+            if al.z > best.z:
+                best = al
+            if al.z >= vs.min_z:
+                break
+        if best.z >= vs.min_z:
             break
-    if best.z < vs.min_z:
+    if best.z < vs.min_z and not (patient and known):
+        # (a patient candidate was found at the film's verified speed: nothing to estimate)
         sp1, lag1, _ = band_speed(film, tr, c.channel if c.channel in tr.channels else channels[0], tr.speed,
                                   c.lag, tau_c, s, 0.5 * s.speed_step + 0.003)
         ts, te = window(sp1)
         al1 = Alignment(sp1, int(round(lag1 * sr)), -np.inf, channels[0])
         al2, _ = drift_fit(film, tr, channels[0], al1, ts, te, int(0.06 * sr), 0.002, s)
-        ts, te = window(al2.speed)
-        al = gcc_at(film, tr, al2, ts, te, channels, s)
-        if al.z > best.z:
-            best = al
+        for long in (False, True) if patient else (False,):
+            ts, te = window(al2.speed, long)
+            al = gcc_at(film, tr, al2, ts, te, channels, s)
+            if al.z > best.z:
+                best = al
+            if al.z >= vs.min_z:
+                break
     if best.z < vs.min_z:
+        if patient:
+            return best
         kept = stretch_check(film, tr, c, s, tau_c, t_film, channels)
         return kept if kept is not None else best
     ts, te = window(best.speed)
@@ -1050,8 +1150,12 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     found: list[Cue] = []
     examined: list[tuple[str, float, float, float, float]] = []  # (track, speed, lag s, film span examined)
     known: list[float] = []  # speeds verified in this film, the latest first
+    found_by: list[tuple[str, str, float]] = []  # (track, source, score) of the candidate that found each cue
     n_checked = 0
-    for c in cands:
+
+    def check(c: Candidate, patient: float | None = None) -> None:
+        """Verify one candidate; `patient`: a candidate of quiet music found at this speed (`estimate`)."""
+        nonlocal n_checked
         tr = tracks[c.track]
         mid_t = 0.5 * (c.t0 + c.t1)
         m = c.lag + mid_t              # film seconds
@@ -1059,18 +1163,23 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         # an alignment already examined around this candidate's window is not checked again
         if any(g == tr.name and e0 <= m <= e1 and abs(tau_c - (m - lag) * sp) < 2 * vs.search_seconds * sp
                for g, sp, lag, e0, e1 in examined):
-            continue
+            return
         # a candidate whose film window already lies inside an accepted cue is not checked again (music that
         # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
-        # for a few seconds of recall where a repeat was accepted first and covers only part of a cue)
-        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end for q in found):
-            continue
+        # for a few seconds of recall where a repeat was accepted first and covers only part of a cue) -- unless
+        # it names another track and its source scores it about as high as the cue's own candidate: a
+        # near-duplicate of the track (the album's other mix or edit of it), checked so that the better of the
+        # two wins the time (`resolve_overlaps`), whichever the search ranked first
+        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end
+               and (by[0] == tr.name or by[1] != c.source or c.score < DUPLICATE_SCORE * by[2])
+               for q, by in zip(found, found_by)):
+            return
         n_checked += 1
-        al = estimate(film, tr, c, s, known)
+        al = estimate(film, tr, c, s, known, patient=patient)
         if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
-            continue
+            return
         cues, span = _extent_at(film, tr, al, s, tau_c)
-        if not al.pitch_kept and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
+        if not al.pitch_kept and not patient and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
             # GCC-PHAT held over the window but the coherence may not follow it: a time-stretched transfer whose
             # grains copy the recording closely enough for one window (a small stretch such as 1000/1001); the
             # reading that explains more of the film wins
@@ -1086,9 +1195,28 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             del known[3:]
         for q in cues:
             q.track = c.track
-        found += cues
+        found.extend(cues)
+        found_by.extend([(tr.name, c.source, c.score)] * len(cues))
         log.debug("%s: %s at speed %.6f, lag %.3f s (%s, gcc z %.1f, %s): %d cue(s), %.0f-%.0f s examined",
                   film.path.name, tr.name, al.speed, al.lag / sr, c.source, al.z, al.channel, len(cues), span[0], span[1])
+
+    for c in cands:
+        check(c)
+    if s.fine.enabled:
+        # second pass: fine spectral frames at the film's speed (the one verified, else 1), where no cue is yet
+        lo, hi = min(s.speeds), max(s.speeds)
+        sp = known[0] if known else min(hi, max(lo, 1.0))
+        def explained(c: Candidate) -> bool:
+            # this pass looks for what the first left unexplained: a candidate whose window lies mostly inside
+            # found cues (a looped track matching a repeat of itself, most often) is not checked
+            a, b = c.t0 + c.lag, c.t1 + c.lag
+            return sum(max(0.0, min(b, q.end) - max(a, q.start)) for q in found) > 0.5 * (b - a)
+
+        fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found]))
+        fine = [c for c in fine if not explained(c)][:max(10, int(s.fine.max_candidates_per_minute * film.duration / 60))]
+        for c in fine:
+            if not explained(c):
+                check(c, patient=sp)
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()

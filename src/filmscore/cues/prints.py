@@ -299,9 +299,13 @@ def sinc_resample(x: np.ndarray, x0: int, positions: np.ndarray) -> np.ndarray:
     phase = np.rint((positions - base) * SINC_PHASES).astype(np.int64)
     pad = np.concatenate([np.zeros(SINC_HALF + 1, np.float32), np.asarray(x, np.float32), np.zeros(SINC_HALF + 1, np.float32)])
     b = base - x0 + SINC_HALF + 1
+    lo, hi = int(b.min()) - SINC_HALF + 1, int(b.max()) + SINC_HALF
+    if lo < 0 or hi >= len(pad):  # positions past the padding: more zeros, so that no tap index needs clipping
+        pad = np.concatenate([np.zeros(max(0, -lo), np.float32), pad, np.zeros(max(0, hi + 1 - len(pad)), np.float32)])
+        b = b + max(0, -lo)
     out = np.zeros(len(positions), np.float32)
     for i, k in enumerate(range(-SINC_HALF + 1, SINC_HALF + 1)):  # a tap at a time: 1-D gathers, no (n, taps) temporaries
-        out += pad[np.clip(b + k, 0, len(pad) - 1)] * table[i][phase]
+        out += pad[b + k] * table[i][phase]
     return out
 
 

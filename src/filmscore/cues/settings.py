@@ -38,6 +38,20 @@ class XcorrSettings:
 
 
 @dataclass(frozen=True)
+@schema_defaults("cues.fine")
+class FineSettings:
+    enabled: bool
+    n_fft: int
+    fmin: float
+    fmax: float
+    segment_seconds: float
+    hop_seconds: float
+    track_stride: int
+    min_z: float
+    max_candidates_per_minute: float
+
+
+@dataclass(frozen=True)
 @schema_defaults("cues.verify")
 class VerifySettings:
     n_fft: int
@@ -61,6 +75,18 @@ class ExtentSettings:
 
 
 @dataclass(frozen=True)
+@schema_defaults("cues.tolerant")
+class TolerantSettings:
+    tempos: tuple
+    tempo_step: float
+    segment_seconds: float
+    hop_seconds: float
+    min_z: float
+    min_similarity: float
+    min_cue_seconds: float
+
+
+@dataclass(frozen=True)
 @schema_defaults("cues.windows")
 class WindowSettings:
     seconds: float
@@ -77,19 +103,22 @@ class StampSettings:
     speeds: tuple
     speed_step: float
     min_track_seconds: float
+    renditions: bool
     bands: BandSpec = field(default_factory=BandSpec)
     hash: HashSettings = field(default_factory=HashSettings)
     xcorr: XcorrSettings = field(default_factory=XcorrSettings)
+    fine: FineSettings = field(default_factory=FineSettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
     extent: ExtentSettings = field(default_factory=ExtentSettings)
     windows: WindowSettings = field(default_factory=WindowSettings)
+    tolerant: TolerantSettings = field(default_factory=TolerantSettings)
 
     @classmethod
     def from_params(cls, cues: dict | None) -> "StampSettings":
         """Build from a (validated) `cues` params section; missing keys keep defaults."""
         cues = dict(cues or {})
-        subs = {"bands": BandSpec, "hash": HashSettings, "xcorr": XcorrSettings, "verify": VerifySettings,
-                "extent": ExtentSettings, "windows": WindowSettings}
+        subs = {"bands": BandSpec, "hash": HashSettings, "xcorr": XcorrSettings, "fine": FineSettings, "verify": VerifySettings,
+                "extent": ExtentSettings, "windows": WindowSettings, "tolerant": TolerantSettings}
         kw = {}
         for f in fields(cls):
             if f.name not in cues:
@@ -136,8 +165,27 @@ class StampSettings:
 
     def digest(self, *parts: str) -> str:
         """A short hash of these settings (and `parts`), for cache keys."""
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str) + "|" + "|".join(parts)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(self.as_dict(), parts)
+
+    def prints_digest(self, *parts: str, keys: tuple[str, ...] = ()) -> str:
+        """A short hash of the settings that shape a track's prints and PCM (and `parts`), for their cache keys.
+
+        Only `PRINT_FIELDS` (the rate, whether side is kept, the band frames):
+        the candidate search, the phase check and the extent read prints but
+        do not change them, so tuning those reuses every printed track.
+        `keys`: a subset of them (a track's PCM does not depend on the bands).
+        """
+        d = self.as_dict()
+        return _digest({k: d[k] for k in (keys or PRINT_FIELDS)}, parts)
+
+
+#: the StampSettings fields a track's prints and PCM depend on (everything else is read by the matcher only)
+PRINT_FIELDS = ("sample_rate", "use_side", "bands")
+
+
+def _digest(d: dict, parts) -> str:
+    text = json.dumps(d, sort_keys=True, default=str) + "|" + "|".join(parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _replace(obj, **kw):

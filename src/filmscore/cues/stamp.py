@@ -35,6 +35,7 @@ from ..errors import FilmscoreError, MediaError, Problem
 from ..media import AUDIO_EXTS, MEDIA_EXTS
 from .cache import CUES_CODE, PRINTS_CODE, PrintCache, content_hash, current_code_version
 from .match import Track, match_film
+from .rendition import match_renditions
 from .prints import (CHANNELS, CHROMAPRINT_HOP, FilmAudio, PcmFile, Prints, TrackAudio, _energy, load_track_audio,
                      track_prints)
 from .settings import StampSettings
@@ -43,13 +44,16 @@ from .windows import merge_hits, window_hits
 log = logging.getLogger(__name__)
 
 CUE_COLUMNS = ["film_id", "track", "start", "end", "track_offset", "confidence", "cue_id"]
-EXTRA_COLUMNS = ["speed", "pitch", "channel", "gcc_z", "strength", "mode"]
+EXTRA_COLUMNS = ["match", "speed", "pitch", "channel", "gcc_z", "strength", "mode"]
+#: `match` values: the album's recording, verified by the phase of the waveforms, or another rendition of the
+#: track's composition found by the tolerant tier (`filmscore.cues.rendition`, `cues.renditions`)
+MATCH_KINDS = ("exact", "rendition")
 SILENCE_RMS = 1e-4
 
 
 def empty_cues() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUE_COLUMNS + EXTRA_COLUMNS})
-    for c in ("film_id", "track", "cue_id", "pitch", "channel", "mode"):
+    for c in ("film_id", "track", "cue_id", "match", "pitch", "channel", "mode"):
         df[c] = df[c].astype("object")
     return df
 
@@ -79,12 +83,13 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
 
 
 def _track_tag(s: StampSettings, speed: float) -> str:
-    return s.digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}",
-                    str({k: v for k, v in s.as_dict().items() if k in ("sample_rate", "use_side", "bands")}))[:12]
+    """Cache tag of a track's prints at one speed: the print settings (`StampSettings.prints_digest`), the code."""
+    return s.prints_digest("track-prints", current_code_version(PRINTS_CODE), f"{speed:.8f}")[:12]
 
 
 def _audio_tag(s: StampSettings) -> str:
-    return s.digest("track-audio", current_code_version(PRINTS_CODE), str(s.sample_rate), str(s.use_side))[:12] + "-pcm"
+    """Cache tag of a track's PCM: its rate and whether side is kept, and the code (not the band settings)."""
+    return s.prints_digest("track-audio", current_code_version(PRINTS_CODE), keys=("sample_rate", "use_side"))[:12] + "-pcm"
 
 
 class TrackSet:
@@ -112,16 +117,21 @@ class TrackSet:
             for sp in speeds:
                 tag = _track_tag(s, sp)
                 arrs = cache.load_track(sha, tag) if cache.enabled else None
-                if arrs is not None:
-                    if "skip" in arrs:
+                if arrs is not None and "skip" in arrs:
+                    # a track found unusable: its length and level are stored, the verdict is taken again under
+                    # the settings of this run (cues.min_track_seconds is not a print setting)
+                    if self._why(float(arrs["seconds"][0]), float(arrs["rms"][0])):
                         per_speed = {}
                         break
+                    arrs = None
+                if arrs is not None:
                     per_speed[sp] = Prints.from_arrays(arrs)
                     continue
                 audio = self.audio(p, sha, check=True)
                 if audio is None:
                     if cache.enabled:
-                        cache.save_track(sha, tag, {"skip": np.array([1])})
+                        cache.save_track(sha, tag, {"skip": np.array([1]), "seconds": np.array([self._seconds]),
+                                                    "rms": np.array([self._rms])})
                     per_speed = {}
                     break
                 pr = track_prints(audio, s.bands, sp)
@@ -135,11 +145,16 @@ class TrackSet:
                 self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
 
     def _unusable(self, audio: TrackAudio) -> str:
-        dur = audio.n_samples / self.s.sample_rate
-        if dur < self.s.min_track_seconds:
-            return f"only {dur:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
         mid = audio.data[:, 0]
-        if np.sqrt(_energy(mid) / max(1, len(mid))) / 32768 < SILENCE_RMS:
+        self._seconds = audio.n_samples / self.s.sample_rate
+        self._rms = np.sqrt(_energy(mid) / max(1, len(mid))) / 32768
+        return self._why(self._seconds, self._rms)
+
+    def _why(self, seconds: float, rms: float) -> str:
+        """Why a track of this length and RMS (mid, full scale 1) is not matched; "" when it is."""
+        if seconds < self.s.min_track_seconds:
+            return f"only {seconds:.1f} s long (under cues.min_track_seconds = {self.s.min_track_seconds:g} s)"
+        if rms < SILENCE_RMS:
             return "silent"
         return ""
 
@@ -263,7 +278,8 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     t = ts.tracks[c["track"]]
                     rows.append({"film_id": film_id, "track": t.name, "start": c["start"], "end": c["end"],
                                  "track_offset": max(0.0, c["start"] - c["lag"]),
-                                 "confidence": min(1.0, c["votes"] / per), "speed": 1.0, "pitch": "resampled",
+                                 "confidence": min(1.0, c["votes"] / per), "match": "exact", "speed": 1.0,
+                                 "pitch": "resampled",
                                  "channel": "mid",
                                  "gcc_z": np.nan, "strength": c["votes"], "mode": "windows"})
             else:
@@ -272,12 +288,28 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
                                  "track_offset": max(0.0, q.track_offset),
                                  "confidence": _conf(q.gcc_z, s.verify.stretch_min_z if q.pitch_kept else s.verify.min_z),
-                                 "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
+                                 "match": "exact", "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
+                if s.renditions:
+                    rows += _rendition_rows(fa, ts, s, film_id, [(r["start"], r["end"]) for r in rows])
     else:
         log.warning("%s: no usable soundtrack track: no cues", film_id)
     return rows
+
+
+def _rendition_rows(fa: FilmAudio, ts: TrackSet, s: StampSettings, film_id: str,
+                    claimed: list[tuple[float, float]]) -> list[dict]:
+    """The tolerant tier's cues (`match: rendition`) on the film time the exact cues left free."""
+    out = []
+    for q in match_renditions(fa, ts.tracks, s, claimed):
+        out.append({"film_id": film_id, "track": q.track, "start": q.start, "end": q.end,
+                    "track_offset": q.track_offset, "confidence": 0.5 * _conf(q.z, s.tolerant.min_z),
+                    "match": "rendition", "speed": q.tempo, "pitch": "kept", "channel": q.channel,
+                    "gcc_z": np.nan, "strength": q.z, "mode": "chromaprint"})
+    for t in ts.tracks:
+        t.release()
+    return out
 
 
 def _stamp_one(args):

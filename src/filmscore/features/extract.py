@@ -252,10 +252,12 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
     if from_tracks:
         track_hash = track_hashes(tracks, cues, manifest)
         durations = film_durations({f: films[f] for f in film_ids}, manifest)
-    reads_film = film_ids and any(not (get(n).audio and from_tracks) for n in active)
+    # rendition cues (match: rendition) are read from the film's mix in track mode too (source.is_rendition)
+    renditions = from_tracks and "match" in cues.columns and bool((cues["match"] == "rendition").any())
+    reads_film = film_ids and (renditions or any(not (get(n).audio and from_tracks) for n in active))
     hashes = film_hashes({f: films[f] for f in film_ids}, manifest) if reads_film else {}
     by_film = {f: c.reset_index(drop=True) for f, c in cues.groupby("film_id", sort=True)}
-    sources = {f: AudioSource("track", f, films[f], {Path(p).stem: p for p in tracks[f]}, durations[f])
+    sources = {f: AudioSource("track", f, films[f], {Path(p).stem: p for p in tracks[f]}, durations[f], stream=stream)
                if from_tracks else AudioSource("film", f, films[f], stream=stream) for f in film_ids}
     tasks: list[Task] = []
     entries: dict[str, list[Entry]] = {}
@@ -266,7 +268,8 @@ def plan(params: dict, active: dict[str, Any], films: dict[str, Path], cues: pd.
         entries[name] = []
         for fid in film_ids:
             if audio and from_tracks:
-                inputs = audio_inputs("track", by_film[fid], track_hash=track_hash, duration=durations[fid])
+                inputs = audio_inputs("track", by_film[fid], track_hash=track_hash, duration=durations[fid],
+                                      film_hash=hashes.get(fid), stream=stream)
             else:  # film-mode audio (its audio stream), and the pictures: the film at the cue times
                 inputs = audio_inputs("film", by_film[fid], film_hash=hashes[fid], stream=stream if audio else None)
             entry = Entry.at(cache_dir, name, fid, cache_key(version, inputs))

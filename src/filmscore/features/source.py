@@ -13,7 +13,13 @@ is the one function they all go through:
   shorter and higher, as a PAL transfer), so the features
   describe the music as heard in the film, on the film's 1 Hz grid. Dialogue,
   effects and the film's mixing levels do not enter the features. A cue table
-  without a ``speed`` column is read as speed 1.
+  without a ``speed`` column is read as speed 1. A cue the matcher found as
+  another rendition of its track (``match: rendition``, the tolerant tier of
+  `filmscore.cues.rendition`: the same composition, but not the album's
+  recording) is read from the film's mix at the cue's times, as in ``film``
+  mode: the album's recording is not what plays in the film, and its tempo
+  and offset are known only to a feature frame. Filter on ``match`` in the
+  cue table (or set ``cues.renditions: false``) to leave such cues out.
 - ``film``: the film's soundtrack mix at the cue's times (the paper's
   procedure): dialogue and effects under the music are measured with it. The
   only choice for music that is not on the released album.
@@ -78,6 +84,11 @@ def _fit_length(audio: np.ndarray, n: int, sr: int) -> tuple[np.ndarray, int]:
     return audio, max(0, short)
 
 
+def is_rendition(cue) -> bool:
+    """A cue of another rendition of its track (cue table column ``match``; a table without it has none)."""
+    return str(getattr(cue, "match", "exact")) == "rendition"
+
+
 class AudioSource:
     """Where the audio of one film's cues comes from (`features.audio`), and reading it.
 
@@ -120,7 +131,7 @@ class AudioSource:
 
     def describe(self, cue) -> str:
         """Where a cue's audio is read, for messages."""
-        if self.mode == "film":
+        if self.mode == "film" or is_rendition(cue):
             return f"{self.film} at {float(cue.start):.1f} s"
         return f"track {cue.track!r} of film {self.film_id!r} ({self.tracks.get(str(cue.track), '?')}) " \
                f"at {float(cue.track_offset):.1f} s"
@@ -133,7 +144,7 @@ class AudioSource:
         is shorter than `duration` only where its source ends first (then a
         warning says so), and empty when nothing of the cue is there.
         """
-        if self.mode == "film":
+        if self.mode == "film" or is_rendition(cue):
             return self._film_audio(cue, duration, sr)
         return self._track_audio(cue, duration, sr)
 
@@ -298,15 +309,18 @@ def audio_inputs(mode: str, film_cues: pd.DataFrame, film_hash: str | None = Non
     ``film``: the film's content hash, the audio stream read (`stream`; None
     for the pictures) and the cue times. ``track``: for each cue its track's
     content hash, offset and speed, and its times (start, end) with the film's
-    duration, which together give the length read.
+    duration, which together give the length read; a rendition cue (read from
+    the film's mix) gives the film's content hash and `stream` instead.
     """
     if mode == "film":
         rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end))) for r in film_cues.itertuples()]
         return {"audio": "film", "film": film_hash, "stream": stream, "cues": rows}
-    rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end)), track_hash[(str(r.film_id), str(r.track))],
+    rows = [(str(r.cue_id), repr(float(r.start)), repr(float(r.end)), "rendition", film_hash, stream)
+            if is_rendition(r) else
+            (str(r.cue_id), repr(float(r.start)), repr(float(r.end)), track_hash[(str(r.film_id), str(r.track))],
              repr(float(r.track_offset)), repr(float(r.speed))) for r in film_cues.itertuples()]
     return {"audio": "track", "duration": repr(float(duration)), "cues": rows}
 
 
 __all__ = ["AUDIO_MODES", "AudioSource", "audio_inputs", "check_track_cues", "decode_mono", "film_durations",
-           "track_hashes", "trusted_hash"]
+           "is_rendition", "track_hashes", "trusted_hash"]

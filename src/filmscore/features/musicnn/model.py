@@ -115,10 +115,10 @@ class Musicnn:
     def embed_starts(self, spec: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """(k, dim) float32 outputs of the patches of `spec` (n >= 187 frames) starting at `starts`.
 
-        The musicnn models share the timbral convolutions of overlapping
-        patches (`MusicnnNet.forward_shared`, same result as patch by patch,
-        a third of the cost at one patch per second); the VGG models run patch
-        by patch.
+        The musicnn models share the front-end convolutions of overlapping
+        patches (`MusicnnNet.front_sequence` and `forward_shared`: the same
+        result as patch by patch, with only the frames near each patch's ends
+        recomputed); the VGG models run patch by patch.
         """
         if not isinstance(self.net, MusicnnNet):
             return self.embed_patches(frontend.patches(spec, starts))
@@ -127,10 +127,10 @@ class Musicnn:
         outs = []
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(spec, dtype=np.float32)).to(self.device)
-            timbral = self.net.timbral_sequence(x)
+            front = self.net.front_sequence(x)
             s = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(self.device)
             for i in range(0, len(s), self.batch_size):
-                pen, logits = self.net.forward_shared(x, timbral, s[i:i + self.batch_size])
+                pen, logits = self.net.forward_shared(x, front, s[i:i + self.batch_size])
                 outs.append(self._select(pen, logits).float().cpu().numpy())
         return np.concatenate(outs, axis=0)
 
