@@ -235,7 +235,7 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                        "second); the path may follow a tempo that drifts within a cue"),
         "min_similarity": Float(min=0, max=1, default=0.3, doc="chroma cosine (centred CENS) a frame pair must exceed to "
                                 "lengthen a path: each pair adds its cosine minus this to the path's score"),
-        "false_alarms": Float(min=0, default=1.0, doc="a rendition cue is reported when alignments of decoys (the tracks "
+        "false_alarms": Float(min=0, default=0.05, doc="a rendition cue is reported when alignments of decoys (the tracks "
                               "reversed in time and transposed) score as high at most this often per hour of the film: "
                               "the tier's expected false cues per film hour"),
         "min_cue_seconds": Float(min=1, max=600, default=8.0, doc="shorter rendition cues are dropped"),

@@ -91,12 +91,12 @@ QUANT = (0.05, 0.1, 0.2, 0.4)
 SILENT_RMS = 1e-3          # frames quieter than this (re full scale) carry no chroma
 HIGHPASS_FRAMES = 27       # the slowly varying harmony (a moving mean over 10 s) removed: chord changes remain
 STEP_PENALTY = 0.1         # a path's step off the diagonal (track locally 2x or 0.5x as fast) costs this
-RECORD_SCORE = 1.0         # cells whose path score reaches this are kept (one alignment per path: where it peaks)
-# decoys: the tracks reversed in time and transposed; the same key first, then the keys sharing fewest notes of
-# a diatonic scale with it (6, 1, 11, ...), never a fourth or fifth (5, 7), whose reversed copies come closest
-# to the track's own harmony
+RECORD_SCORE = 2.0         # paths whose score reaches this are kept (one alignment per path: where it peaks)
+# decoys: the tracks reversed in time, in their own key (which also competes with the tracks for film time), then
+# transposed, to the keys sharing fewest notes of a diatonic scale with it first (6, 1, 11, ...), never a fourth or
+# fifth (5, 7), whose reversed copies come closest to the track's own harmony
 DECOY_ROLLS = (0, 6, 1, 11, 2, 10, 3, 9, 4, 8)
-NULL_FILM_SECONDS = 3600.0  # decoy sets: enough that the decoys face an hour of film (up to len(DECOY_ROLLS))
+NULL_FILM_SECONDS = 3600.0  # decoy sets counted: enough that they face an hour of film (up to len(DECOY_ROLLS))
 TAIL = 5                   # decoys above which the chance rate is extrapolated (exponential tail)
 
 
@@ -178,7 +178,7 @@ class RenditionCue:
 
 @dataclass
 class _Alignment:
-    version: int        # 0: the track; k >= 1: decoy k (the track reversed in time, transposed by DECOY_ROLLS[k - 1])
+    version: int        # 0: the track; k >= 1: decoy k (reversed in time, transposed by DECOY_ROLLS[k - 1])
     track: str
     channel: str
     i0: int             # film frames, first and last of the path
@@ -222,7 +222,8 @@ def local_alignments(F: np.ndarray, barrier: np.ndarray, columns: np.ndarray, fi
     jj = np.arange(N, dtype=np.int64)
     d, f, s = (np.empty(N, np.float32) for _ in range(3))
     kd, kf, ks = (np.zeros(N, np.int64) for _ in range(3))
-    out = []
+    best = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    out: list[tuple[np.ndarray, ...]] = []
     TT = np.ascontiguousarray(columns.T, dtype=np.float32)
     for i0 in range(0, n, block):
         C = F[i0:i0 + block].astype(np.float32) @ TT
@@ -241,27 +242,30 @@ def local_alignments(F: np.ndarray, barrier: np.ndarray, columns: np.ndarray, fi
             s[0] = NEG
             np.add(H2[:-1], m1p[1:], out=s[1:])
             ks[1:] = K2[:-1]
-            best = np.maximum(d, np.maximum(f, s))
-            K = np.where(best == d, kd, np.where(best == f, kf, ks))
-            fresh = best <= 0
+            b = np.maximum(d, np.maximum(f, s))
+            K = np.where(b == d, kd, np.where(b == f, kf, ks))
+            fresh = b <= 0
             K[fresh] = i * N + jj[fresh]
-            H = np.maximum(best, 0)
+            H = np.maximum(b, 0)
             H += C[r]
             np.maximum(H, 0, out=H)
             idx = np.flatnonzero(H >= record)
             if len(idx):
                 out.append((K[idx], H[idx], np.full(len(idx), i, np.int64), idx.astype(np.int64)))
             H2, K2, H1, K1 = H1, K1, H, K
-    if not out:
-        z = np.zeros(0, np.int64)
-        return z, z, np.zeros(0, np.float32), z, z
-    key, H, i, j = (np.concatenate(x) for x in zip(*out))
-    # one alignment per path (start cell): where its score peaks
+        if out:  # memory stays bounded by the number of paths, not of cells: the best cell of each path so far
+            best = _best_per_path(*(np.concatenate([a, *x]) for a, x in zip(best, zip(*out))))
+            out = []
+    key, H, i, j = best
+    return key // N, key % N, H, i, j
+
+
+def _best_per_path(key: np.ndarray, H: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One cell per path (start cell `key`): where its score peaks."""
     o = np.lexsort((-H, key))
     key, H, i, j = key[o], H[o], i[o], j[o]
-    m = np.r_[True, key[1:] != key[:-1]]
-    key, H, i, j = key[m], H[m], i[m], j[m]
-    return key // N, key % N, H, i, j
+    m = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    return key[m], H[m], i[m], j[m]
 
 
 def _overlap(a: _Alignment, b: _Alignment) -> int:
