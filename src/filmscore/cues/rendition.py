@@ -138,8 +138,10 @@ def cens(read, n_samples: int, sr: int, block_frames: int = 2048) -> np.ndarray:
     h /= h.sum()
     # (scipy.ndimage keeps the length whatever it is: a track shorter than the windows gives its few frames)
     sm = convolve1d(q, h, axis=0, mode="constant")[::DECIMATE]
+    silent = sm.sum(axis=1) < 1e-3  # no chroma under the smoothing window (silence)
     if HIGHPASS_FRAMES:
         sm = sm - uniform_filter1d(sm, HIGHPASS_FRAMES, axis=0, mode="nearest")
+    sm[silent] = 0.0  # stays silent: the high-pass would give it the negative of the music before it
     sm -= sm.mean(axis=1, keepdims=True)
     nrm = np.linalg.norm(sm, axis=1, keepdims=True)
     return np.where(nrm > 1e-3, sm / np.maximum(nrm, 1e-3), 0.0).astype(np.float32)
@@ -368,10 +370,18 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
                       "(%s)", c.track, c.i0 * fs, c.i1 * fs, c.tempo, c.score, fa, c.channel)
             continue
         T = tracks[c.track]
-        tempo = c.tempo
-        sim = float(_path_cos(F[c.channel][:n], T, c.i0 - c.j0 / tempo, tempo, c.i0, c.i1 + 1).mean())
+        # the path's ends give its mean tempo within a frame at each end (1 % over 30 s): the line through the
+        # path's middle that reads the track with the highest mean cosine over the path's span gives it finer
+        im, jm = 0.5 * (c.i0 + c.i1), 0.5 * (c.j0 + c.j1)
+        best = (-np.inf, c.tempo, 0.0)
+        for tempo in c.tempo + np.arange(-0.02, 0.0201, 0.0025):
+            for dj in np.arange(-1.0, 1.01, 0.25):
+                v = float(_path_cos(F[c.channel][:n], T, im - (jm + dj) / tempo, tempo, c.i0, c.i1 + 1).mean())
+                if v > best[0]:
+                    best = (v, tempo, dj)
+        sim, tempo, dj = best
         start, end = (c.i0 - 0.5) * fs + c0, (c.i1 + 0.5) * fs + c0
-        off = (c.j0 - 0.5 * tempo) * fs + c0
+        off = (jm + dj + (c.i0 - 0.5 - im) * tempo) * fs + c0
         out.append(RenditionCue(c.track, start, end, max(0.0, off), tempo, sim, c.score, fa, c.channel))
         log.debug("rendition: %s %.1f-%.1f s, tempo %.3f, offset %.1f s, score %.1f, %.2g chance alignments per "
                   "hour (%s)", c.track, start, end, tempo, off, c.score, fa, c.channel)
