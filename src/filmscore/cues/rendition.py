@@ -10,11 +10,12 @@ classes, are the same. This tier matches that sequence, on the film time the
 exact tier left unclaimed, and reports what it finds with ``match:
 rendition``.
 
-Method: chroma-based audio matching (Müller, Kurth & Clausen, "Audio
-matching via chroma-based statistical features", ISMIR 2005; Kurth & Müller,
-"Efficient index-based audio matching", IEEE TASLP 2008; Müller,
-"Fundamentals of Music Processing", 2015, §7.2: diagonal matching with
-tempo-scaled queries).
+Method: chroma features (Müller, Kurth & Clausen, "Audio matching via
+chroma-based statistical features", ISMIR 2005), aligned by local alignment
+along a warping path, as in cover-song identification (Serrà, Serra &
+Andrzejak, "Cross recurrence quantification for cover song identification",
+New J. Phys. 2009), and accepted on a chance rate calibrated on decoys, as
+target-decoy searches do (Elias & Gygi, Nature Methods 2007).
 
 1. Features: CENS (chroma energy normalized statistics). STFT (n_fft 4096 at
    the matcher rate, hop 2048: 0.19 s), power of 65 Hz to 2.1 kHz folded into
@@ -25,55 +26,61 @@ tempo-scaled queries).
    articulation and small timing deviations: what a rendition changes.
    The slowly varying harmony (a moving mean over `HIGHPASS_FRAMES`, 10 s)
    is removed, so that two pieces in one key holding one chord do not match
-   for that alone: what is matched is the succession of harmonies. Each vector is then centred (its mean over the 12 classes removed) and
-   L2-normalised, so that a frame whose energy is spread evenly over the
-   pitch classes (noise, effects, unvoiced or gliding speech, silence)
-   becomes the zero vector and contributes nothing, and the cosine of
-   unrelated music scatters around 0 rather than around the 0.6 of raw
-   chroma.
-2. Candidates (diagonal matching): every `segment_seconds` excerpt of every
-   track (every `hop_seconds`), resampled in time to each tempo of a grid
-   (1 and steps of `tempo_step` out to `tempos`: a rendition's tempo is
-   within half a step of one of them, so the query drifts by at most a
-   quarter of a step across it), is compared with every film position at
-   once (one matrix product over unfolded film frames, as the exact tier's
-   band-frame candidates); the score is the mean frame cosine, and a
-   position whose score is at least `min_similarity` and stands
-   `CANDIDATE_Z` spreads above that query's scores over the film is a
-   candidate. No transposition is searched: a rendition in another key is
-   not matched.
-3. Alignment: the candidates of a track cluster along lines (film time
-   against track time, slope 1/tempo); each cluster (the best supported
-   first, at most `MAX_CLUSTERS_PER_MINUTE`) is refined by a finer search of
-   tempo and lag that maximises the mean cosine over its span, and refined
-   again over the cue it gives. The path is this one line (a constant tempo
-   per cue): a rendition whose tempo drifts much within a cue is found in
-   pieces or not at all; a warping path (subsequence DTW in the band around
-   the line) is not implemented.
-4. Extent and acceptance: the frame cosines along the line, smoothed over
-   `EXTENT_SMOOTH_SECONDS`, are compared with the same line shifted
-   `NULL_SHIFTS` times across the track (the chance level of this track
-   against this film stretch); the run that holds the candidates and stays
-   `EXTENT_Z` spreads above chance is the cue. It is kept when it lasts at
-   least `min_cue_seconds`, its mean cosine is at least `min_similarity`,
-   and that mean stands `min_z` spreads above the means of the shifted lines
-   over the same span. A cue never enters time an exact cue holds: the
-   film's frames there are set to zero before matching, and a cue is cut
-   around exact cues.
+   for that alone: what is matched is the succession of harmonies (silent
+   frames stay zero). Each vector is then centred (its mean over the 12
+   classes removed) and L2-normalised, so that a frame whose energy is
+   spread evenly over the pitch classes (noise, effects, unvoiced or gliding
+   speech, silence) becomes the zero vector and contributes nothing, and the
+   cosine of unrelated music scatters around 0 rather than around the 0.6 of
+   raw chroma.
+2. Alignment (`local_alignments`): Smith-Waterman local alignment of the
+   film's frames against every track's frames (all tracks laid end to end,
+   one pass over the film per channel, one film row in memory at a time).
+   A frame pair scores its cosine minus `min_similarity`; a path steps one
+   film frame and one track frame, or one and two, or two and one (the
+   latter two at `STEP_PENALTY`), so it follows a tempo that drifts inside a
+   cue; a path starts where its score would be negative and ends where it
+   peaks; exact cues are barriers. Each path that reaches `RECORD_SCORE` is
+   an alignment (film and track frames at both ends, score); it is kept when
+   it lasts `min_cue_seconds` and its mean tempo lies in `tempos`. No
+   transposition is searched: a rendition in another key is not matched.
+3. Decoys and competition: the same pass also aligns decoys, each track
+   reversed in time (its harmonic vocabulary, texture and rate of change,
+   none of its successions), in its own key and transposed (`DECOY_ROLLS`),
+   as many decoy sets as make an hour of film (`NULL_FILM_SECONDS`: 10 for a
+   short film, 1 for a film of an hour or more). Film time goes to the best
+   alignment, track or decoy (`_compete`): the tracks' alignments that
+   survive against the first decoys (reversed, same key) are the candidate
+   cues. Each decoy set competes with the tracks in the same way; its
+   survivors are chance alignments, except where they lie in the time of a
+   surviving alignment of their own track (that rendition's echo in its
+   reversed copy).
+4. Acceptance (`chance_rate`): a candidate cue's chance rate is the number of
+   surviving decoy alignments scoring at least as high, per decoy set and
+   per hour of film (outside exact cues); above the `TAIL`-th best decoy it
+   is extrapolated by an exponential fitted to the decoys' tail (local
+   alignment scores have exponential tails: Karlin & Altschul 1990). A cue
+   is reported when its chance rate is at most `false_alarms` per hour; the
+   threshold is per film, calibrated on that film's own dialogue, effects
+   and music, not a fixed score.
 
-What is reported: `speed` is the tempo ratio (track seconds per film second,
-as for exact cues) of the fitted path; `track_offset` is the track time at
-the cue's start along it, within about a second (a feature frame is 0.37 s; a
-room reverb delays what the chroma sees), and so are the boundaries; `pitch` is `kept`; `confidence` is below every exact cue's (an
-exact cue is accepted at 0.5 or more, a rendition gets at most 0.5:
-0.5 * logistic of its z above `min_z`), `gcc_z` is NaN and `strength` is that
-z. The features stages cannot read a rendition's
-audio from the album (it is another recording): see docs/cues.md.
+What is reported: `speed` is the path's mean tempo (track seconds per film
+second, as for exact cues), refined by the line through the path's middle
+that reads the track with the highest mean cosine; `track_offset` is the
+track time at the cue's start along that line, within about half a second (a
+feature frame is 0.37 s; a room reverb delays what the chroma sees), and the
+boundaries are the path's ends, within about a second; `pitch` is `kept`;
+`confidence` is below every exact cue's (an exact cue is accepted at 0.5 or
+more; a rendition gets 0.5 x / (1 + x), x the decades by which its chance
+rate falls short of `false_alarms`), `gcc_z` is NaN and `strength` is the
+path's score. The features stages cannot read a rendition's audio from the
+album (it is another recording): see docs/cues.md.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,21 +152,6 @@ def cens(read, n_samples: int, sr: int, block_frames: int = 2048) -> np.ndarray:
     sm -= sm.mean(axis=1, keepdims=True)
     nrm = np.linalg.norm(sm, axis=1, keepdims=True)
     return np.where(nrm > 1e-3, sm / np.maximum(nrm, 1e-3), 0.0).astype(np.float32)
-
-
-def at_tempo(T: np.ndarray, tempo: float, start: float = 0.0, n: int | None = None) -> np.ndarray:
-    """Frames of track features T read at track frame start + k * tempo (linear interpolation), zero outside."""
-    if n is None:
-        n = int(np.floor((len(T) - 1 - start) / tempo)) + 1 if len(T) else 0
-    pos = start + np.arange(max(0, n)) * tempo
-    i = np.floor(pos).astype(int)
-    w = (pos - i).astype(np.float32)[:, None]
-    ok = (i >= 0) & (i + 1 < len(T))
-    out = np.zeros((len(pos), T.shape[1]), np.float32)
-    out[ok] = T[i[ok]] * (1 - w[ok]) + T[i[ok] + 1] * w[ok]
-    last = (i == len(T) - 1)
-    out[last] = T[-1] if len(T) else 0
-    return out
 
 
 # ---------------------------------------------------------------- matching
@@ -284,7 +276,7 @@ def _compete(cands: list[_Alignment]) -> list[_Alignment]:
     return kept
 
 
-def chance_rate(decoys: list[float], n_sets: int, hours: float, tail: int = TAIL) -> "callable":
+def chance_rate(decoys: list[float], n_sets: int, hours: float, tail: int = TAIL) -> Callable[[float], float]:
     """Expected chance alignments per hour of film scoring at least x, from the surviving decoys' scores.
 
     Empirical (count / decoy sets / hours) down to the `tail`-th best decoy; above it the exceedances of
