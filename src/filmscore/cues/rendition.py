@@ -300,6 +300,19 @@ def chance_rate(decoys: list[float], n_sets: int, hours: float, tail: int = TAIL
     return rate
 
 
+def _chance(targets: list[_Alignment], cands: list[_Alignment], found: list[_Alignment], n_sets: int) -> list[float]:
+    """Scores of the decoy alignments that survive, set by set, the competition with the tracks' alignments; a decoy
+    lying mostly in time where a surviving alignment of its own track holds (that rendition's echo in its reversed,
+    transposed copy) is not chance and is left out."""
+    null: list[float] = []
+    for v in range(1, n_sets + 1):
+        for c in _compete(targets + [c for c in cands if c.version == v]):
+            if c.version and not any(k.track == c.track and _overlap(c, k) > 0.5 * min(c.i1 - c.i0, k.i1 - k.i0) + 1
+                                     for k in found):
+                null.append(c.score)
+    return null
+
+
 def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, sr: int,
                     barrier: np.ndarray | None = None) -> list[RenditionCue]:
     """Rendition cues of `tracks` (name -> CENS) in the film's CENS `F` (channel -> frames); `barrier`: film
@@ -330,6 +343,7 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
     lo_t, hi_t = min(t.tempos), max(t.tempos)
     min_frames = t.min_cue_seconds / fs
     cands: list[_Alignment] = []
+    loose: list[_Alignment] = []  # decoy alignments shorter than a cue or off the tempo range
     for ch, Fc in F.items():
         Fc = np.where(barrier[:n, None], 0.0, Fc[:n]).astype(np.float32)
         i0, j0, sc, i1, j1 = local_alignments(Fc, barrier[:n], columns, first, t.min_similarity, STEP_PENALTY,
@@ -340,18 +354,18 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
                             int(e - base[o]), float(h))
             if al.i1 - al.i0 + 1 >= min_frames and lo_t <= al.tempo <= hi_t:
                 cands.append(al)
+            elif al.version:
+                loose.append(al)
     targets = [c for c in cands if c.version == 0]
     # the tracks against their first decoys: a decoy aligned where its track's rendition plays loses to it
     found = [c for c in _compete(targets + [c for c in cands if c.version == 1]) if c.version == 0]
-    # chance: each decoy set in the same competition with the tracks; a decoy lying mostly in time where a
-    # surviving alignment of its own track holds (that rendition's echo in its reversed, transposed copy) is
-    # not chance and is left out
-    null: list[float] = []
-    for v in range(1, n_sets + 1):
-        for c in _compete(targets + [c for c in cands if c.version == v]):
-            if c.version and not any(k.track == c.track and _overlap(c, k) > 0.5 * min(c.i1 - c.i0, k.i1 - k.i0) + 1
-                                     for k in found):
-                null.append(c.score)
+    # chance: each decoy set in the same competition with the tracks
+    null = _chance(targets, cands, found, n_sets)
+    if len(null) < TAIL:
+        # too few decoys pass the cues' filters to fit a tail (a short or quiet film): count decoy alignments of
+        # every length and tempo; chance alignments share one exponential tail and the filters only remove some,
+        # so this count is the conservative one
+        null = _chance(targets, cands + loose, found, n_sets)
     rate = chance_rate(null, n_sets, hours)
     c0 = (N_FFT / 2) / sr  # film and track frame k are centred at k * fs + c0
     out = []
