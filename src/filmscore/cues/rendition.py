@@ -59,7 +59,9 @@ target-decoy searches do (Elias & Gygi, Nature Methods 2007).
    surviving decoy alignments scoring at least as high, per decoy set and
    per hour of film (outside exact cues); above the `TAIL`-th best decoy it
    is extrapolated by an exponential fitted to the decoys' tail (local
-   alignment scores have exponential tails: Karlin & Altschul 1990). A cue
+   alignment scores have exponential tails: Karlin & Altschul 1990); when
+   fewer than `TAIL` decoys pass the cue filters (a short or quiet film),
+   decoy alignments of every length and tempo are counted (conservative). A cue
    is reported when its chance rate is at most `false_alarms` per hour; the
    threshold is per film, calibrated on that film's own dialogue, effects
    and music, not a fixed score.
