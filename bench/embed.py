@@ -154,7 +154,7 @@ def bench(kind: str, tracks: list[Path], seconds: float, batch: int) -> None:
     print(line("frontend", total, fe))
     with Clock() as nn_:
         for x, y in zip(inputs, native):
-            if kind == "musicnn":  # one 3 s patch per second, timbral convolutions shared
+            if kind == "musicnn":  # one 3 s patch per second, front-end convolutions shared
                 starts = np.unique(m_front.patch_starts(len(x), embedding.n_seconds(len(y), sr)))
                 model.embed_starts(x, starts)
             else:
@@ -170,7 +170,7 @@ def bench(kind: str, tracks: list[Path], seconds: float, batch: int) -> None:
         with Clock() as pw:
             for p in patchwise:
                 model.embed_patches(p)
-        print(line("network, patch by patch", total, pw) + "   (without the shared timbral convolutions)")
+        print(line("network, patch by patch", total, pw) + "   (without the shared front end)")
 
 
 def f1_side_by_side(models_root: Path) -> None:

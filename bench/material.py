@@ -6,8 +6,10 @@ and bench/embed.py; bench/cues/run.py assembles its own mixtures from several pa
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +25,7 @@ def fetch_music(package: str = "flare-game", name: str = "flare") -> list[Path]:
         if not debs:
             subprocess.run(["apt-get", "download", package], cwd=BENCH, check=True)
             debs = sorted(BENCH.glob(f"{package}_*.deb"))
-        tmp = BENCH / f"{name}.tmp"
-        subprocess.run(["dpkg", "-x", str(debs[-1]), str(tmp)], check=True)
-        tmp.rename(unpacked)
+        _unpack(debs[-1], unpacked)
     tracks = sorted(p for p in unpacked.rglob("*.ogg") if "music" in p.parts)
     if not tracks:
         sys.exit(f"no music found under {unpacked}")
@@ -45,12 +45,25 @@ def fetch_packages(names: list[str], root: Path = BENCH) -> Path:
         missing = [p for p in need if not list(debs.glob(f"{p}_*.deb"))]
         if missing:
             subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True, capture_output=True)
+        pk.mkdir(parents=True, exist_ok=True)
         for p in need:
-            deb = sorted(debs.glob(f"{p}_*.deb"))[-1]
-            tmp = pk / f"{p}.tmp"
-            subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True)
-            tmp.rename(pk / p)
+            _unpack(sorted(debs.glob(f"{p}_*.deb"))[-1], pk / p)
     return pk
+
+
+def _unpack(deb: Path, dest: Path) -> None:
+    """`dpkg -x` into a fresh folder beside `dest`, then renamed to it: a concurrent or interrupted unpack
+    never leaves a half-filled `dest` (the loser of a race keeps the winner's copy)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True)
+        try:
+            tmp.rename(dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 ESPEAK_PACKAGES = ["espeak-ng", "libespeak-ng1", "espeak-ng-data", "libpcaudio0", "libsonic0"]

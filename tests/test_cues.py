@@ -293,8 +293,9 @@ def test_track_audio_spans_equal_the_whole_track_resampled():
     assert not ta.span("mid", 40000, 40010).any() and not ta.span("nope", 0, 10).any()
 
 
-def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, soundtrack):
-    from filmscore.cues.match import Coherence
+@pytest.mark.parametrize("drift", [False, True], ids=["coherence", "drift-following"])
+def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, soundtrack, drift):
+    from filmscore.cues.match import Coherence, DriftCoherence
     from filmscore.cues.prints import FilmAudio
     from filmscore.cues.stamp import TrackSet
 
@@ -303,7 +304,8 @@ def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, sound
     with FilmAudio(film, FAST.bands) as fa:
         tr = ts.tracks[0]
         args = (fa, tr, "mid", int(2.0 * SR), 1024, SR, 100.0, 5000.0, (11, -17))
-        whole, parts = Coherence(*args), Coherence(*args)
+        make = (lambda: DriftCoherence(*args, track=2.0)) if drift else (lambda: Coherence(*args))
+        whole, parts = make(), make()
         whole.extend(0, whole.n)
         parts.extend(200, 260)
         parts.extend(150, 400)
@@ -315,7 +317,10 @@ def test_coherence_computed_in_pieces_equals_all_at_once(tmp_path, tracks, sound
             np.testing.assert_allclose(a, b, atol=1e-6)
         # the track plays at this lag over film 4..24 s: coherence high there, at chance outside
         t = (np.arange(whole.n) * 512 + 512 + int(2.0 * SR)) / SR
-        assert whole.coh[(t > 6) & (t < 22)].mean() > 0.3 > 0.05 > abs(whole.coh[t > 26].mean())
+        coh = whole.at_best(11) if drift else whole.coh
+        assert coh[(t > 6) & (t < 22)].mean() > 0.3 > 0.05 > abs(whole.coh[t > 26].mean())
+        if drift:  # at the lag exactly: the best offset is 0 where the track plays (the film is mixed sample-exact)
+            assert np.abs(whole.offset(11)[(t > 6) & (t < 22)]).max() < 0.1
     ts.release()
 
 

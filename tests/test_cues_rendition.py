@@ -11,7 +11,6 @@ in the soundtrack, all under dialogue.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -45,43 +44,19 @@ CUE_A, CUE_B, CUE_D, CUE_E = (3.0, 40.0, 16.0), (24.0, 30.0, 30.0), (60.0, 20.0,
 FILM_SECONDS = 95.0
 
 
-def _fetch(names: list[str]) -> Path:
-    """Debian packages unpacked (once) under .bench/pkgs/<name>, the layout of bench/cues/run.py."""
-    pk = ROOT / "pkgs"
-    need = [p for p in names if not (pk / p).is_dir()]
-    if need:
-        debs = ROOT / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        missing = [p for p in need if not list(debs.glob(f"{p}_*.deb"))]
-        if missing:
-            subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True, capture_output=True)
-        for p in need:
-            deb = sorted(debs.glob(f"{p}_*.deb"))[-1]
-            tmp = pk / f"{p}.tmp"
-            subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True)
-            tmp.rename(pk / p)
-    return pk
-
-
-def _espeak(pk: Path, text: str, out: Path, voice: str, pitch: int, speed: int) -> np.ndarray:
-    libdirs = ":".join(str(d) for d in pk.glob("lib*/usr/lib/x86_64-linux-gnu"))
-    data = next((pk / "espeak-ng-data").rglob("phontab")).parent
-    subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
-                    "-s", str(speed), "-w", str(out), text], check=True, capture_output=True,
-                   env=dict(os.environ, LD_LIBRARY_PATH=libdirs))
-    return decode_audio(out, SR, channels=1)
-
-
 @pytest.fixture(scope="module")
 def material(tmp_path_factory):
+    from bench.material import espeak_wav, fetch_packages
+
     try:
-        pk = _fetch(PACKAGES)
+        pk = fetch_packages(PACKAGES, ROOT)
     except (subprocess.CalledProcessError, OSError) as e:
         pytest.skip(f"Debian packages could not be fetched with apt-get download: {e}")
     files = {p.stem: p for p in (pk / "flare-game").rglob("music/*.ogg")}
     d = tmp_path_factory.mktemp("speech")
     voices = [("en", 40, 165), ("en+f3", 60, 175), ("en-us", 30, 155)]
-    speech = [_espeak(pk, t, d / f"s{i}.wav", *voices[i % 3]) for i, t in enumerate(SENTENCES)]
+    speech = [decode_audio(espeak_wav(pk, t, d / f"s{i}.wav", *voices[i % 3]), SR, channels=1)
+              for i, t in enumerate(SENTENCES)]
     return files, speech
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import musicnn_fixtures as fx  # noqa: E402
@@ -135,6 +136,77 @@ def test_shared_front_end_convolutions_equal_patch_by_patch(weights_dir):
     starts = np.array([0, 1, 2, 60, 200, len(spec) - 187])
     np.testing.assert_allclose(m.embed_starts(spec, starts), m.embed_patches(frontend.patches(spec, starts)),
                                atol=1e-5, rtol=0)
+
+
+def _front_bound(v) -> float:
+    """Largest |input| of the front-end convolutions, by hand from the checkpoint's input batch norm: log-mel
+    values lie in [0, log10(1e4 * float32 max + 1)] = [0, 42.53]."""
+    s = float(v["batch_normalization/gamma"][0] / np.sqrt(v["batch_normalization/moving_variance"][0] + 0.001))
+    b = float(v["batch_normalization/beta"][0] - v["batch_normalization/moving_mean"][0] * s)
+    return max(abs(b), abs(42.53 * s + b))
+
+
+def _random_musicnn_variables(seed=0):
+    rng = np.random.default_rng(seed)
+    v = {k: rng.normal(0, 0.1, shape).astype(np.float32) for k, shape in tf_variables("musicnn").items()}
+    for k in v:
+        if k.endswith("moving_variance"):
+            v[k] = rng.uniform(0.5, 2.0, v[k].shape).astype(np.float32)
+        if k.endswith("gamma"):
+            v[k] = rng.uniform(0.5, 1.5, v[k].shape).astype(np.float32) * rng.choice([-1, 1], v[k].shape)
+    return v
+
+
+def _outputs(net, x):
+    with torch.inference_mode():
+        return [o.numpy() for o in net(torch.from_numpy(x))]
+
+
+def test_dead_front_end_filters_are_dropped_without_changing_the_outputs(weights_dir):
+    """The published MSD_musicnn has most front-end filters at |w| ~ 1e-29: dropped, the outputs the same."""
+    from filmscore.features.musicnn.network import from_variables
+
+    v = dict(np.load(weights_file(weights_dir, "MSD_musicnn")))
+    bound = _front_bound(v)
+    # live filters counted from the TF kernels themselves (time, freq, in, out): L1 norm x bound > 1e-6
+    live = sum(int((np.abs(v[f"conv2d{s}/kernel"]).sum(axis=(0, 1, 2)) * bound > 1e-6).sum())
+               for s in ("", "_1", "_2", "_3", "_4"))
+    assert live < 561 / 4  # most of the front end is dead in this checkpoint
+    pruned, full = from_variables(v, "musicnn"), from_variables(v, "musicnn", prune=False)
+    assert len(pruned.front_kept) == live and len(full.front_kept) == 561
+    y = fx.drum_loop(4.0) + 0.5 * fx.piano_tone(4.0)
+    real = frontend.patches(frontend.log_mel(y, SR), np.array([0, 40]))
+    loud = np.full((1, 187, 96), 8.82, np.float32)  # the largest float16 mel power, log-compressed
+    x = np.concatenate([real, loud, np.zeros_like(loud)]).astype(np.float32)
+    for a, b in zip(_outputs(pruned, x), _outputs(full, x)):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+
+
+def test_pruning_a_planted_dead_filter_set_and_a_whole_group():
+    """Random weights; 30 timbral filters scaled to 1e-14, the whole 32-frame temporal group zero, one
+    filter at 1e-4 (alive: its output moves by far more than the tolerance). Exactly the dead ones go; the
+    outputs, patch by patch and with the shared front end, equal the unpruned network's."""
+    from filmscore.features.musicnn.network import from_variables
+
+    v = _random_musicnn_variables()
+    dead = np.random.default_rng(1).choice(204, 30, replace=False)
+    v["conv2d/kernel"][..., dead] *= 1e-14
+    v["conv2d_4/kernel"][:] = 0.0
+    v["conv2d_1/kernel"][..., 5] *= 1e-3
+    pruned, full = from_variables(v, "musicnn"), from_variables(v, "musicnn", prune=False)
+    assert len(pruned.front_kept) == 561 - 30 - 51
+    assert set(pruned.front_kept.tolist()).isdisjoint(set(dead.tolist()) | set(range(510, 561)))
+    spec = np.abs(np.random.default_rng(2).normal(0, 2, (400, 96))).astype(np.float32)
+    starts = np.array([0, 100, 213])
+    x = np.stack([spec[s:s + 187] for s in starts])
+    # random weights give outputs of 100 and more: float32 rounding of sums taken in another order
+    for a, b in zip(_outputs(pruned, x), _outputs(full, x)):
+        np.testing.assert_allclose(a, b, atol=1e-5 * np.abs(b).max(), rtol=0)
+    with torch.inference_mode():
+        t = torch.from_numpy(spec)
+        shared = pruned.forward_shared(t, pruned.front_sequence(t), torch.from_numpy(starts))
+    for a, b in zip(shared, _outputs(full, x)):
+        np.testing.assert_allclose(a.numpy(), b, atol=1e-5 * np.abs(b).max(), rtol=0)
 
 
 @pytest.mark.slow

@@ -189,3 +189,68 @@ def test_film_scores_by_hand():
     s = film_scores(t, p)
     np.testing.assert_allclose(s["precision"], [0.5, 0.0, 1.0])
     np.testing.assert_allclose(s["recall"], [0.5, 0.0, 1.0])
+
+
+def test_expected_ap_of_a_random_ranking_is_exact():
+    """Bestgen's closed form against hand values and a Monte Carlo of AP (scikit-learn's, without ties) on random scores."""
+    from filmscore.mil.metrics import expected_ap_random
+
+    assert expected_ap_random(10, 10) == pytest.approx(1.0)
+    assert expected_ap_random(10, 1) == pytest.approx(sum(1 / r for r in range(1, 11)) / 10)  # E[1/rank]
+    assert expected_ap_random(1, 1) == 1.0 and np.isnan(expected_ap_random(5, 0))
+    # n = 3, P = 2 by enumeration of the 3 placements of the negative: ranks (1,2) 1; (1,3) (1+2/3)/2; (2,3) (1/2+2/3)/2
+    assert expected_ap_random(3, 2) == pytest.approx((1 + (1 + 2 / 3) / 2 + (1 / 2 + 2 / 3) / 2) / 3)
+    rng = np.random.default_rng(0)
+    for n, p in ((30, 3), (30, 9), (12, 5)):
+        y = np.zeros(n, dtype=int)
+        y[:p] = 1
+        mc = np.mean(_ap_untied(np.repeat(y[:, None], 20000, 1), rng.random((n, 20000))))  # = sklearn's, above
+        assert expected_ap_random(n, p) == pytest.approx(mc, abs=0.004)  # MC SE < 0.0015
+    np.testing.assert_allclose(expected_ap_random(30, np.array([3, 9])),
+                               [expected_ap_random(30, 3), expected_ap_random(30, 9)])
+
+
+def test_random_baseline_ap_is_the_exact_expectation():
+    from filmscore.mil.metrics import expected_ap_random
+
+    rng = np.random.default_rng(5)
+    Y = (rng.random((40, 3)) < np.array([0.5, 0.2, 0.1])).astype(int)
+    r = random_baseline(Y, make_folds(40), draws=10, seed=0)
+    np.testing.assert_allclose(r["ap"], expected_ap_random(40, Y.sum(0)))
+    np.testing.assert_allclose(r["film_ap"], expected_ap_random(3, Y.sum(1)))
+
+
+def test_random_guess_map_interval_is_not_lifted_by_tied_copies():
+    """Simulation of the old defect: random scores drawn once per film tie a resampled film with its copy,
+    and scikit-learn's AP scores a tie group at its end, so the resampled mAPs sit above the estimate (an
+    interval like .41 in [.40, .49]). The random row's resamples now score the exact expectation on the
+    resampled films: centred on the estimate."""
+    from filmscore.mil.metrics import average_precision_columns, expected_ap_random
+    from filmscore.mil.report import RANDOM_BANK, FilmBootstrap
+    from filmscore.stats import resample_indices
+
+    rng = np.random.default_rng(3)
+    Y = (rng.random((30, 6)) < np.array([.15, .2, .3, .3, .4, .5])).astype(int)
+    Y[:3] = 1  # every genre on 3+ films (a genre lost in a resample is left out, which conditions the rest)
+    folds = make_folds(30)
+    est = float(np.nanmean(expected_ap_random(30, Y.sum(0))))
+    # the old procedure: a bank of random scores, resampled with the films (copies tied)
+    S = rng.random((30, 6, RANDOM_BANK))
+    Y3 = np.repeat(Y[:, :, None], RANDOM_BANK, 2)
+    old = np.array([np.nanmean(average_precision_columns(Y3[i], S[i])) for i in resample_indices(30, 300, 0)])
+    assert np.mean(old < est) < 0.3 and old.mean() > est + 0.015  # most resamples above the estimate
+    ev = {"bootstrap": 1000, "seed": 0, "confidence": 0.95, "interval": "percentile", "alpha": 0.01}
+    boot = FilmBootstrap(Y, folds, ev)
+    new = np.array([boot.random_map(Y[i]) for i in resample_indices(30, 1000, 0)])
+    new = new[np.isfinite(new)]
+    # centred on the estimate: the expected AP is linear in a genre's positives, whose resampled mean is theirs
+    assert 0.35 < np.mean(new < est) < 0.65 and abs(new.mean() - est) < 0.01
+    # the reported interval (both methods) has the estimate near its middle; the old bank's percentile
+    # interval put it in the lower quarter (simulated here: 0.73-0.81 of its width above the estimate)
+    from filmscore.stats import bootstrap_interval
+
+    for method in ("percentile", "bca"):
+        iv = FilmBootstrap(Y, folds, {**ev, "interval": method}).intervals(None, None, None)
+        assert 0.35 < (iv["map_hi"] - est) / (iv["map_hi"] - iv["map_lo"]) < 0.65, (method, iv)
+    old_iv = bootstrap_interval(boot.ap, (Y3, S), n_boot=1000, seed=0, confidence=0.95, method="percentile")
+    assert (old_iv.hi - est) / (old_iv.hi - old_iv.lo) > 0.7

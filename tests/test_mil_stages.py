@@ -112,6 +112,18 @@ def test_cells_and_evaluate_on_parquet_contract(tmp_path):
     ok = t4[t4.status == "ok"]
     assert ((ok.f1_lo <= ok.f1 + 1e-9) & (ok.f1 <= ok.f1_hi + 1e-9)).all()  # 10 films: intervals available
     assert ok.loc[ok.method == "max", "p_vs_avg"].between(0, 1).all()
+    # the random row's mAP is the expected AP of a random ranking of the films: sklearn's AP averaged over
+    # random scores (no ties), and its interval holds it
+    from sklearn.metrics import average_precision_score
+
+    Y = np.array([[GENRES[i % 6] == g or (i % 3 == 0 and GENRES[(i + 2) % 6] == g) for g in GENRES]
+                  for i in range(len(ids))], dtype=int)
+    rng = np.random.default_rng(0)
+    mc = np.mean([np.mean([average_precision_score(Y[:, j], rng.random(len(ids))) for j in range(6)])
+                  for _ in range(2000)])
+    rnd = t4[t4.method == "random"].iloc[0]
+    assert rnd["map"] == pytest.approx(mc, abs=0.006)  # MC SE ~0.002
+    assert rnd["map_lo"] <= rnd["map"] <= rnd["map_hi"]
     assert ok.loc[ok.method == "avg", "p_vs_avg"].isna().all() and ok.loc[ok.method == "avg", "p_vs_random"].notna().all()
     for f in ("figures/s2_pr_curves.png", "figures/s3_film_pr.png", "figures/table4.png", "plots/s2_pr/vggish.csv",
               "plots/s3_film_pr/vggish.csv", "table4_all.csv", "table4.json"):

@@ -64,6 +64,9 @@ from filmscore.cues.stamp import stamp_film  # noqa: E402
 from filmscore.errors import FilmscoreError  # noqa: E402
 from filmscore.media import decode_audio, probe  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.material
+from bench.material import espeak_wav, fetch_packages  # noqa: E402
+
 try:  # run as a script (python bench/cues/run.py) or imported as bench.cues.run
     from remix import rendition as other_rendition  # noqa: E402
 except ImportError:
@@ -89,20 +92,9 @@ SENTENCES = [
 
 
 def fetch() -> Path:
-    pk = ROOT / "pkgs"
-    need = [p for p in PKGS if not (pk / p).is_dir()]
-    if need:
-        debs = ROOT / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        missing = [p for p in need if not list(debs.glob(f"{p}_*.deb"))]
-        if missing:
-            print(f"fetching {' '.join(missing)} (apt-get download)...", file=sys.stderr)
-            subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True, capture_output=True)
-        for p in need:
-            (deb,) = debs.glob(f"{p}_*.deb")
-            (pk / p).mkdir(parents=True, exist_ok=True)
-            subprocess.run(["dpkg", "-x", str(deb), str(pk / p)], check=True)
-    return pk
+    if any(not (ROOT / "pkgs" / p).is_dir() for p in PKGS):
+        print("fetching the Debian packages (apt-get download)...", file=sys.stderr)
+    return fetch_packages(PKGS, ROOT)
 
 
 def music_files(pk: Path) -> list[Path]:
@@ -128,13 +120,7 @@ def load(path: Path, channels: int = 2) -> np.ndarray:
 
 
 def espeak(pk: Path, text: str, voice: str, pitch: int, speed: int, out: Path) -> np.ndarray:
-    lib = ":".join(str(p) for p in (pk / "libespeak-ng1", pk / "libpcaudio0", pk / "libsonic0"))
-    libdirs = ":".join(str(d) for d in Path(pk).glob("lib*/usr/lib/x86_64-linux-gnu"))
-    env = dict(os.environ, LD_LIBRARY_PATH=libdirs or lib)
-    data = next((pk / "espeak-ng-data").rglob("phontab")).parent  # the data folder (not the doc folder of that name)
-    subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
-                    "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
-    return load(out, 1)
+    return load(espeak_wav(pk, text, out, voice, pitch, speed), 1)
 
 
 def speech_pool(pk: Path, rng: np.random.Generator) -> list[np.ndarray]:

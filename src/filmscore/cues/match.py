@@ -65,6 +65,11 @@ SPEED_SLACK = 1e-3         # an estimate this close outside cues.speeds is held 
 POLISH_ETA = 6e-4          # a checked alignment's speed is polished within this relative range
 FINE_SPEED_SNAP = 2e-3     # the fine candidate search reads a track at its print's grid speed this close to the film's
 DUPLICATE_SCORE = 0.5       # another track's candidate inside a cue scoring this share of the cue's is checked
+DRIFT_TRACK = 2.0          # the extent follows a drift of the lag this many samples either way (DriftCoherence)
+DRIFT_STEP = 0.5           # in steps of this many samples
+STRETCH_GRAIN_SPEED = 1e-4  # a resampled reading this close to speed 1 may be a stretcher's grains ...
+STRETCH_SPEED_APART = 3e-4  # ... when the stretch reading's speed is this far from 1
+STRETCH_MORE_SECONDS = 0.5  # ... and it explains this much more film than the resampled reading
 STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
 
 
@@ -524,6 +529,116 @@ class Coherence:
         return (sm - float(np.median(null))) / (float(np.std(null)) + 1e-9)
 
 
+class DriftCoherence(Coherence):
+    """`Coherence` that follows a small drift of the lag: each frame's value is the best within `track` samples.
+
+    A speed estimated to e (relative) moves the lag by e * sample_rate samples
+    a second; at 11025 Hz an error of 5e-6 (the resolution of a speed fitted
+    over one 8 s window) is a sample every 18 s, and a sample is enough to
+    scatter the phase of the upper bins: a long cue at a slightly wrong speed
+    would cohere only around the checked window. Here each frame's cross-spectrum
+    is read at lag offsets of `DRIFT_STEP` samples across [-track, track] (a
+    phase ramp per offset), every offset's coherence is smoothed along time,
+    and each frame takes the best offset: the extent holds while the drift
+    stays within `track` samples. The nulls go through the same maximum, so
+    chance coherence stays chance. `offset(k)` gives each frame's best offset
+    (sub-sample, parabolic), from which `line_fit` refits the speed and lag.
+    """
+
+    def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
+                 null_shifts: tuple[int, ...], speed: float | None = None, track: float = 2.0):
+        super().__init__(film, tr, ch, lag, n_fft, sr, fmin, fmax, null_shifts, speed)
+        self.deltas = np.arange(-track, track + 1e-9, DRIFT_STEP)
+        bins = np.arange(self.band.start, self.band.stop)
+        # X conj(Y) of a film delayed by d samples more than the lag turns as exp(-i w d): exp(+i w delta) undoes it
+        self.ramp = np.exp(1j * 2 * np.pi * bins[:, None] * self.deltas[None, :] / n_fft).astype(np.complex64)
+        self.coh = np.zeros((0, len(self.deltas)), np.float32)
+        self.nulls = [np.zeros((0, len(self.deltas)), np.float32) for _ in null_shifts]
+
+    def _compute(self, a: int, b: int) -> tuple[np.ndarray, list, list]:
+        K = self.K
+        e0, e1 = max(0, a - K), min(self.n, b + K)
+        s0 = self.f0 + e0 * self.hop
+        m = e1 - e0
+        length = (m - 1) * self.hop + self.n_fft
+        X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m).view(np.complex64)
+        Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length, self.speed), m
+                               ).view(np.complex64)
+        yl = np.abs(Y).sum(axis=1) > 0
+        nb = X.shape[1]
+        ia = np.arange(a, b)
+        coh = ((X[a - e0:b - e0] * np.conj(Y[a - e0:b - e0])) @ self.ramp).real / nb
+        nulls, oks = [], []
+        for k in self.shifts:
+            j = ia - k
+            ok = (j >= 0) & (j < self.n)
+            ok[ok] &= yl[j[ok] - e0]
+            v = np.zeros((len(ia), len(self.deltas)), np.float32)
+            if ok.any():
+                v[ok] = ((X[ia[ok] - e0] * np.conj(Y[j[ok] - e0])) @ self.ramp).real / nb
+            nulls.append(v)
+            oks.append(ok)
+        return coh.astype(np.float32), nulls, oks
+
+    def _best(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        sm = _smooth(self.coh, k)
+        return sm, np.argmax(sm, axis=1)
+
+    def z(self, k: int) -> np.ndarray:
+        sm, i = self._best(k)
+        best = sm[np.arange(len(sm)), i]
+        null = [_smooth(v[ok], k).max(axis=1) for v, ok in zip(self.nulls, self.null_ok) if ok.sum() > k]
+        null = np.concatenate(null) if null else best
+        return (best - float(np.median(null))) / (float(np.std(null)) + 1e-9)
+
+    @property
+    def zero(self) -> int:
+        """The column of offset 0 (the lag itself)."""
+        return int(np.argmin(np.abs(self.deltas)))
+
+    def z_fixed(self, k: int) -> np.ndarray:
+        """z of the smoothed coherence at offset 0 alone against its own nulls: `Coherence.z` at the lag."""
+        j = self.zero
+        sm = _smooth(self.coh[:, j], k)
+        null = [_smooth(v[ok, j], k) for v, ok in zip(self.nulls, self.null_ok) if ok.sum() > k]
+        null = np.concatenate(null) if null else sm
+        return (sm - float(np.median(null))) / (float(np.std(null)) + 1e-9)
+
+    def at_best(self, k: int) -> np.ndarray:
+        """Each frame's (unsmoothed) coherence at its best smoothed offset."""
+        _, i = self._best(k)
+        return self.coh[np.arange(len(self.coh)), i]
+
+    def offset(self, k: int) -> np.ndarray:
+        """Each computed frame's best lag offset (samples, sub-sample by a parabola through the smoothed values)."""
+        sm, i = self._best(k)
+        r = np.arange(len(sm))
+        il, ir = np.clip(i - 1, 0, sm.shape[1] - 1), np.clip(i + 1, 0, sm.shape[1] - 1)
+        a, b, c = sm[r, il], sm[r, i], sm[r, ir]
+        den = a - 2 * b + c
+        frac = np.where((il < i) & (ir > i) & (den < 0), 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+        return self.deltas[i] + frac * DRIFT_STEP
+
+    def line_fit(self, k: int, good: np.ndarray) -> tuple[float, float] | None:
+        """(speed, lag) refitted to the best offsets of the `good` computed frames; None when too few or too short.
+
+        Film sample t holds rendered track sample t - lag - d(t), d = c0 + c1 t;
+        rendered sample j is sample j * speed as released, so the track as
+        released plays at speed * (1 - c1) with its sample 0 at (lag + c0) / (1 - c1).
+        """
+        if good.sum() < 16:
+            return None
+        idx = np.nonzero(good)[0]
+        t = (self.f0 + (idx + self.lo) * self.hop + self.n_fft / 2).astype(np.float64)
+        if t[-1] - t[0] < 4 * self.n_fft:
+            return None
+        d = self.offset(k)[idx].astype(np.float64)
+        tc = float(np.mean(t))
+        c1, c0c = np.polyfit(t - tc, d, 1)
+        c0 = c0c - c1 * tc  # offset at film sample 0
+        return self.speed * (1 - c1), (self.lag + c0) / (1 - c1)
+
+
 class StretchCoherence(Coherence):
     """Per-frame phase coherence where the film plays the track time-stretched, its pitch kept (`speed` != 1).
 
@@ -619,11 +734,13 @@ class StretchCoherence(Coherence):
 def _smooth(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1 or len(x) == 0:
         return x
-    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    """Moving mean of k frames along the first axis (a 2-D x: each column)."""
+    c = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0, dtype=np.float64)])
     i = np.arange(len(x))
     lo = np.clip(i - k // 2, 0, len(x))
     hi = np.clip(i + k - k // 2, 0, len(x))
-    return ((c[hi] - c[lo]) / (hi - lo)).astype(np.float32)
+    n = (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+    return ((c[hi] - c[lo]) / n).astype(np.float32)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -678,7 +795,8 @@ class Cue:
 
 def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
            around: tuple[int, int] | None = None, speed: float | None = None,
-           pitch_kept: bool = False) -> tuple[list[Cue], tuple[float, float]]:
+           pitch_kept: bool = False, track: float = 0.0, refits: int = 3, lag_exact: float | None = None
+           ) -> tuple[list[Cue], tuple[float, float]]:
     """Cues of `tr` played at `speed` (default: its grid speed) at one verified lag, and the film span examined (s).
 
     `around` (film samples) is the checked window: the coherence is computed
@@ -686,6 +804,14 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     at a time while the track still plays near an edge (some frame within a
     merge gap and a smoothing window of it reaches half the threshold). None:
     the whole overlap of track and film at once.
+
+    `track` > 0 (samples; resampled renditions only): the coherence follows a
+    drift of the lag within that many samples (`DriftCoherence`), the speed and
+    lag are refitted to the drift of the frames inside the cues found, and
+    where the refitted line moves the lag by a quarter sample or more anywhere
+    along them, the extent is computed again at it (at most `refits` times): a
+    cue's extent and boundaries do not depend on how well its speed was first
+    estimated, and its speed ends up fitted over its whole length.
     """
     sr = s.sample_rate
     es = s.extent
@@ -696,6 +822,9 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     if pitch_kept:
         co = StretchCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed,
                               int(round(STRETCH_JITTER_SECONDS * sr)))
+    elif track > 0:
+        co = DriftCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed,
+                            track=track)
     else:
         co = Coherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed)
     if co.n * hop < es.n_fft * 4:
@@ -716,32 +845,69 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             co.extend(co.lo - grow if left else co.lo, co.hi + grow if right else co.hi)
     if co.hi - co.lo <= k:
         return [], (0.0, 0.0)
-    coh = co.coh
-    z = co.z(k)
-    mask = z >= es.min_z
-    runs = _runs(mask)
-    merged: list[list[int]] = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] <= gap:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
-    cues = []
+    drift = isinstance(co, DriftCoherence)
     origin = co.f0 + co.lo * hop
-    frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (of the computed ones)
-    for a, b in merged:
-        if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
-            continue  # too short, or chance peaks merged across their gaps
-        a2 = _step_fit(coh, a, k, rising=True)
-        b2 = _step_fit(coh, b, k, rising=False)
-        if b2 <= a2:
-            a2, b2 = a, b
-        start = max(0.0, frame_t(a2) - hop / (2 * sr))
-        end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
-        if end - start < es.min_cue_seconds:
-            continue
-        cues.append(Cue(-1, start, end, lag_samples / sr, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
+    lag_s = (lag_samples if lag_exact is None else lag_exact) / sr
+
+    def cues_of(z: np.ndarray, coh: np.ndarray, narrow: bool) -> tuple[list[Cue], np.ndarray]:
+        """Cues where the smoothed coherence z stands above extent.min_z, boundaries by a step fit of coh; and the
+        frames inside them. `narrow`: runs narrower than the smoothing window are dropped before merging (with a
+        maximum over offsets such a run is a chance peak, most often where the window is cut short at the edge of
+        the overlap; music that plays keeps its smoothed coherence up for a window or more)."""
+        mask = z >= es.min_z
+        runs = [(a, b) for a, b in _runs(mask) if b - a >= k] if narrow else _runs(mask)
+        merged: list[list[int]] = []
+        for a, b in runs:
+            if merged and a - merged[-1][1] <= gap:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        out = []
+        frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (computed ones)
+        inside = np.zeros(len(z), bool)
+        for a, b in merged:
+            if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
+                continue  # too short, or chance peaks merged across their gaps
+            inside[a:b] = True
+            a2 = _step_fit(coh, a, k, rising=True)
+            b2 = _step_fit(coh, b, k, rising=False)
+            if b2 <= a2:
+                a2, b2 = a, b
+            start = max(0.0, frame_t(a2) - hop / (2 * sr))
+            end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
+            if end - start < es.min_cue_seconds:
+                continue
+            out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
+        return out, inside & mask
+
+    z = co.z(k)
+    cues, good = cues_of(z, co.at_best(k) if drift else co.coh, drift)
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
+    if drift and cues and refits > 0:
+        fit = co.line_fit(k, good)
+        if fit is not None:
+            sp2, lag2 = fit
+            g = np.nonzero(good)[0]
+            t = co.f0 + (g[[0, -1]] + co.lo) * hop + es.n_fft / 2  # film samples of the first and last good frame
+            sp2, lag2 = _snap_speed(sp2, lag2, float(t[0]), float(t[1]))
+            # where the refitted line puts the track against the current one, in samples, along the cues
+            moved = np.abs((t - lag2) * sp2 / speed - (t - lag_samples))
+            if float(moved.max()) < 0.25:
+                # this line holds within a quarter sample along the cues: the boundaries are read from its own
+                # coherence (offset 0, no maximum over offsets: the nulls stay as low as a fixed lag's, so a
+                # quiet cue's edges keep their z), unless that loses more than a smoothing window of the cues
+                fixed, _ = cues_of(co.z_fixed(k), co.coh[:, co.zero], False)
+                if sum(q.end - q.start for q in fixed) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
+                    cues = fixed
+                for q in cues:  # the cues take the refitted line (a better speed)
+                    q.speed, q.lag = sp2, lag2 / sr
+            else:
+                again, ex2 = extent(film, tr, ch, int(round(lag2)), gcc_z, s, around=(int(t[0]), int(t[1])),
+                                    speed=sp2, track=track, refits=refits - 1, lag_exact=lag2)
+                # the refitted line is the better one by construction (fitted to the cues' own frames): it wins
+                # unless it lost more than a smoothing window of the cues
+                if sum(q.end - q.start for q in again) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
+                    return again, (min(examined[0], ex2[0]), max(examined[1], ex2[1]))
     return cues, examined
 
 
@@ -1014,7 +1180,7 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
 
 
 def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float],
-             patient: float | None = None) -> Alignment:
+             patient: float | None = None, settled: tuple[float, ...] = ()) -> Alignment:
     """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
 
     1. Speeds already verified in this film (a transfer plays all its music
@@ -1032,6 +1198,15 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     chance peak's does not (docs/cues.md). Their speed is the film's verified
     speed (tried first; nothing else is estimated), or where none is verified,
     `patient` first and then as above; the time-stretch reading is not tried.
+
+    `settled`: those of `known` that were refitted over a long resampled cue
+    (two windows or more: to ~1e-7, far better than one window's polish). A
+    candidate accepted at one of them is not polished; a candidate printed at
+    the grid speed nearest one of them (the film's speed lies within half a
+    grid step of its print) that fails there is not the track at that lag: a
+    transfer plays all its music at one speed and with one treatment of its
+    pitch, so neither the speed search nor the time-stretch reading is run
+    for it (candidates printed at other grid speeds still are).
     """
     sr = s.sample_rate
     vs = s.verify
@@ -1062,6 +1237,8 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
                 break
         if best.z >= vs.min_z:
             break
+    if best.z < vs.min_z and any(abs(k - tr.speed) <= 0.5 * s.speed_step for k in settled):
+        return best  # failed at the film's settled speed, printed near it: no speed search, no stretch reading
     if best.z < vs.min_z and not (patient and known):
         # (a patient candidate was found at the film's verified speed: nothing to estimate)
         sp1, lag1, _ = band_speed(film, tr, c.channel if c.channel in tr.channels else channels[0], tr.speed,
@@ -1081,12 +1258,13 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
             return best
         kept = stretch_check(film, tr, c, s, tau_c, t_film, channels)
         return kept if kept is not None else best
-    ts, te = window(best.speed)
-    # GCC-PHAT over one window holds for speeds a few 1e-4 off (a known speed that is near, not equal)
-    pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 64, POLISH_ETA, s)
-    ts, te = window(pol.speed)
-    chk = gcc_at(film, tr, pol, ts, te, [best.channel], s)
-    best = chk if chk.z >= best.z - 0.5 else best
+    if best.speed not in settled:
+        ts, te = window(best.speed)
+        # GCC-PHAT over one window holds for speeds a few 1e-4 off (a known speed that is near, not equal)
+        pol, _ = drift_fit(film, tr, best.channel, best, ts, te, 64, POLISH_ETA, s)
+        ts, te = window(pol.speed)
+        chk = gcc_at(film, tr, pol, ts, te, [best.channel], s)
+        best = chk if chk.z >= best.z - 0.5 else best
     lo, hi = min(s.speeds), max(s.speeds)
     if lo <= best.speed <= hi:
         return best
@@ -1099,33 +1277,39 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
                   ts, te, [best.channel], s)
 
 
+#: the speeds of the usual transfers: as released, NTSC pull-down / 23.976 fps (1000/1001 and back), PAL (25/24 and
+#: back), PAL from a 23.976 fps master (25 * 1001 / 24000 and back)
+TRANSFER_SPEEDS = (1.0, 1000 / 1001, 1001 / 1000, 25 / 24, 24 / 25, 25 * 1001 / 24000, 24000 / (25 * 1001))
+
+
+def _snap_speed(sp: float, lag: float, t0: float, t1: float, tol: float = 0.1) -> tuple[float, float]:
+    """A refitted line (speed, lag in film samples) moved onto a usual transfer speed where that moves the lag by
+    under `tol` samples across film samples [t0, t1]: the fit cannot tell them apart, and a speed of exactly 1 is
+    read without rendering (any other speed is rendered by windowed sinc). The line keeps its track position at
+    the middle of the span."""
+    tc = 0.5 * (t0 + t1)
+    u = (tc - lag) * sp  # native track samples at the middle
+    for r in TRANSFER_SPEEDS:
+        if abs(sp / r - 1) * 0.5 * (t1 - t0) < tol:
+            return r, tc - u / r
+    return sp, lag
+
+
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
                ) -> tuple[list[Cue], tuple[float, float]]:
-    """Cues at a verified alignment; where they span more than the checked window, the speed is polished over
-    their whole span (a longer baseline: the lag may drift by no more than half a sample across a long cue) and
-    the extent computed again."""
+    """Cues at a verified alignment, from the checked window outward.
+
+    A resampled rendition's coherence follows a drift of the lag of up to
+    `DRIFT_TRACK` samples and its speed is refitted over the cues found
+    (`extent`): the speed verified over one window is good to a few 1e-6, which
+    moves the lag by a sample every 20 s or so.
+    """
     sr = s.sample_rate
     w = int(s.verify.window_seconds * sr)
     c0 = int(tau_c / al.speed * sr)
     around = (c0 - w // 2 + al.lag, c0 + w // 2 + al.lag)
-    cues, span = extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed, pitch_kept=al.pitch_kept)
-    for _ in range(2):
-        if not cues or al.pitch_kept:
-            break
-        u0 = int(min(q.start for q in cues) * sr) - al.lag
-        u1 = int(max(q.end for q in cues) * sr) - al.lag
-        if u1 - u0 < 1.5 * w:
-            break
-        pol, z = drift_fit(film, tr, al.channel, al, u0, u1, 16, 2.0 / w, s)
-        if abs(pol.speed - al.speed) * (u1 - u0) < 0.5 or z < s.extent.min_z:
-            break
-        al = Alignment(pol.speed, pol.lag, al.z, al.channel)
-        wider, span2 = extent(film, tr, al.channel, al.lag, al.z, s, around=(u0 + al.lag, u1 + al.lag), speed=al.speed)
-        grew = sum(q.end - q.start for q in wider) > sum(q.end - q.start for q in cues)
-        cues, span = wider, (min(span[0], span2[0]), max(span[1], span2[1]))
-        if not grew:
-            break
-    return cues, span
+    return extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed, pitch_kept=al.pitch_kept,
+                  track=0.0 if al.pitch_kept else DRIFT_TRACK)
 
 
 # ---------------------------------------------------------------- driver
@@ -1150,6 +1334,7 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     found: list[Cue] = []
     examined: list[tuple[str, float, float, float, float]] = []  # (track, speed, lag s, film span examined)
     known: list[float] = []  # speeds verified in this film, the latest first
+    known_len: list[float] = []  # the length of the cue each was refitted over (0: not refitted)
     found_by: list[tuple[str, str, float]] = []  # (track, source, score) of the candidate that found each cue
     n_checked = 0
 
@@ -1175,7 +1360,8 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
                for q, by in zip(found, found_by)):
             return
         n_checked += 1
-        al = estimate(film, tr, c, s, known, patient=patient)
+        settled = tuple(k for k, n in zip(known, known_len) if n >= 2 * vs.window_seconds)
+        al = estimate(film, tr, c, s, known, patient=patient, settled=settled)
         if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
@@ -1187,12 +1373,29 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             kept = stretch_check(film, tr, c, s, tau_c, m, [c.channel] + [o for o in channels if o != c.channel], al)
             if kept is not None:
                 cues2, span2 = _extent_at(film, tr, kept, s, tau_c)
-                if sum(q.end - q.start for q in cues2) > 1.25 * sum(q.end - q.start for q in cues) + 1.0:
+                n1, n2 = sum(q.end - q.start for q in cues), sum(q.end - q.start for q in cues2)
+                # a stretcher copies grains of the recording at the speed as released, so a stretched film read
+                # as resampled gives speed 1 (in pieces, between the stretcher's jumps), while the stretch's line
+                # gives the transfer's speed: where the resampled reading sits at 1 and the stretch's line clearly
+                # off it, the stretch wins if it explains more of the film (by a smoothing window); otherwise it
+                # must explain clearly more (a resampled film read as stretched gives about its resampled speed,
+                # and less film)
+                sp1 = max(cues, key=lambda q: q.end - q.start).speed if cues else al.speed
+                grains = abs(sp1 - 1) < STRETCH_GRAIN_SPEED and abs(kept.speed - 1) > STRETCH_SPEED_APART
+                if n2 > 1.25 * n1 + 1.0 or (grains and n2 > n1 + STRETCH_MORE_SECONDS):
                     al, cues, span = kept, cues2, span2
         examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
-        if cues and not any(abs(al.speed - k) < 2e-4 for k in known):
-            known.insert(0, al.speed)
-            del known[3:]
+        if cues:
+            # the speed refitted over the longest cue (`extent`) is the best this film offers: it replaces a near one
+            longest = max(cues, key=lambda q: q.end - q.start)
+            fitted, length = float(longest.speed), 0.0 if al.pitch_kept else longest.end - longest.start
+            near = [i for i, k in enumerate(known) if abs(fitted - k) < 2e-4]
+            if not near:
+                known.insert(0, fitted)
+                known_len.insert(0, length)
+                del known[3:], known_len[3:]
+            elif length > known_len[near[0]]:
+                known[near[0]], known_len[near[0]] = fitted, length
         for q in cues:
             q.track = c.track
         found.extend(cues)

@@ -93,6 +93,34 @@ class CVResult:
                 out[rows] = est.predict_proba([bags[i] for i in rows])
         return out
 
+    def predict_films(self, bags: Sequence[np.ndarray], films: Sequence[int]) -> np.ndarray:
+        """(len(bags), G) probabilities of any number of bags, bag k through the model of the fold that
+        held film ``films[k]`` out (an index into ``film_ids``; a film may appear many times). For the
+        importance bootstrap, whose resampled films repeat: ``predict_heldout(bags)`` is
+        ``predict_films(bags, range(n))``."""
+        films = np.asarray(films, dtype=np.int64).reshape(-1)
+        n = len(self.film_ids)
+        if len(films) != len(bags) or (len(films) and (films.min() < 0 or films.max() >= n)):
+            raise FilmscoreError(Problem("predict_films", f"{len(bags)} bags for {len(films)} film indices "
+                                         f"(valid: 0..{n - 1})", "pass one index into film_ids per bag"))
+        if self.models is None:
+            raise FilmscoreError(Problem(f"CVResult {self.method}", "holds no fold models",
+                                         "re-run the cross-validation (classical models are not saved to disk)"))
+        if not len(films):
+            return np.zeros((0, len(self.genres)))
+        width = self.models.embed[0].n_in if self.is_neural else self.models[0].n_features_in_
+        bags, _ = check_bags(bags, film_ids=[self.film_ids[i] for i in films], columns=self.columns,
+                             where="predict_films", width=width)
+        fold = self.folds[films]
+        if self.is_neural:
+            return heldout_neural(self.models, bags, fold)
+        out = np.zeros((len(bags), len(self.genres)))
+        for f, est in enumerate(self.models):
+            rows = np.flatnonzero(fold == f)
+            if len(rows):
+                out[rows] = est.predict_proba([bags[i] for i in rows])
+        return out
+
     # -- persistence (neural fold models)
     def save(self, directory: str | Path) -> Path | None:
         """Write the fold models to ``directory/model.pt`` (neural models only)."""

@@ -56,6 +56,7 @@ TIMBRAL_FREQ = (int(0.4 * P.N_MELS), int(0.7 * P.N_MELS))  # 38, 67 mel bands
 TEMPORAL_TIME = (128, 64, 32)  # frames
 TIMBRAL_TIME = 7
 MIDEND_KERNEL = 7
+PRUNE_TOL = 1e-6  # a front-end filter whose output provably stays within this of its bias is a constant
 
 
 def _same_pad(k: int) -> tuple[int, int]:
@@ -94,6 +95,17 @@ class FreqMax(nn.Module):
         return self.bn(F.relu(y.amax(dim=2) * self.sign.view(1, -1, 1)))
 
 
+def _subset(conv: nn.Conv2d, pool: FreqMax, keep: torch.Tensor) -> tuple[nn.Conv2d, FreqMax]:
+    """The output channels `keep` of a front-end convolution and its FreqMax (possibly none)."""
+    small = nn.Conv2d(1, max(1, len(keep)), conv.kernel_size)
+    small.weight = nn.Parameter(conv.weight[keep].clone(), requires_grad=False)
+    small.bias = nn.Parameter(conv.bias[keep].clone(), requires_grad=False)
+    small.out_channels = len(keep)
+    sub = FreqMax(max(1, len(keep)))
+    sub.sign, sub.bn.scale, sub.bn.shift = pool.sign[keep].clone(), pool.bn.scale[keep].clone(), pool.bn.shift[keep].clone()
+    return small, sub
+
+
 class MusicnnNet(nn.Module):
     """(batch, 187, 96) log-mel patches -> (penultimate (batch, 200), logits (batch, 50))."""
 
@@ -102,12 +114,14 @@ class MusicnnNet(nn.Module):
         super().__init__()
         nt, ns = int(frontend_filters * 128), int(frontend_filters * 32)
         self.in_bn = Affine(1)
-        # the front end runs on (batch, 1, frequency, time) maps (frequency first: the max over it is then a
-        # vectorised reduction across time, faster than over the contiguous last axis); kernels (freq, time)
-        self.timbral = nn.ModuleList(nn.Conv2d(1, nt, (f, TIMBRAL_TIME)) for f in TIMBRAL_FREQ)
-        self.timbral_pool = nn.ModuleList(FreqMax(nt) for _ in TIMBRAL_FREQ)
-        self.temporal = nn.ModuleList(nn.Conv2d(1, ns, (1, k)) for k in TEMPORAL_TIME)
-        self.temporal_pool = nn.ModuleList(FreqMax(ns) for _ in TEMPORAL_TIME)
+        # the front end in the checkpoint's order (timbral 38 and 67 bands, temporal 128, 64 and 32 frames) on
+        # (batch, 1, frequency, time) maps (frequency first: the max over it is then a vectorised reduction
+        # across time, faster than over the contiguous last axis); kernels (freq, time); `front_pads`: the
+        # zeros before and after in time
+        shapes = [(f, TIMBRAL_TIME) for f in TIMBRAL_FREQ] + [(1, k) for k in TEMPORAL_TIME]
+        self.front_convs = nn.ModuleList(nn.Conv2d(1, n, s) for n, s in zip([nt] * 2 + [ns] * 3, shapes))
+        self.front_pools = nn.ModuleList(FreqMax(c.out_channels) for c in self.front_convs)
+        self.front_pads = [(TIMBRAL_TIME // 2,) * 2] * len(TIMBRAL_FREQ) + [_same_pad(k) for k in TEMPORAL_TIME]
         n_front = nt * len(TIMBRAL_FREQ) + ns * len(TEMPORAL_TIME)  # 561
         self.midend = nn.ModuleList([nn.Conv1d(n_front, midend_filters, MIDEND_KERNEL),
                                      nn.Conv1d(midend_filters, midend_filters, MIDEND_KERNEL),
@@ -117,37 +131,93 @@ class MusicnnNet(nn.Module):
         self.dense = nn.Linear(2 * n_mid, backend_units)  # the pooled features' BN is folded in
         self.dense_bn = Affine(backend_units)
         self.output = nn.Linear(backend_units, n_tags)
+        # what `_prune` removes from the front end, as its effect on the first mid-end convolution (per tap)
+        self.register_buffer("mid_const_taps", torch.zeros(midend_filters, MIDEND_KERNEL))
+        self.register_buffer("front_kept", torch.arange(n_front))  # the front-end channels computed
 
     def _sign_fold(self) -> None:
         """Negate the front-end output channels whose BN scale is negative (weights, bias and `sign`), so
         that `FreqMax` needs only a max over frequency. Called once, after the weights are set (calling it
         again changes nothing)."""
         with torch.no_grad():
-            for conv, pool in zip(list(self.timbral) + list(self.temporal), list(self.timbral_pool) + list(self.temporal_pool)):
+            for conv, pool in zip(self.front_convs, self.front_pools):
                 flip = torch.where(pool.bn.scale < 0, -1.0, 1.0) * pool.sign  # undo a previous fold
                 conv.weight.mul_(flip.view(-1, 1, 1, 1))
                 conv.bias.mul_(flip)
                 pool.sign.mul_(flip)
 
-    def _timbral(self, padded: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, 96, T + 6) normalised input, time zero-padded -> (batch, 408, T) timbral features."""
-        return torch.cat([pool(conv(padded)) for conv, pool in zip(self.timbral, self.timbral_pool)], dim=1)
+    def _prune(self, tol: float = PRUNE_TOL) -> int:
+        """Drop the front-end filters whose weights are (numerically) zero; returns how many were dropped.
 
-    def _temporal(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, 96, T) normalised input -> (batch, 153, T) temporal features ('same' padding)."""
-        return torch.cat([pool(conv(F.pad(x, _same_pad(k))))
-                          for conv, pool, k in zip(self.temporal, self.temporal_pool, TEMPORAL_TIME)], dim=1)
+        Training left most of the published MSD_musicnn front end dead: 179 of its 204 timbral filters of
+        38 bands, 188 of 204 of 67 bands and 124 of its 153 temporal filters have weights of norm 1e-9 or
+        less (most 1e-29), MTT_musicnn about a third (`docs/weights.md`). Such a filter's output is its bias
+        to within |w|_1 max|x|, where x is the input after the first batch norm: the log-mel values lie in
+        [0, log10(1e4 FLT_MAX + 1)] for any finite float32 spectrogram, which bounds |x| (`_input_bound`). A
+        filter whose bound is at most `tol` (1e-6, a few float32 rounding steps of the outputs) is replaced
+        by that constant, exactly as the network would compute it (ReLU, BN); the constant then enters the
+        first mid-end convolution through its taps (zero padding at the patch ends respected:
+        `mid_const_taps`) and the dense layer through its bias (max and mean over time of a constant). The
+        outputs change by at most a few `tol` times the layers' gains; the parity test with TensorFlow
+        runs on the pruned network. Call after `_sign_fold`, once."""
+        bound = self._input_bound()
+        kept, const, offset = [], [], 0  # kept: positions in the current front channels
+        with torch.no_grad():
+            for i, (conv, pool) in enumerate(zip(self.front_convs, self.front_pools)):
+                n = conv.out_channels
+                dead = conv.weight.abs().flatten(1).sum(1).double() * bound <= tol
+                value = pool(conv.bias.view(1, -1, 1, 1))[0, :, 0]  # FreqMax of the constant map = the bias
+                const.append(torch.where(dead, value, torch.zeros_like(value)))
+                live = torch.nonzero(~dead).flatten()
+                kept.append(offset + live)
+                offset += n
+                if len(live) < n:
+                    self.front_convs[i], self.front_pools[i] = _subset(conv, pool, live)
+            const = torch.cat(const)  # (C,) zero where kept
+            kept = torch.cat(kept)
+            n_dropped = len(const) - len(kept)
+            if not n_dropped:
+                return 0
+            conv1 = self.midend[0]
+            self.mid_const_taps += torch.einsum("ocj,c->oj", conv1.weight, const)
+            small = nn.Conv1d(len(kept), conv1.out_channels, conv1.kernel_size)
+            small.weight = nn.Parameter(conv1.weight[:, kept].clone(), requires_grad=False)
+            small.bias = nn.Parameter(conv1.bias.clone(), requires_grad=False)
+            self.midend[0] = small
+            # dense input: [max_c, mean_c] of the 753 mid channels (front channels first); a dropped channel's
+            # max and mean are its constant
+            n_mid = self.dense.in_features // 2
+            n_front = n_mid - 3 * conv1.out_channels
+            w = self.dense.weight.view(self.dense.out_features, n_mid, 2)
+            bias = self.dense.bias + w[:, :n_front].sum(2) @ const
+            rows = torch.cat([kept, torch.arange(n_front, n_mid)])
+            dense = nn.Linear(2 * len(rows), self.dense.out_features)
+            dense.weight = nn.Parameter(w[:, rows].reshape(self.dense.out_features, -1).clone(), requires_grad=False)
+            dense.bias = nn.Parameter(bias, requires_grad=False)
+            self.dense = dense
+            self.front_kept = self.front_kept[kept]
+        return n_dropped
+
+    def _input_bound(self) -> float:
+        """Largest |x| after the input batch norm for any finite float32 log-mel input (values in
+        [0, log10(1e4 FLT_MAX + 1)], `frontend.log_compress`)."""
+        top = np.log10(P.LOG_SCALE * float(np.finfo(np.float32).max) + 1.0)
+        s, b = float(self.in_bn.scale[0]), float(self.in_bn.shift[0])
+        return max(abs(b), abs(s * top + b))
 
     def front(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, T, 96) -> (batch, 561, T) front-end features."""
+        """(batch, T, 96) -> (batch, C, T) front-end features (C = 561, or the filters `_prune` kept)."""
         x = self.in_bn(x.transpose(1, 2).unsqueeze(1))  # (batch, 1, 96, T)
-        pad = TIMBRAL_TIME // 2
-        return torch.cat([self._timbral(F.pad(x, (pad, pad))), self._temporal(x)], dim=1)
+        return torch.cat([pool(conv(F.pad(x, pad))) for conv, pool, pad in self._front_filters()], dim=1)
 
     def mid(self, front: torch.Tensor) -> torch.Tensor:
-        """(batch, 561, T) -> (batch, 753, T): the dense connection [front, conv1, res2, res3]."""
+        """(batch, C, T) -> (batch, C + 192, T): the dense connection [front, conv1, res2, res3]."""
         pad = MIDEND_KERNEL // 2
-        c1 = self.midend_bn[0](F.relu(self.midend[0](F.pad(front, (pad, pad)))))
+        y = self.midend[0](F.pad(front, (pad, pad)))
+        if self.mid_const_taps.any():  # the pruned constant channels' share, zero padding at both ends
+            ones = F.pad(torch.ones(1, 1, front.shape[2], dtype=front.dtype, device=front.device), (pad, pad))
+            y = y + F.conv1d(ones, self.mid_const_taps.unsqueeze(1))
+        c1 = self.midend_bn[0](F.relu(y))
         r2 = self.midend_bn[1](F.relu(self.midend[1](F.pad(c1, (pad, pad))))) + c1
         r3 = self.midend_bn[2](F.relu(self.midend[2](F.pad(r2, (pad, pad))))) + r2
         return torch.cat([front, c1, r2, r3], dim=1)
@@ -163,7 +233,7 @@ class MusicnnNet(nn.Module):
     # -- overlapping patches of one spectrogram, the front end shared -------------------------------
 
     def front_sequence(self, spec: torch.Tensor, chunk: int = 192) -> torch.Tensor:
-        """(N, 96) log-mel spectrogram -> (561, N) front-end features over the whole of it (zero-padded at
+        """(N, 96) log-mel spectrogram -> (C, N) front-end features over the whole of it (zero-padded at
         its ends as a patch is), computed in chunks of `chunk` frames (small: the convolutions' outputs then
         stay in the CPU's cache). Frame j of a patch starting at s equals frame s + j here wherever the
         filter's span lies inside the patch: all but the 3 frames at each end of the patch for the timbral
@@ -178,10 +248,10 @@ class MusicnnNet(nn.Module):
         return torch.cat(parts, dim=0)
 
     def _front_filters(self):
-        """(convolution, FreqMax, (zeros before, zeros after) in time) of the front end, in its channel order."""
-        pad = TIMBRAL_TIME // 2
-        return ([(c, p, (pad, pad)) for c, p in zip(self.timbral, self.timbral_pool)]
-                + [(c, p, _same_pad(k)) for c, p, k in zip(self.temporal, self.temporal_pool, TEMPORAL_TIME)])
+        """(convolution, FreqMax, (zeros before, zeros after) in time) of the front end, in its channel order;
+        a group `_prune` emptied is left out."""
+        return [(c, p, pad) for c, p, pad in zip(self.front_convs, self.front_pools, self.front_pads)
+                if c.out_channels]
 
     def forward_shared(self, spec: torch.Tensor, front: torch.Tensor, starts: torch.Tensor):
         """The outputs for the 187-frame patches of `spec` starting at `starts`, equal to `forward` on those
@@ -285,7 +355,8 @@ def _bn(v: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _t(a) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    """A float32 copy (never a view of the caller's array: the sign fold changes weights in place)."""
+    return torch.from_numpy(np.array(a, dtype=np.float32, order="C", copy=True))
 
 
 def _set_affine(m: Affine, scale_shift) -> None:
@@ -328,8 +399,10 @@ def check_variables(variables: dict[str, np.ndarray], arch: str, source: str | P
         raise WeightsCorrupt(source, f"holds NaN or infinite values in {', '.join(nonfinite[:3])}")
 
 
-def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Path = "weights") -> nn.Module:
-    """A network of architecture `arch` with the TF variables `variables` (checked first), BN folded."""
+def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Path = "weights",
+                   prune: bool = True) -> nn.Module:
+    """A network of architecture `arch` with the TF variables `variables` (checked first), BN folded; a
+    musicnn network without its dead front-end filters (`MusicnnNet._prune`) unless `prune` is false."""
     check_variables(variables, arch, source)
     v = variables
     with torch.device("meta"):  # every parameter comes from the file: skip the random init
@@ -337,10 +410,12 @@ def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Pa
     net = net.to_empty(device="cpu")
     _set_affine(net.in_bn, _bn(v, "batch_normalization"))
     if arch == "musicnn":
-        convs = list(net.timbral) + list(net.temporal) + list(net.midend)
-        bns = [p.bn for p in list(net.timbral_pool) + list(net.temporal_pool)] + list(net.midend_bn)
-        for pool in list(net.timbral_pool) + list(net.temporal_pool):
+        convs = list(net.front_convs) + list(net.midend)
+        bns = [p.bn for p in net.front_pools] + list(net.midend_bn)
+        for pool in net.front_pools:
             pool.sign = torch.ones_like(pool.sign)  # the TF kernels as they are; _sign_fold below
+        net.mid_const_taps = torch.zeros_like(net.mid_const_taps)  # nothing pruned yet (_prune below)
+        net.front_kept = torch.arange(len(net.front_kept))
         for i, (conv, bn) in enumerate(zip(convs, bns)):
             _set_conv(conv, v, "conv2d" if i == 0 else f"conv2d_{i}", freq_first=True)
             _set_affine(bn, _bn(v, f"batch_normalization_{i + 1}"))
@@ -350,6 +425,8 @@ def from_variables(variables: dict[str, np.ndarray], arch: str, source: str | Pa
         _set_affine(net.dense_bn, _bn(v, "batch_normalization_10"))
         _set_dense(net.output, v["dense_1/kernel"], v["dense_1/bias"])
         net._sign_fold()
+        if prune:
+            net._prune()
     else:
         for i, (conv, bn) in enumerate(zip(net.convs, net.bns)):
             _set_conv(conv, v, f"{i + 1}CNN")

@@ -1,0 +1,171 @@
+"""Long cues at a transfer's playback speed keep their full extent (issue 13), on real material made at run time.
+
+Real game music (Debian flare-game) under real speech (espeak-ng), played at
+1000/1001 (an NTSC pull-down or a 23.976 fps transfer) and at 25/24 (PAL) by
+scipy's polyphase resampler (independent of the matcher's renderer), mixed and
+AAC-encoded. A speed verified over one 8 s window is good to a few 1e-6; at
+11025 Hz that moves the lag by a sample every 20 s or so, enough to scatter
+the phase of the upper bins: a long cue used to keep only the stretch around
+its checked window. Each long cue must keep both boundaries within 0.25 s, its
+track offset within 0.1 s and its speed within 1e-5 (its speed is refitted
+over its whole length), whatever speed the extent starts from.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from filmscore.cues import StampSettings, stamp_film
+from filmscore.media import decode_audio
+
+SR = 22050
+SENTENCES = [
+    "I told you we should never have come back to this place.",
+    "Where were you last night when the lights went out?",
+    "Nobody walks away from this, not this time.",
+    "She said she would wait, but that was years ago.",
+    "The ship leaves at dawn, with or without you.",
+    "Give me the map and nobody gets hurt.",
+]
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    """(music tracks, speech clips) from Debian packages, fetched once into .bench/ (git ignores it)."""
+    from bench.material import ESPEAK_PACKAGES, espeak_wav, fetch_packages
+
+    try:
+        pk = fetch_packages(["flare-game", *ESPEAK_PACKAGES])
+    except (subprocess.CalledProcessError, OSError) as e:
+        pytest.skip(f"Debian packages could not be fetched with apt-get download: {e}")
+    music = sorted(p for p in (pk / "flare-game").rglob("music/*.ogg") if "ambient" not in p.name)
+    d = tmp_path_factory.mktemp("speech")
+    speech = [decode_audio(espeak_wav(pk, text, d / f"s{i}.wav", ("en", "en+f3", "en-us")[i % 3], 45, 160), SR,
+                           channels=1) for i, text in enumerate(SENTENCES)]
+    return music, speech
+
+
+def dialogue(speech: list[np.ndarray], seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Sentences at one RMS, 0.2-1.0 s apart."""
+    n = int(seconds * SR)
+    out = np.zeros(n, np.float32)
+    t = int(0.3 * SR)
+    while t < n:
+        s = speech[rng.integers(len(speech))]
+        s = s / (np.sqrt(np.mean(s ** 2)) + 1e-9) * 0.1
+        m = min(len(s), n - t)
+        out[t:t + m] += s[:m]
+        t += m + int(rng.uniform(0.2, 1.0) * SR)
+    return out
+
+
+def encode(x: np.ndarray, out: Path) -> Path:
+    wav = out.with_suffix(".wav")
+    sf.write(wav, x, SR)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(out)],
+                   check=True)
+    wav.unlink()
+    return out
+
+
+# (track index, film start, track offset, film seconds): a 58 s cue and a 14 s one
+USES = [(1, 4.0, 20.0, 58.0), (2, 68.0, 10.0, 14.0)]
+
+
+def make(material, root: Path, up: int, down: int) -> tuple[Path, Path, list[tuple[str, float, float, float]]]:
+    """A stereo film playing its music at down/up with its pitch moved, music 6 dB under the dialogue."""
+    from scipy.signal import resample_poly
+
+    music, speech = material
+    st = root / "soundtracks" / "film"
+    st.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    seconds = 86.0
+    film = np.zeros((int(seconds * SR), 2), np.float32)
+    talk = dialogue(speech, seconds, rng)
+    film += talk[:, None] * 0.8
+    speed = down / up
+    truth = []
+    for i, p in enumerate(music[:3]):
+        (st / p.name).write_bytes(p.read_bytes())
+    for k, start, off, dur in USES:
+        p = music[k]
+        x = decode_audio(p, SR, channels=2)
+        played = resample_poly(x, up, down, axis=0).astype(np.float32)  # output sample j: input j * speed
+        a = int(round(off / speed * SR))
+        seg = played[a:a + int(dur * SR)].copy()
+        fade = int(0.3 * SR)
+        seg[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
+        seg[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
+        gain = float(np.sqrt(np.mean(talk[talk != 0] ** 2))) * 0.8 * 10 ** (-6 / 20) / float(np.sqrt(np.mean(seg ** 2)))
+        f0 = int(start * SR)
+        film[f0:f0 + len(seg)] += seg * gain
+        truth.append((p.stem, start, start + dur, off))
+    film /= max(1.0, float(np.abs(film).max()) / 0.9)
+    (root / "films").mkdir()
+    return encode(film, root / "films" / "film.m4a"), st, truth
+
+
+@pytest.fixture(scope="module")
+def ntsc(material, tmp_path_factory):
+    return make(material, tmp_path_factory.mktemp("ntsc"), 1001, 1000)
+
+
+# a range around the transfer's speed (prints at speed 1 alone): the test stays short; the estimate is the same
+SETTINGS = replace(StampSettings(), speeds=(0.995, 1.005), renditions=False)
+
+
+def check(df, truth, speed):
+    assert sorted(df.track) == sorted(t for t, *_ in truth), df
+    for name, start, end, off in truth:
+        r = df[df.track == name].iloc[0]
+        assert abs(r.start - start) <= 0.25 and abs(r.end - end) <= 0.25, (name, r.start, r.end, start, end)
+        assert abs(r.track_offset + (start - r.start) * r.speed - off) <= 0.1, (name, r.track_offset)
+        assert r.speed == pytest.approx(speed, abs=1e-5)
+        assert r.pitch == "resampled"
+
+
+def test_long_cue_at_ntsc_speed_keeps_its_full_extent(ntsc):
+    film, st, truth = ntsc
+    check(stamp_film(film, st, SETTINGS), truth, 1000 / 1001)
+
+
+def test_long_cue_at_pal_speed_keeps_its_full_extent(material, tmp_path):
+    film, st, truth = make(material, tmp_path, 24, 25)
+    check(stamp_film(film, st, replace(SETTINGS, speeds=(1.03, 1.05))), truth, 25 / 24)
+
+
+@pytest.mark.parametrize("error", [-8e-6, 5e-6, 2e-5])
+def test_extent_from_a_slightly_wrong_speed_is_the_whole_cue_at_the_refitted_speed(ntsc, error):
+    """The extent of a verified alignment (`match._extent_at`), at the true lag at the cue's middle but a speed
+    `error` off (what one window's estimate, or a speed verified on another cue of the film, may give): the whole
+    58 s cue, its speed refitted to within 1e-6."""
+    from filmscore.cues.cache import PrintCache
+    from filmscore.cues.match import Alignment, _extent_at
+    from filmscore.cues.stamp import TrackSet, _decode_film
+
+    film, st, truth = ntsc
+    s = SETTINGS
+    sr = s.sample_rate
+    name, start, end, off = truth[0]
+    ts = TrackSet(sorted(st.iterdir()), s, PrintCache(None), speeds=(1.0,))
+    tr = next(t for t in ts.tracks if t.name == name)
+    true_speed = 1000 / 1001
+    sp = true_speed * (1 + error)
+    mid = 0.5 * (start + end)
+    tau = off + (mid - start) * true_speed            # track time at the cue's middle
+    lag = int(round((mid - tau / sp) * sr))            # the line through it at the wrong speed
+    with _decode_film(film, s) as fa:
+        cues, _ = _extent_at(fa, tr, Alignment(sp, lag, 20.0, "mid"), s, tau)
+    ts.release()
+    assert len(cues) == 1, [(q.start, q.end) for q in cues]
+    q = cues[0]
+    assert abs(q.start - start) <= 0.25 and abs(q.end - end) <= 0.25, (q.start, q.end)
+    assert q.speed == pytest.approx(true_speed, abs=1e-6)
+    assert abs(q.track_offset - (off + (q.start - start) * true_speed)) <= 0.01
