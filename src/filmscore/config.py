@@ -231,15 +231,13 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                        "(docs/cues.md); false: exact matches only"),
     "tolerant": {  # the tolerant tier (filmscore.cues.rendition)
         "tempos": List(Float(min=0.5, max=2.0), min_len=2, default=[0.95, 1.05],
-                       doc="[slowest, fastest] tempo of a rendition relative to its track (track seconds per film second)"),
-        "tempo_step": Float(min=0.005, max=0.1, default=0.02, doc="tempo grid of the candidate search (each cue's tempo is "
-                            "then refined within a step)"),
-        "segment_seconds": Float(min=4, max=60, default=12.0, doc="track excerpts matched against the film (diagonal matching)"),
-        "hop_seconds": Float(min=1, max=60, default=4.0, doc="excerpts start this far apart"),
-        "min_z": Float(min=1, default=5.0, doc="a cue's mean chroma cosine this many spreads above chance (the same "
-                       "span read along its path shifted across the track) to be reported"),
-        "min_similarity": Float(min=0, max=1, default=0.3, doc="mean chroma cosine (centred CENS) of a candidate excerpt "
-                                "and of a cue"),
+                       doc="[slowest, fastest] mean tempo of a rendition relative to its track (track seconds per film "
+                       "second); the path may follow a tempo that drifts within a cue"),
+        "min_similarity": Float(min=0, max=1, default=0.3, doc="chroma cosine (centred CENS) a frame pair must exceed to "
+                                "lengthen a path: each pair adds its cosine minus this to the path's score"),
+        "false_alarms": Float(min=0, default=0.05, doc="a rendition cue is reported when alignments of decoys (the tracks "
+                              "reversed in time and transposed) score as high at most this often per hour of the film: "
+                              "the tier's expected false cues per film hour"),
         "min_cue_seconds": Float(min=1, max=600, default=8.0, doc="shorter rendition cues are dropped"),
     },
     "windows": {

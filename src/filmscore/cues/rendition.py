@@ -10,11 +10,12 @@ classes, are the same. This tier matches that sequence, on the film time the
 exact tier left unclaimed, and reports what it finds with ``match:
 rendition``.
 
-Method: chroma-based audio matching (Müller, Kurth & Clausen, "Audio
-matching via chroma-based statistical features", ISMIR 2005; Kurth & Müller,
-"Efficient index-based audio matching", IEEE TASLP 2008; Müller,
-"Fundamentals of Music Processing", 2015, §7.2: diagonal matching with
-tempo-scaled queries).
+Method: chroma features (Müller, Kurth & Clausen, "Audio matching via
+chroma-based statistical features", ISMIR 2005), aligned by local alignment
+along a warping path, as in cover-song identification (Serrà, Serra &
+Andrzejak, "Cross recurrence quantification for cover song identification",
+New J. Phys. 2009), and accepted on a chance rate calibrated on decoys, as
+target-decoy searches do (Elias & Gygi, Nature Methods 2007).
 
 1. Features: CENS (chroma energy normalized statistics). STFT (n_fft 4096 at
    the matcher rate, hop 2048: 0.19 s), power of 65 Hz to 2.1 kHz folded into
@@ -25,55 +26,63 @@ tempo-scaled queries).
    articulation and small timing deviations: what a rendition changes.
    The slowly varying harmony (a moving mean over `HIGHPASS_FRAMES`, 10 s)
    is removed, so that two pieces in one key holding one chord do not match
-   for that alone: what is matched is the succession of harmonies. Each vector is then centred (its mean over the 12 classes removed) and
-   L2-normalised, so that a frame whose energy is spread evenly over the
-   pitch classes (noise, effects, unvoiced or gliding speech, silence)
-   becomes the zero vector and contributes nothing, and the cosine of
-   unrelated music scatters around 0 rather than around the 0.6 of raw
-   chroma.
-2. Candidates (diagonal matching): every `segment_seconds` excerpt of every
-   track (every `hop_seconds`), resampled in time to each tempo of a grid
-   (1 and steps of `tempo_step` out to `tempos`: a rendition's tempo is
-   within half a step of one of them, so the query drifts by at most a
-   quarter of a step across it), is compared with every film position at
-   once (one matrix product over unfolded film frames, as the exact tier's
-   band-frame candidates); the score is the mean frame cosine, and a
-   position whose score is at least `min_similarity` and stands
-   `CANDIDATE_Z` spreads above that query's scores over the film is a
-   candidate. No transposition is searched: a rendition in another key is
-   not matched.
-3. Alignment: the candidates of a track cluster along lines (film time
-   against track time, slope 1/tempo); each cluster (the best supported
-   first, at most `MAX_CLUSTERS_PER_MINUTE`) is refined by a finer search of
-   tempo and lag that maximises the mean cosine over its span, and refined
-   again over the cue it gives. The path is this one line (a constant tempo
-   per cue): a rendition whose tempo drifts much within a cue is found in
-   pieces or not at all; a warping path (subsequence DTW in the band around
-   the line) is not implemented.
-4. Extent and acceptance: the frame cosines along the line, smoothed over
-   `EXTENT_SMOOTH_SECONDS`, are compared with the same line shifted
-   `NULL_SHIFTS` times across the track (the chance level of this track
-   against this film stretch); the run that holds the candidates and stays
-   `EXTENT_Z` spreads above chance is the cue. It is kept when it lasts at
-   least `min_cue_seconds`, its mean cosine is at least `min_similarity`,
-   and that mean stands `min_z` spreads above the means of the shifted lines
-   over the same span. A cue never enters time an exact cue holds: the
-   film's frames there are set to zero before matching, and a cue is cut
-   around exact cues.
+   for that alone: what is matched is the succession of harmonies (silent
+   frames stay zero). Each vector is then centred (its mean over the 12
+   classes removed) and L2-normalised, so that a frame whose energy is
+   spread evenly over the pitch classes (noise, effects, unvoiced or gliding
+   speech, silence) becomes the zero vector and contributes nothing, and the
+   cosine of unrelated music scatters around 0 rather than around the 0.6 of
+   raw chroma.
+2. Alignment (`local_alignments`): Smith-Waterman local alignment of the
+   film's frames against every track's frames (all tracks laid end to end,
+   one pass over the film per channel, one film row in memory at a time).
+   A frame pair scores its cosine minus `min_similarity`; a path steps one
+   film frame and one track frame, or one and two, or two and one (the
+   latter two at `STEP_PENALTY`), so it follows a tempo that drifts inside a
+   cue; a path starts where its score would be negative and ends where it
+   peaks; exact cues are barriers. Each path that reaches `RECORD_SCORE` is
+   an alignment (film and track frames at both ends, score); it is kept when
+   it lasts `min_cue_seconds` and its mean tempo lies in `tempos`. No
+   transposition is searched: a rendition in another key is not matched.
+3. Decoys and competition: the same pass also aligns decoys, each track
+   reversed in time (its harmonic vocabulary, texture and rate of change,
+   none of its successions), in its own key and transposed (`DECOY_ROLLS`),
+   as many decoy sets as make an hour of film (`NULL_FILM_SECONDS`: 10 for a
+   short film, 1 for a film of an hour or more). Film time goes to the best
+   alignment, track or decoy (`_compete`): the tracks' alignments that
+   survive against the first decoys (reversed, same key) are the candidate
+   cues. Each decoy set competes with the tracks in the same way; its
+   survivors are chance alignments, except where they lie in the time of a
+   surviving alignment of their own track (that rendition's echo in its
+   reversed copy).
+4. Acceptance (`chance_rate`): a candidate cue's chance rate is the number of
+   surviving decoy alignments scoring at least as high, per decoy set and
+   per hour of film (outside exact cues); above the `TAIL`-th best decoy it
+   is extrapolated by an exponential fitted to the decoys' tail (local
+   alignment scores have exponential tails: Karlin & Altschul 1990); when
+   fewer than `TAIL` decoys pass the cue filters (a short or quiet film),
+   decoy alignments of every length and tempo are counted (conservative). A cue
+   is reported when its chance rate is at most `false_alarms` per hour; the
+   threshold is per film, calibrated on that film's own dialogue, effects
+   and music, not a fixed score.
 
-What is reported: `speed` is the tempo ratio (track seconds per film second,
-as for exact cues) of the fitted path; `track_offset` is the track time at
-the cue's start along it, within about a second (a feature frame is 0.37 s; a
-room reverb delays what the chroma sees), and so are the boundaries; `pitch` is `kept`; `confidence` is below every exact cue's (an
-exact cue is accepted at 0.5 or more, a rendition gets at most 0.5:
-0.5 * logistic of its z above `min_z`), `gcc_z` is NaN and `strength` is that
-z. The features stages cannot read a rendition's
-audio from the album (it is another recording): see docs/cues.md.
+What is reported: `speed` is the path's mean tempo (track seconds per film
+second, as for exact cues), refined by the line through the path's middle
+that reads the track with the highest mean cosine; `track_offset` is the
+track time at the cue's start along that line, within about half a second (a
+feature frame is 0.37 s; a room reverb delays what the chroma sees), and the
+boundaries are the path's ends, within about a second; `pitch` is `kept`;
+`confidence` is below every exact cue's (an exact cue is accepted at 0.5 or
+more; a rendition gets 0.5 x / (1 + x), x the decades by which its chance
+rate falls short of `false_alarms`), `gcc_z` is NaN and `strength` is the
+path's score. The features stages cannot read a rendition's audio from the
+album (it is another recording): see docs/cues.md.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,12 +98,15 @@ SMOOTH_FRAMES = 9          # Hann smoothing of the quantised chroma, STFT frames
 DECIMATE = 2               # feature frame = 2 STFT hops (0.37 s at 11025 Hz)
 QUANT = (0.05, 0.1, 0.2, 0.4)
 SILENT_RMS = 1e-3          # frames quieter than this (re full scale) carry no chroma
-EXTENT_SMOOTH_SECONDS = 3.0
-NULL_SHIFTS = 48
-CANDIDATE_Z = 3.0          # an excerpt's score this many spreads above its scores over the film (and min_similarity)
-EXTENT_Z = 2.0
-MAX_CLUSTERS_PER_MINUTE = 6  # alignments examined per minute of film and channel, the best supported first             # a cue's frames: smoothed cosine this many spreads above chance
-HIGHPASS_FRAMES = 27       # the slowly varying harmony (a moving mean over 10 s) removed: chord changes remain           # chance level: the path shifted this many times across the track
+HIGHPASS_FRAMES = 27       # the slowly varying harmony (a moving mean over 10 s) removed: chord changes remain
+STEP_PENALTY = 0.1         # a path's step off the diagonal (track locally 2x or 0.5x as fast) costs this
+RECORD_SCORE = 2.0         # paths whose score reaches this are kept (one alignment per path: where it peaks)
+# decoys: the tracks reversed in time, in their own key (which also competes with the tracks for film time), then
+# transposed, to the keys sharing fewest notes of a diatonic scale with it first (6, 1, 11, ...), never a fourth or
+# fifth (5, 7), whose reversed copies come closest to the track's own harmony
+DECOY_ROLLS = (0, 6, 1, 11, 2, 10, 3, 9, 4, 8)
+NULL_FILM_SECONDS = 3600.0  # decoy sets counted: enough that they face an hour of film (up to len(DECOY_ROLLS))
+TAIL = 5                   # decoys above which the chance rate is extrapolated (exponential tail)
 
 
 def frame_seconds(sr: int) -> float:
@@ -135,26 +147,13 @@ def cens(read, n_samples: int, sr: int, block_frames: int = 2048) -> np.ndarray:
     h /= h.sum()
     # (scipy.ndimage keeps the length whatever it is: a track shorter than the windows gives its few frames)
     sm = convolve1d(q, h, axis=0, mode="constant")[::DECIMATE]
+    silent = sm.sum(axis=1) < 1e-3  # no chroma under the smoothing window (silence)
     if HIGHPASS_FRAMES:
         sm = sm - uniform_filter1d(sm, HIGHPASS_FRAMES, axis=0, mode="nearest")
+    sm[silent] = 0.0  # stays silent: the high-pass would give it the negative of the music before it
     sm -= sm.mean(axis=1, keepdims=True)
     nrm = np.linalg.norm(sm, axis=1, keepdims=True)
     return np.where(nrm > 1e-3, sm / np.maximum(nrm, 1e-3), 0.0).astype(np.float32)
-
-
-def at_tempo(T: np.ndarray, tempo: float, start: float = 0.0, n: int | None = None) -> np.ndarray:
-    """Frames of track features T read at track frame start + k * tempo (linear interpolation), zero outside."""
-    if n is None:
-        n = int(np.floor((len(T) - 1 - start) / tempo)) + 1 if len(T) else 0
-    pos = start + np.arange(max(0, n)) * tempo
-    i = np.floor(pos).astype(int)
-    w = (pos - i).astype(np.float32)[:, None]
-    ok = (i >= 0) & (i + 1 < len(T))
-    out = np.zeros((len(pos), T.shape[1]), np.float32)
-    out[ok] = T[i[ok]] * (1 - w[ok]) + T[i[ok] + 1] * w[ok]
-    last = (i == len(T) - 1)
-    out[last] = T[-1] if len(T) else 0
-    return out
 
 
 # ---------------------------------------------------------------- matching
@@ -166,193 +165,252 @@ class RenditionCue:
     start: float        # film seconds
     end: float
     track_offset: float  # track seconds at `start`
-    tempo: float        # track seconds per film second
-    similarity: float   # mean frame cosine along the path
-    z: float            # mean z above chance along the path
+    tempo: float        # track seconds per film second (the path's mean)
+    similarity: float   # mean frame cosine along the path's line
+    score: float        # local-alignment score of the path
+    false_alarms: float  # decoy alignments per hour of film scoring at least `score` (the chance of it)
     channel: str
 
 
 @dataclass
-class _Hit:
+class _Alignment:
+    version: int        # 0: the track; k >= 1: decoy k (reversed in time, transposed by DECOY_ROLLS[k - 1])
     track: str
-    tempo: float
-    a: float            # film frame where track frame 0 falls, on the line of slope 1 / tempo
-    pos: int            # film frame of the hit's start
-    z: float
+    channel: str
+    i0: int             # film frames, first and last of the path
+    i1: int
+    j0: int             # track frames (of the version) at i0 and i1
+    j1: int
+    score: float
+
+    @property
+    def tempo(self) -> float:
+        return (self.j1 - self.j0) / max(1, self.i1 - self.i0)
 
 
-def tempo_grid(lo: float, hi: float, step: float) -> list[float]:
-    """1 and steps of `step` out to within half a step of [lo, hi] (every tempo of the range within step / 2)."""
-    out = [1.0] if lo - step / 2 <= 1.0 <= hi + step / 2 else []
-    k = 1
-    while 1.0 + (k - 0.5) * step < hi:
-        out.append(1.0 + k * step)
-        k += 1
-    k = 1
-    while 1.0 - (k - 0.5) * step > lo:
-        out.append(1.0 - k * step)
-        k += 1
-    return sorted(out)
+def decoy(T: np.ndarray, roll: int) -> np.ndarray:
+    """A decoy of track features T: reversed in time and transposed by `roll` semitones (the 12 chroma classes
+    rotated). It has the track's harmonic vocabulary, texture and rate of change, and none of its successions."""
+    return np.ascontiguousarray(np.roll(T[::-1], roll, axis=1))
 
 
-def _hits(F: np.ndarray, valid: np.ndarray, tracks: dict[str, np.ndarray], t, fs: float) -> list[_Hit]:
-    """Diagonal matching: every track segment at every tempo of the grid against every film position."""
-    L = max(4, int(round(t.segment_seconds / fs)))
-    H = max(1, int(round(t.hop_seconds / fs)))
-    if len(F) < L:
+def local_alignments(F: np.ndarray, barrier: np.ndarray, columns: np.ndarray, first: np.ndarray, offset: float,
+                     penalty: float, record: float, block: int = 256) -> tuple[np.ndarray, ...]:
+    """Smith-Waterman local alignment of film frames F (n, 12) against track frames `columns` (N, 12).
+
+    The tracks are laid end to end in `columns`; `first` marks the first frame of each, where no path enters
+    from the left. Frame pair (i, j) scores its cosine minus `offset`; a path advances one film frame and one
+    track frame (the diagonal), or one film frame and two track frames, or two film frames and one track frame
+    (the track locally faster or slower), each of the last two at a cost `penalty`; a path ends where its
+    running score would fall below zero, and `barrier` film frames (exact cues) end every path.
+    Returns, for every cell whose score reaches `record`: the path's start cell (film, column), the score, the
+    cell (film, column). One row per film frame is kept in memory (two for the steps that skip a film frame).
+    """
+    n, N = len(F), len(columns)
+    NEG = np.float32(-1e9)
+    m1 = np.where(first, NEG, np.float32(0)).astype(np.float32)      # column j - 1 belongs to the same track
+    f2 = first.copy()
+    f2[1:] |= first[:-1]
+    m2 = np.where(f2, NEG, np.float32(0)).astype(np.float32) - np.float32(penalty)  # and j - 2
+    m1p = m1 - np.float32(penalty)
+    H1, H2 = np.zeros(N, np.float32), np.zeros(N, np.float32)        # rows i - 1, i - 2
+    K1, K2 = np.zeros(N, np.int64), np.zeros(N, np.int64)            # their paths' start cells, i * N + j
+    jj = np.arange(N, dtype=np.int64)
+    d, f, s = (np.empty(N, np.float32) for _ in range(3))
+    kd, kf, ks = (np.zeros(N, np.int64) for _ in range(3))
+    best = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    out: list[tuple[np.ndarray, ...]] = []
+    TT = np.ascontiguousarray(columns.T, dtype=np.float32)
+    for i0 in range(0, n, block):
+        C = F[i0:i0 + block].astype(np.float32) @ TT
+        C -= np.float32(offset)
+        for r in range(len(C)):
+            i = i0 + r
+            if barrier[i]:
+                H2, K2, H1, K1 = H1, K1, np.zeros(N, np.float32), np.zeros(N, np.int64)
+                continue
+            d[0] = NEG
+            np.add(H1[:-1], m1[1:], out=d[1:])
+            kd[1:] = K1[:-1]
+            f[:2] = NEG
+            np.add(H1[:-2], m2[2:], out=f[2:])
+            kf[2:] = K1[:-2]
+            s[0] = NEG
+            np.add(H2[:-1], m1p[1:], out=s[1:])
+            ks[1:] = K2[:-1]
+            b = np.maximum(d, np.maximum(f, s))
+            K = np.where(b == d, kd, np.where(b == f, kf, ks))
+            fresh = b <= 0
+            K[fresh] = i * N + jj[fresh]
+            H = np.maximum(b, 0)
+            H += C[r]
+            np.maximum(H, 0, out=H)
+            idx = np.flatnonzero(H >= record)
+            if len(idx):
+                out.append((K[idx], H[idx], np.full(len(idx), i, np.int64), idx.astype(np.int64)))
+            H2, K2, H1, K1 = H1, K1, H, K
+        if out:  # memory stays bounded by the number of paths, not of cells: the best cell of each path so far
+            best = _best_per_path(*(np.concatenate([a, *x]) for a, x in zip(best, zip(*out))))
+            out = []
+    key, H, i, j = best
+    return key // N, key % N, H, i, j
+
+
+def _best_per_path(key: np.ndarray, H: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One cell per path (start cell `key`): where its score peaks."""
+    o = np.lexsort((-H, key))
+    key, H, i, j = key[o], H[o], i[o], j[o]
+    m = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    return key[m], H[m], i[m], j[m]
+
+
+def _overlap(a: _Alignment, b: _Alignment) -> int:
+    return min(a.i1, b.i1) - max(a.i0, b.i0) + 1
+
+
+def _compete(cands: list[_Alignment]) -> list[_Alignment]:
+    """Film time goes to the best-scoring alignment, whatever its track, version or channel: an alignment is
+    kept unless more than half of it lies in time a better kept one holds."""
+    kept: list[_Alignment] = []
+    for c in sorted(cands, key=lambda c: -c.score):
+        if all(_overlap(c, k) <= 0.5 * (c.i1 - c.i0 + 1) for k in kept):
+            kept.append(c)
+    return kept
+
+
+def chance_rate(decoys: list[float], n_sets: int, hours: float, tail: int = TAIL) -> Callable[[float], float]:
+    """Expected chance alignments per hour of film scoring at least x, from the surviving decoys' scores.
+
+    Empirical (count / decoy sets / hours) down to the `tail`-th best decoy; above it the exceedances of
+    local-alignment scores, which fall off exponentially (Karlin & Altschul 1990), are extrapolated by an
+    exponential fitted to the best `tail` decoys (maximum likelihood, peaks over threshold).
+    """
+    d = np.sort(np.asarray(decoys, float))[::-1]
+    scale = 1.0 / max(1, n_sets) / max(hours, 1e-9)
+    if len(d) == 0:
+        return lambda x: 0.0
+    k = min(tail, len(d))
+    u = d[k - 1]
+    excess = d[:k] - u
+    lam = (k - 1) / excess.sum() if k > 1 and excess.sum() > 0 else np.inf
+
+    def rate(x: float) -> float:
+        if x <= u:
+            return float((d >= x).sum()) * scale
+        return float(k * np.exp(-lam * (x - u))) * scale if np.isfinite(lam) else 0.0
+
+    return rate
+
+
+def _chance(targets: list[_Alignment], cands: list[_Alignment], found: list[_Alignment], n_sets: int) -> list[float]:
+    """Scores of the decoy alignments that survive, set by set, the competition with the tracks' alignments; a decoy
+    lying mostly in time where a surviving alignment of its own track holds (that rendition's echo in its reversed,
+    transposed copy) is not chance and is left out."""
+    null: list[float] = []
+    for v in range(1, n_sets + 1):
+        for c in _compete(targets + [c for c in cands if c.version == v]):
+            if c.version and not any(k.track == c.track and _overlap(c, k) > 0.5 * min(c.i1 - c.i0, k.i1 - k.i0) + 1
+                                     for k in found):
+                null.append(c.score)
+    return null
+
+
+def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, sr: int,
+                    barrier: np.ndarray | None = None) -> list[RenditionCue]:
+    """Rendition cues of `tracks` (name -> CENS) in the film's CENS `F` (channel -> frames); `barrier`: film
+    frames no path enters (exact cues), left out of the film's length for the chance rate."""
+    fs = frame_seconds(sr)
+    names = [k for k, v in tracks.items() if len(v) >= 2]
+    n = min((len(v) for v in F.values()), default=0)
+    if not names or n < 2:
         return []
-    U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (L, 12))[:, 0].reshape(-1, L * 12))
-    # a position counts in the spread only if most of its window is unclaimed film with chroma
-    live = np.convolve(valid.astype(np.float32), np.ones(L, np.float32), mode="valid") >= 0.5 * L
-    if live.sum() < 2 * L:
-        return []
-    Ul = U[live]
-    P = len(Ul)
-    idx = np.nonzero(live)[0]
-    out: list[_Hit] = []
-    for name, T in tracks.items():
-        qs, meta = [], []
-        for tempo in tempo_grid(min(t.tempos), max(t.tempos), t.tempo_step):
-            for j0 in range(0, max(1, int((len(T) - L * tempo) + 1)), H):
-                q = at_tempo(T, tempo, float(j0), L)
-                if (np.abs(q).sum(axis=1) > 0).sum() < L // 2:
-                    continue
-                qs.append(q.reshape(-1))
-                meta.append((tempo, j0))
-        if not qs:
+    if barrier is None:
+        barrier = np.zeros(n, bool)
+    hours = max(float(np.sum(~barrier[:n])) * fs, 1.0) / 3600.0
+    # decoy sets: enough that the decoys face NULL_FILM_SECONDS of film, at least one
+    n_sets = int(min(len(DECOY_ROLLS), max(1, np.ceil(NULL_FILM_SECONDS / (hours * 3600)))))
+    cols, first, owner = [], [], []
+    for v in range(n_sets + 1):
+        for nm in names:
+            X = tracks[nm] if v == 0 else decoy(tracks[nm], DECOY_ROLLS[v - 1])
+            cols.append(X)
+            fl = np.zeros(len(X), bool)
+            fl[0] = True
+            first.append(fl)
+            owner.append(np.full(len(X), len(owner)))
+    columns = np.concatenate(cols).astype(np.float32)
+    first = np.concatenate(first)
+    owner = np.concatenate(owner)
+    base = np.r_[0, np.cumsum([len(c) for c in cols])[:-1]]
+    lo_t, hi_t = min(t.tempos), max(t.tempos)
+    min_frames = t.min_cue_seconds / fs
+    cands: list[_Alignment] = []
+    loose: list[_Alignment] = []  # decoy alignments shorter than a cue or off the tempo range
+    for ch, Fc in F.items():
+        Fc = np.where(barrier[:n, None], 0.0, Fc[:n]).astype(np.float32)
+        i0, j0, sc, i1, j1 = local_alignments(Fc, barrier[:n], columns, first, t.min_similarity, STEP_PENALTY,
+                                              RECORD_SCORE)
+        for a, b, h, c, e in zip(i0, j0, sc, i1, j1):
+            o = int(owner[e])
+            al = _Alignment(o // len(names), names[o % len(names)], ch, int(a), int(c), int(b - base[o]),
+                            int(e - base[o]), float(h))
+            if al.i1 - al.i0 + 1 >= min_frames and lo_t <= al.tempo <= hi_t:
+                cands.append(al)
+            elif al.version:
+                loose.append(al)
+    targets = [c for c in cands if c.version == 0]
+    # the tracks against their first decoys: a decoy aligned where its track's rendition plays loses to it
+    found = [c for c in _compete(targets + [c for c in cands if c.version == 1]) if c.version == 0]
+    # chance: each decoy set in the same competition with the tracks
+    null = _chance(targets, cands, found, n_sets)
+    if len(null) < TAIL:
+        # too few decoys pass the cues' filters to fit a tail (a short or quiet film): count decoy alignments of
+        # every length and tempo; chance alignments share one exponential tail and the filters only remove some,
+        # so this count is the conservative one
+        null = _chance(targets, cands + loose, found, n_sets)
+    rate = chance_rate(null, n_sets, hours)
+    c0 = (N_FFT / 2) / sr  # film and track frame k are centred at k * fs + c0
+    out = []
+    for c in found:
+        fa = rate(c.score)
+        if fa > t.false_alarms:
+            log.debug("rendition rejected: %s %.1f-%.1f s, tempo %.3f, score %.1f, %.2g chance alignments per hour "
+                      "(%s)", c.track, c.i0 * fs, c.i1 * fs, c.tempo, c.score, fa, c.channel)
             continue
-        Q = np.asarray(qs, np.float32)
-        for c0 in range(0, len(Q), 512):
-            M = (Q[c0:c0 + 512] @ Ul.T) / L
-            mu = M.mean(axis=1)
-            sd = M.std(axis=1) + 1e-6
-            Z = (M - mu[:, None]) / sd[:, None]
-            rows, cols = np.nonzero((Z >= CANDIDATE_Z) & (M >= t.min_similarity))
-            for r, c in zip(rows, cols):
-                tempo, j0 = meta[c0 + r]
-                p = int(idx[c])
-                out.append(_Hit(name, tempo, p - j0 / tempo, p, float(Z[r, c])))
+        T = tracks[c.track]
+        # the path's ends give its mean tempo within a frame at each end (1 % over 30 s): the line through the
+        # path's middle that reads the track with the highest mean cosine over the path's span gives it finer
+        im, jm = 0.5 * (c.i0 + c.i1), 0.5 * (c.j0 + c.j1)
+        best = (-np.inf, c.tempo, 0.0)
+        for tempo in c.tempo + np.arange(-0.02, 0.0201, 0.0025):
+            for dj in np.arange(-1.0, 1.01, 0.25):
+                v = float(_path_cos(F[c.channel][:n], T, im - (jm + dj) / tempo, tempo, c.i0, c.i1 + 1).mean())
+                if v > best[0]:
+                    best = (v, tempo, dj)
+        sim, tempo, dj = best
+        start, end = (c.i0 - 0.5) * fs + c0, (c.i1 + 0.5) * fs + c0
+        off = (jm + dj + (c.i0 - 0.5 - im) * tempo) * fs + c0
+        out.append(RenditionCue(c.track, start, end, max(0.0, off), tempo, sim, c.score, fa, c.channel))
+        log.debug("rendition: %s %.1f-%.1f s, tempo %.3f, offset %.1f s, score %.1f, %.2g chance alignments per "
+                  "hour (%s)", c.track, start, end, tempo, off, c.score, fa, c.channel)
+    log.debug("rendition tier: %d decoy set(s), %d decoy alignment(s) after competition, %d cue(s)", n_sets,
+              len(null), len(out))
     return out
 
 
-def _clusters(hits: list[_Hit], step: float, tol_frames: float) -> list[list[_Hit]]:
-    """Hits of one track along one line (tempo within a step, offset within tol), the best-supported first."""
-    out: list[list[_Hit]] = []
-    for h in sorted(hits, key=lambda h: -h.z):
-        for c in out:
-            h0 = c[0]
-            if h0.track == h.track and abs(h0.tempo - h.tempo) <= step * 1.01 and abs(h0.a - h.a) <= tol_frames:
-                c.append(h)
-                break
-        else:
-            out.append([h])
-    return sorted(out, key=lambda c: -sum(h.z for h in c))
-
-
-def _path_cos(F: np.ndarray, T: np.ndarray, a: float, tempo: float, k0: int, k1: int, shift: float = 0.0) -> np.ndarray:
-    """Frame cosines of film frames k0..k1 with the track read along the line (film frame k -> track frame
-    (k - a) * tempo + shift), wrapped around the track (so a shifted line always reads track frames)."""
+def _path_cos(F: np.ndarray, T: np.ndarray, a: float, tempo: float, k0: int, k1: int) -> np.ndarray:
+    """Frame cosines of film frames k0..k1 with the track read along the line film frame k -> track frame
+    (k - a) * tempo (linear interpolation, 0 outside the track)."""
     k = np.arange(k0, k1)
-    pos = (k - a) * tempo + shift
-    n = len(T)
-    if shift:
-        pos = np.mod(pos, n - 1)
+    pos = (k - a) * tempo
     i = np.floor(pos).astype(int)
     w = (pos - i).astype(np.float32)[:, None]
-    ok = (i >= 0) & (i + 1 < n)
+    ok = (i >= 0) & (i + 1 < len(T))
     out = np.zeros(len(k), np.float32)
     if ok.any():
         v = T[i[ok]] * (1 - w[ok]) + T[i[ok] + 1] * w[ok]
         out[ok] = np.einsum("ij,ij->i", F[k[ok]], v)
     return out
-
-
-def _smooth(x: np.ndarray, n: int) -> np.ndarray:
-    if n <= 1:
-        return x
-    return np.convolve(x, np.ones(n, np.float32) / n, mode="same")
-
-
-def _refine(F: np.ndarray, T: np.ndarray, c: list[_Hit], L: int, step: float) -> tuple[float, float]:
-    """The line (a, tempo) that maximises the mean cosine over the cluster's film span."""
-    k0 = max(0, min(h.pos for h in c))
-    k1 = min(len(F), max(h.pos for h in c) + L)
-    best = (-np.inf, c[0].a, c[0].tempo)
-    for tempo in c[0].tempo + step * np.linspace(-0.5, 0.5, 9):
-        for da in np.arange(-2.0, 2.01, 0.25):
-            a = c[0].a + da
-            v = float(_path_cos(F, T, a, tempo, k0, k1).mean())
-            if v > best[0]:
-                best = (v, a, tempo)
-    return best[1], best[2]
-
-
-def find_renditions(F: dict[str, np.ndarray], valid: np.ndarray, tracks: dict[str, np.ndarray], t, sr: int,
-                    claimed: list[tuple[float, float]]) -> list[RenditionCue]:
-    """Rendition cues of `tracks` (name -> CENS) in the film's CENS `F` (channel -> frames), outside `claimed`."""
-    fs = frame_seconds(sr)
-    L = max(4, int(round(t.segment_seconds / fs)))
-    sm = max(1, int(round(EXTENT_SMOOTH_SECONDS / fs)))
-    found: list[RenditionCue] = []
-    for ch, Fc in F.items():
-        hits = _hits(Fc, valid, tracks, t, fs)
-        cap = max(20, int(MAX_CLUSTERS_PER_MINUTE * len(Fc) * fs / 60))
-        for c in _clusters(hits, t.tempo_step, 1.5 / fs)[:cap]:
-            name = c[0].track
-            T = tracks[name]
-            center = 0.5 * (min(h.pos for h in c) + max(h.pos for h in c) + L)
-            if any(q.start / fs <= center <= q.end / fs for q in found):
-                continue
-            a, tempo = _refine(Fc, T, c, L, t.tempo_step)
-            # the film frames where the track can play along this line
-            k0 = max(0, int(np.ceil(a)))
-            k1 = min(len(Fc), int(np.floor(a + (len(T) - 1) / tempo)))
-            if k1 - k0 < L:
-                continue
-            cos = _smooth(_path_cos(Fc, T, a, tempo, k0, k1), sm)
-            shifts = np.linspace(0.15, 0.85, NULL_SHIFTS) * len(T)
-            null = np.stack([_smooth(_path_cos(Fc, T, a, tempo, k0, k1, shift=float(d)), sm) for d in shifts])
-            z = (cos - null.mean(axis=0)) / (null.std(axis=0) + 1e-3)
-            on = (z >= EXTENT_Z) & valid[k0:k1]
-            # the run holding the cluster's centre, gaps under a smoothing window bridged
-            ci = int(round(center)) - k0
-            if not (0 <= ci < len(on)):
-                continue
-            gap = sm
-            lo = ci
-            while lo > 0 and (on[lo - 1] or on[max(0, lo - gap):lo].any()):
-                lo -= 1
-            hi = ci
-            while hi < len(on) - 1 and (on[hi + 1] or on[hi + 1:hi + 1 + gap].any()):
-                hi += 1
-            while lo < hi and not on[lo]:
-                lo += 1
-            while hi > lo and not on[hi]:
-                hi -= 1
-            if hi - lo >= L:  # the line refitted over the whole run, and the run found again along it
-                a, tempo = _refine(Fc, T, [_Hit(name, tempo, a, k0 + lo, 0.0), _Hit(name, tempo, a, k0 + hi - L, 0.0)],
-                                   L, t.tempo_step / 2)
-            c = (N_FFT / 2) / sr  # film and track frame k are centred at k * fs + c
-            start, end = (k0 + lo - 0.5) * fs + c, (k0 + hi + 0.5) * fs + c
-            for s0, e0 in _cut(start, end, claimed):
-                if e0 - s0 < t.min_cue_seconds:
-                    continue
-                i0, i1 = int(round((s0 - c) / fs)) - k0, int(round((e0 - c) / fs)) - k0
-                off = ((s0 - c) / fs - a) * tempo * fs + c
-                raw = _path_cos(Fc, T, a, tempo, k0 + i0, k0 + i1)
-                simv = float(raw.mean())
-                # the cue's mean cosine against the same span read along the shifted paths: chance for this
-                # track against this stretch of film
-                nulls = np.array([_path_cos(Fc, T, a, tempo, k0 + i0, k0 + i1, shift=float(d)).mean() for d in shifts])
-                zv = float((simv - nulls.mean()) / (nulls.std() + 1e-3))
-                if simv < t.min_similarity or zv < t.min_z:
-                    log.debug("rendition rejected: %s %.1f-%.1f s, tempo %.4f, cos %.2f, z %.1f (%s)", name, s0, e0,
-                              tempo, simv, zv, ch)
-                    continue
-                found.append(RenditionCue(name, s0, e0, max(0.0, off), tempo, simv, zv, ch))
-                log.debug("rendition: %s %.1f-%.1f s, tempo %.4f, offset %.1f s, cos %.2f, z %.1f (%s)", name, s0, e0,
-                          tempo, off, simv, zv, ch)
-    return _resolve(found, t.min_cue_seconds)
 
 
 def _cut(a: float, b: float, claimed: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -371,14 +429,21 @@ def _cut(a: float, b: float, claimed: list[tuple[float, float]]) -> list[tuple[f
     return pieces
 
 
+def _cut_cue(c: RenditionCue, claimed: list[tuple[float, float]], min_len: float) -> list[RenditionCue]:
+    """The pieces of a cue outside `claimed` (exact cues: a frame's edge can reach into one) of `min_len` or more."""
+    return [RenditionCue(c.track, s0, e0, c.track_offset + (s0 - c.start) * c.tempo, c.tempo, c.similarity, c.score,
+                         c.false_alarms, c.channel)
+            for s0, e0 in _cut(c.start, c.end, claimed) if e0 - s0 >= min_len]
+
+
 def _resolve(cues: list[RenditionCue], min_len: float) -> list[RenditionCue]:
-    """Overlapping rendition cues: the one with more evidence (z times length) keeps its time."""
+    """Overlapping rendition cues: the one with the higher score keeps its time."""
     kept: list[RenditionCue] = []
-    for c in sorted(cues, key=lambda c: -c.z * (c.end - c.start)):
+    for c in sorted(cues, key=lambda c: -c.score):
         for s0, e0 in _cut(c.start, c.end, [(k.start, k.end) for k in kept]):
             if e0 - s0 >= min_len:
                 kept.append(RenditionCue(c.track, s0, e0, c.track_offset + (s0 - c.start) * c.tempo, c.tempo,
-                                         c.similarity, c.z, c.channel))
+                                         c.similarity, c.score, c.false_alarms, c.channel))
     return sorted(kept, key=lambda c: c.start)
 
 
@@ -405,14 +470,13 @@ def match_renditions(film, tracks, s, claimed: list[tuple[float, float]]) -> lis
     F = film_cens(film, sr)
     n = min(len(v) for v in F.values()) if F else 0
     F = {ch: v[:n] for ch, v in F.items()}
-    valid = np.ones(n, bool)
+    barrier = np.zeros(n, bool)
     centres = np.arange(n) * fs + (N_FFT / 2) / sr
     for a, b in claimed:
-        valid[(centres >= a) & (centres < b)] = False
-    for ch in F:
-        F[ch][~valid] = 0.0
-    valid &= np.any([np.abs(v).sum(axis=1) > 0 for v in F.values()], axis=0) if F else valid
+        barrier[(centres >= a) & (centres < b)] = True
     T = track_cens(tracks, sr)
-    cues = find_renditions(F, valid, T, s.tolerant, sr, claimed)
+    cues = [c for c in find_renditions(F, T, s.tolerant, sr, barrier)
+            for c in _cut_cue(c, claimed, s.tolerant.min_cue_seconds)]
+    cues = _resolve(cues, s.tolerant.min_cue_seconds)
     log.debug("%s: %d rendition cue(s) outside %d exact cue(s)", film.path.name, len(cues), len(claimed))
     return cues

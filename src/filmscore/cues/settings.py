@@ -78,11 +78,8 @@ class ExtentSettings:
 @schema_defaults("cues.tolerant")
 class TolerantSettings:
     tempos: tuple
-    tempo_step: float
-    segment_seconds: float
-    hop_seconds: float
-    min_z: float
     min_similarity: float
+    false_alarms: float
     min_cue_seconds: float
 
 

@@ -298,15 +298,23 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
     return rows
 
 
+def _rendition_conf(rate: float, limit: float) -> float:
+    """A rendition's confidence, always under every exact cue's (0.5 or more): 0.5 x / (1 + x), where x =
+    log10(1 + limit / rate) grows by one for each decade by which the cue's chance rate (decoy alignments per
+    film hour scoring as high) falls below the acceptance limit `cues.tolerant.false_alarms` (x <= 308: < 0.499)."""
+    x = float(np.log10(1.0 + max(limit, 1e-300) / max(rate, 1e-300)))
+    return 0.5 * x / (1.0 + x)
+
+
 def _rendition_rows(fa: FilmAudio, ts: TrackSet, s: StampSettings, film_id: str,
                     claimed: list[tuple[float, float]]) -> list[dict]:
     """The tolerant tier's cues (`match: rendition`) on the film time the exact cues left free."""
     out = []
     for q in match_renditions(fa, ts.tracks, s, claimed):
         out.append({"film_id": film_id, "track": q.track, "start": q.start, "end": q.end,
-                    "track_offset": q.track_offset, "confidence": 0.5 * _conf(q.z, s.tolerant.min_z),
+                    "track_offset": q.track_offset, "confidence": _rendition_conf(q.false_alarms, s.tolerant.false_alarms),
                     "match": "rendition", "speed": q.tempo, "pitch": "kept", "channel": q.channel,
-                    "gcc_z": np.nan, "strength": q.z, "mode": "chromaprint"})
+                    "gcc_z": np.nan, "strength": q.score, "mode": "chromaprint"})
     for t in ts.tracks:
         t.release()
     return out
