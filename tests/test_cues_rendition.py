@@ -25,6 +25,7 @@ from filmscore.cues.evaluate import evaluate
 from filmscore.media import decode_audio
 
 SR = 22050
+RENDITIONS = replace(StampSettings(), renditions=True)  # the tier is opt-in (cues.renditions: false by default)
 ROOT = Path(__file__).resolve().parents[1] / ".bench"
 PACKAGES = ["flare-game", "espeak-ng", "libespeak-ng1", "espeak-ng-data", "libpcaudio0", "libsonic0"]
 SENTENCES = [
@@ -114,7 +115,7 @@ def film(material, tmp_path_factory):
 @pytest.fixture(scope="module")
 def found(film):
     path, st, _ = film
-    return stamp_film(path, st, StampSettings())
+    return stamp_film(path, st, RENDITIONS)
 
 
 def test_rendition_is_found_as_rendition_with_its_tempo_offset_and_boundaries(film, found):
@@ -147,7 +148,7 @@ def test_exact_cue_stays_exact_and_other_compositions_give_nothing(film, found):
 
 def test_renditions_false_reports_exact_cues_only(film, found):
     path, st, _ = film
-    df = stamp_film(path, st, replace(StampSettings(), renditions=False))
+    df = stamp_film(path, st, replace(RENDITIONS, renditions=False))
     assert list(df["match"]) == ["exact"], df
     exact = found[found["match"] == "exact"]
     pd.testing.assert_frame_equal(df[["track", "start", "end", "track_offset"]].reset_index(drop=True),
@@ -169,7 +170,7 @@ def test_dialogue_and_other_compositions_alone_give_no_cue(material, tmp_path):
         _place(x, decode_audio(files[k], SR, channels=2)[int(off * SR):], start, dur, 0.1)
     path = tmp_path / "film.wav"
     sf.write(path, x.mean(axis=1) / max(1.0, float(np.abs(x).max()) / 0.95), SR, subtype="PCM_16")
-    df = stamp_film(path, st, StampSettings())
+    df = stamp_film(path, st, RENDITIONS)
     assert df.empty, df
 
 
@@ -360,7 +361,7 @@ def test_renditions_under_continuous_speech_in_an_aac_film(material, tmp_path):
     nothing else is reported."""
     cues = [(B, 8.0, 30.0, 34.0, 0.97, 0.015), (C, 55.0, 60.0, 36.0, 1.03, 0.0)]
     path, st = _rendition_film(material, tmp_path, cues, seed=21, mono=False)
-    df = stamp_film(path, st, StampSettings())
+    df = stamp_film(path, st, RENDITIONS)
     assert list(df["match"]) == ["rendition", "rendition"] and list(df["track"]) == [B, C], df
     for r, (_, start, off, dur, tempo, drift), tol in zip(df.itertuples(), cues, (0.015, 0.005)):
         assert abs(r.start - start) < 1.0 and abs(r.end - (start + dur)) < 1.0, df
@@ -374,11 +375,11 @@ def test_renditions_of_compositions_not_in_the_soundtrack_give_nothing(material,
     above (renditions of B and C) against a soundtrack that lacks them (D, E and A): no cue."""
     cues = [(D, 8.0, 20.0, 34.0, 0.97, 0.015), (E, 55.0, 10.0, 36.0, 1.03, 0.0)]
     path, st = _rendition_film(material, tmp_path, cues, seed=22, mono=False)
-    df = stamp_film(path, st, StampSettings())
+    df = stamp_film(path, st, RENDITIONS)
     assert df.empty, df
     other = tmp_path / "other"
     other.mkdir()
     cues = [(B, 8.0, 30.0, 34.0, 0.97, 0.015), (C, 55.0, 60.0, 36.0, 1.03, 0.0)]
     path, st = _rendition_film(material, other, cues, seed=21, soundtrack=(D, E, A), mono=False)
-    df = stamp_film(path, st, StampSettings())
+    df = stamp_film(path, st, RENDITIONS)
     assert df.empty, df

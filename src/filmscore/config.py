@@ -225,10 +225,10 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "grow_seconds": Float(min=1, max=600, default=16.0, doc="coherence from the checked window outward in chunks this long, "
                               "while the track still plays near an edge"),
     },
-    "renditions": Bool(default=True, doc="also run the tolerant tier (mode chromaprint): the same composition in another "
+    "renditions": Bool(default=False, doc="also run the tolerant tier (mode chromaprint): the same composition in another "
                        "rendition (another recording or mix, tempo a few % off with its pitch kept), matched by its chroma "
                        "on film time no exact cue holds and reported with match: rendition and a confidence under 0.5 "
-                       "(docs/cues.md); false: exact matches only"),
+                       "(docs/cues.md); false (the default): exact matches only, every cue a verified recording"),
     "tolerant": {  # the tolerant tier (filmscore.cues.rendition)
         "tempos": List(Float(min=0.5, max=2.0), min_len=2, default=[0.95, 1.05],
                        doc="[slowest, fastest] mean tempo of a rendition relative to its track (track seconds per film "
