@@ -79,3 +79,17 @@ def espeak_wav(pk: Path, text: str, out: Path, voice: str = "en", pitch: int = 4
     subprocess.run([str(pk / "espeak-ng/usr/bin/espeak-ng"), f"--path={data.parent}", "-v", voice, "-p", str(pitch),
                     "-s", str(speed), "-w", str(out), text], check=True, env=env, capture_output=True)
     return out
+
+
+def music_and_speech(sentences: list[str], out: Path, voices: list[tuple[str, int, int]],
+                     sr: int) -> tuple[list[Path], list]:
+    """(flare-game music tracks but the ambient ones, each sentence spoken by espeak-ng with voices[i % len]
+    (voice, pitch, speed) and decoded mono at `sr`): the material of the cue matcher's known-answer tests.
+    The WAVs go to `out`. apt-get / dpkg failures raise (the tests skip on them)."""
+    from filmscore.media import decode_audio
+
+    pk = fetch_packages(["flare-game", *ESPEAK_PACKAGES])
+    music = sorted(p for p in (pk / "flare-game").rglob("music/*.ogg") if "ambient" not in p.name)
+    speech = [decode_audio(espeak_wav(pk, text, out / f"s{i}.wav", *voices[i % len(voices)]), sr, channels=1)
+              for i, text in enumerate(sentences)]
+    return music, speech

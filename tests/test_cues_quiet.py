@@ -35,20 +35,12 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def material(tmp_path_factory):
     """(music tracks, speech clips) from Debian packages, fetched once into .bench/ (git ignores it)."""
-    from bench.material import ESPEAK_PACKAGES, espeak_wav, fetch_packages
+    from bench.material import music_and_speech
 
     try:
-        pk = fetch_packages(["flare-game", *ESPEAK_PACKAGES])
+        return music_and_speech(SENTENCES, tmp_path_factory.mktemp("speech"), [("en", 40, 165), ("en+f3", 60, 175), ("en-us", 30, 155), ("en+m3", 45, 170)], SR)
     except (subprocess.CalledProcessError, OSError) as e:
         pytest.skip(f"Debian packages could not be fetched with apt-get download: {e}")
-    music = sorted(p for p in (pk / "flare-game").rglob("music/*.ogg") if "ambient" not in p.name)
-    d = tmp_path_factory.mktemp("speech")
-    voices = [("en", 40, 165), ("en+f3", 60, 175), ("en-us", 30, 155), ("en+m3", 45, 170)]
-    speech = []
-    for i, text in enumerate(SENTENCES):
-        v, p, s = voices[i % len(voices)]
-        speech.append(decode_audio(espeak_wav(pk, text, d / f"s{i}.wav", v, p, s), SR, channels=1))
-    return music, speech
 
 
 def continuous_dialogue(speech: list[np.ndarray], seconds: float, rng: np.random.Generator) -> np.ndarray:

@@ -240,7 +240,6 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         d = F.shape[1]
         # (positions, W*d), contiguous: a strided view would be copied by every matrix product
         U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d))
-        P = len(U)
         segs, meta = [], []
         for g, t in enumerate(tracks):
             B = t.prints.bands.get(ch)
@@ -261,34 +260,14 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         if not segs:
             continue
         S = np.asarray(segs, dtype=np.float32)
-        ones = np.ones(P, dtype=np.float32)
         chunk = 256
         for c0 in range(0, len(S), chunk):
             M = S[c0:c0 + chunk] @ U.T  # (segments, positions): summed frame cosines
-            mu = (M @ ones) / P
-            sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", M, M, dtype=np.float64) / P - mu.astype(np.float64) ** 2,
-                                    0.0)).astype(np.float32) + 1e-9
             # every peak at z >= min_z, the strongest first, at least a segment apart, at most peaks_per_segment
             # (a track used many times in a film peaks at every use)
-            rows, pos = np.nonzero(M >= (mu + xs.min_z * sd)[:, None])
-            if not len(rows):
-                continue
-            val = M[rows, pos]
-            order = np.lexsort((-val, rows))
-            rows, pos, val = rows[order], pos[order], val[order]
-            bounds = np.concatenate([[0], np.nonzero(np.diff(rows))[0] + 1, [len(rows)]])
-            for r0, r1 in zip(bounds[:-1], bounds[1:]):
-                j = int(rows[r0])
-                g, a, n_live = meta[c0 + j]
-                kept: list[int] = []
-                for p, v in zip(pos[r0:r1], val[r0:r1]):
-                    if any(abs(int(p) - q) < W for q in kept):
-                        continue
-                    kept.append(int(p))
-                    z = float((v - mu[j]) / sd[j])
-                    out.append(Candidate(g, ch, (int(p) - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
-                    if len(kept) >= xs.peaks_per_segment:
-                        break
+            for j, p, z in _row_peaks(M, xs.min_z, W, xs.peaks_per_segment):
+                g, a, _ = meta[c0 + j]
+                out.append(Candidate(g, ch, (p - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
     return out
 
 
