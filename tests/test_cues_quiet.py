@@ -120,3 +120,24 @@ def test_music_10db_under_continuous_speech_mono_lowpassed_is_found_with_its_bou
 def test_dialogue_without_music_gives_no_cue(films):
     _, dry, st, _ = films
     assert len(stamp_film(dry, st, SETTINGS)) == 0
+
+
+def test_fine_segment_scores_are_the_summed_cosines_and_skip_only_dead_film():
+    """M[k, p] = sum_j T[start_k + j*stride] . F[p + j*stride] (the definition, summed here by hand), with the
+    film's frames of found cues and silence zero: the product computed over the live runs only gives the same M."""
+    from filmscore.cues.fine import segment_scores
+
+    rng = np.random.default_rng(3)
+    T = rng.standard_normal((700, 24)).astype(np.float32)
+    F = rng.standard_normal((3000, 24)).astype(np.float32)
+    for a, b in [(0, 40), (300, 1100), (1400, 2200), (2900, 3000)]:  # found cues / silence, at both ends too
+        F[a:b] = 0.0
+    W, H, stride = 40, 20, 2
+    M, starts = segment_scores(T, F, W, H, stride)
+    js = np.arange(0, W, stride)
+    assert M.shape == (len(starts), len(F) - js[-1])
+    for k in range(len(starts)):
+        for p in list(range(0, len(F) - js[-1], 37)) + [299, 300, 1100 - js[-1], 1101, 2899 - js[-1]]:
+            ref = sum(float(T[starts[k] + j] @ F[p + j]) for j in js if starts[k] + j < len(T))
+            assert M[k, p] == pytest.approx(ref, abs=1e-3), (k, p)
+    assert not M[:, 400:1100 - js[-1]].any()  # a window of zero frames scores exactly 0

@@ -114,8 +114,43 @@ class FineFrames:
         return out
 
 
-def segment_scores(T: np.ndarray, F: np.ndarray, W: int, H: int, stride: int, budget: int = 1 << 26
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def segment_scores(T: np.ndarray, F: np.ndarray, W: int, H: int, stride: int, budget: int = 1 << 26,
+                   gap: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """`_dense_scores` computed only where the film has a non-zero frame (frames of cues already found and of
+    silence are zero, and a position whose frames are all zero sums to exactly 0): the film's live runs (runs of
+    positions apart by fewer than `gap` frames merged) are scored one by one, the rest of M is 0. Same M as the
+    dense product, at the cost of the live part of the film only."""
+    Wj = max(1, (W + stride - 1) // stride)
+    reach = (Wj - 1) * stride
+    P = len(F) - reach
+    live = np.flatnonzero(F.any(axis=1)) if P > 0 else np.zeros(0, np.int64)
+    if P <= 0 or len(live) > 0.9 * len(F):
+        return _dense_scores(T, F, W, H, stride, budget)
+    # position p sums frames p, p + stride, ..., p + reach: it is live when a live frame lies in [p - reach, p]
+    lo, hi = live - reach, live + 1
+    cut = np.flatnonzero(lo[1:] > hi[:-1] + gap) + 1
+    first, last = (np.r_[0, cut], np.r_[cut - 1, len(live) - 1]) if len(live) else (cut, cut)
+    M, starts = None, None
+    for a, b in zip(np.clip(lo[first], 0, P), np.clip(hi[last], 0, P)):
+        a, b = int(a), int(b)
+        if a >= b:
+            continue
+        m, st = _dense_scores(T, F[a:b + reach], W, H, stride, budget)
+        if M is None:
+            if not len(st):
+                break
+            M, starts = np.zeros((m.shape[0], P), np.float32), st
+        M[:, a:b] = m
+    if M is None:
+        m, starts = _dense_scores(T, F[:reach + 1], W, H, stride, budget)  # nothing live: the segments, all 0
+        if not len(starts):
+            return m, starts
+        M = np.zeros((len(starts), P), np.float32)
+    return M, starts
+
+
+def _dense_scores(T: np.ndarray, F: np.ndarray, W: int, H: int, stride: int, budget: int = 1 << 26
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Summed cosines of every track segment against every film position, and the segments' first frames.
 
     T (track frames, d), F (film frames, d). Segment k covers track frames
