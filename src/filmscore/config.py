@@ -399,7 +399,7 @@ CV = {
 }
 
 TRAIN = {
-    "schedule": Str(SCHEDULES, default="steps",
+    "schedule": Str(SCHEDULES, default="nested",
                     doc="training length: paper (train.epochs, the paper's fixed budget), steps (train.steps optimiser "
                         "steps whatever the corpus size) or nested (epochs among train.nested_epochs chosen by an "
                         "inner cross-validation inside each training fold)"),
