@@ -193,3 +193,17 @@ def test_report_shows_intervals_sources_units_and_how_to_read(full_run):
     zero = s[(s["genre"] == imp.OVERALL) & s["covers_zero"]]["group"].tolist()
     assert zero and f"Overall, intervals containing 0 (not shown to matter): {', '.join(zero)}." in md
     assert "○" in md
+
+
+def test_schedule_note_names_each_schedule_once_and_sends_nested_detail_to_the_csv():
+    """Nine nested models choose nine different epoch mixes: the note names the procedure once (as the
+    table's note and the report's line), not once per model."""
+    from filmscore.reports.notes import schedule_note
+
+    nested = "nested: epochs chosen per training fold by 3-fold inner CV among [50, 100, 200, 400]"
+    t4 = pd.DataFrame({"schedule": [f"{nested}: 100 (1), 400 (29) (folds)", f"{nested}: 200 (30) (folds)",
+                                    "", np.nan, "paper: 200 epochs (~400 optimiser steps)"]})
+    assert schedule_note(t4) == (f"{nested}; paper: 200 epochs (~400 optimiser steps) "
+                                 "(the epochs each model's folds chose: column `schedule` of table4.csv)")
+    assert schedule_note(t4.iloc[[4]]) == "paper: 200 epochs (~400 optimiser steps)"
+    assert schedule_note(pd.DataFrame({"f1": [0.5]})) == ""

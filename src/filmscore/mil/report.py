@@ -38,6 +38,7 @@ from ..errors import FilmscoreError, Problem
 from ..files import atomic_dir, read_table, save_figure, write_json, write_table
 from ..features.sets import paper_set
 from ..paths import REPORTS
+from ..reports.notes import schedule_note
 from ..reports.paper import TABLE4_BY_METHOD
 from .grid import MODELS_ROOT
 from .io import MANIFEST, load_labels
@@ -345,7 +346,7 @@ def table4_view(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_text_md(t4: pd.DataFrame, path: Path, ev: dict, headline: str, n_films: int = 0) -> None:
     conf = f"{float(ev['confidence']):.0%}"
-    sched = sorted({str(v) for v in t4.get("schedule", pd.Series(dtype=str)).dropna() if str(v)})
+    sched = schedule_note(t4)
     prec = sorted({str(v) for v in t4.get("arithmetic", pd.Series(dtype=str)).dropna() if str(v)})
     lines = ["# Genre prediction from film music: Table 4 analogue", "",
              "Macro-averaged precision (P), recall (R) and F1 over the genres, and mean average precision (mAP), "
@@ -359,7 +360,7 @@ def write_text_md(t4: pd.DataFrame, path: Path, ev: dict, headline: str, n_films
              "Every configuration is shown (each base classifier, each hidden size `size`): no row is chosen as "
              "a method's best by its own held-out score. `paper`: the paper's P / R / F1 (cue level, leave-one-out; "
              "the paper reports only its best configuration). "
-             f"Neural training: {'; '.join(sched) or 'n/a'}; arithmetic {', '.join(prec) or 'n/a'}. "
+             f"Neural training: {sched or 'n/a'}; arithmetic {', '.join(prec) or 'n/a'}. "
              f"Headline model (`model.*`): `{headline}`. Per genre: `table4_all.csv`; figure: `figures/table4.png`.", "",
              "| features | level | model | size | P | R | F1 [lo, hi] | mAP [lo, hi] | vs avg | vs random | p "
              "| paper P / R / F1 | note |",

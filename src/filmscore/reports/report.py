@@ -29,6 +29,7 @@ from ..files import atomic_dir, save_figure, write_text
 from . import crossmodal, paper
 from .document import Document
 from .importance import OVERALL, summary_markdown_table
+from .notes import schedule_note
 from .inputs import (CROSSMODAL_DIR, CUES, CUES_SUMMARY, CUES_TRUTH, FEATURES_DIR, IMPORTANCE_DIR, MANIFEST, REPORT_HTML,
                      REPORT_MD, S2_FIGURE, S3_FIGURE, TABLE4, TABLE4_FIGURE, TABLE4_METRICS, TIMELINE_DIR, film_table,
                      require)
@@ -264,8 +265,8 @@ def models_section(doc: Document, params: dict) -> None:
                 doc.para("Intervals and tests: " + "; ".join(notes) + ".")
         else:
             doc.table(t4, f"This project: leave-one-out results ({TABLE4})")
-        sched = sorted({str(v) for v in t4["schedule"].dropna() if str(v)}) if "schedule" in t4 else []
-        doc.para("Neural training schedule: " + ("; ".join(sched) if sched else "not recorded in the table") + ".")
+        sched = schedule_note(t4)
+        doc.para("Neural training schedule: " + (sched or "not recorded in the table") + ".")
     else:
         _missing(doc, TABLE4, "evaluate")
     if TABLE4_FIGURE.is_file():
