@@ -38,7 +38,9 @@ target-decoy searches do (Elias & Gygi, Nature Methods 2007).
    one pass over the film per channel, one film row in memory at a time).
    A frame pair scores its cosine minus `min_similarity`; a path steps one
    film frame and one track frame, or one and two, or two and one (the
-   latter two at `STEP_PENALTY`), so it follows a tempo that drifts inside a
+   latter two at `STEP_PENALTY`: a rendition 4 % off its track needs one such
+   step every 25 frames, a chance path wandering from cell to cell many), so
+   it follows a tempo that drifts inside a
    cue; a path starts where its score would be negative and ends where it
    peaks; exact cues are barriers. Each path that reaches `RECORD_SCORE` is
    an alignment (film and track frames at both ends, score); it is kept when
@@ -66,12 +68,15 @@ target-decoy searches do (Elias & Gygi, Nature Methods 2007).
    threshold is per film, calibrated on that film's own dialogue, effects
    and music, not a fixed score.
 
-What is reported: `speed` is the path's mean tempo (track seconds per film
-second, as for exact cues), refined by the line through the path's middle
-that reads the track with the highest mean cosine; `track_offset` is the
-track time at the cue's start along that line, within about half a second (a
-feature frame is 0.37 s; a room reverb delays what the chroma sees), and the
-boundaries are the path's ends, within about a second; `pitch` is `kept`;
+What is reported (`fit_line`): the line (tempo and position) near the path
+that reads the track best, scored by its best run of frames (cosine minus
+`min_similarity`, maximum-sum segment), searched over the whole tempo range:
+a path's ends are a frame or more off, and a path that ran on past its cue
+carries chance track frames into its mean tempo. `speed` is the line's tempo
+(track seconds per film second, as for exact cues), `track_offset` the track
+time at the cue's start along it, within about half a second (a feature
+frame is 0.37 s; a room reverb delays what the chroma sees), and the
+boundaries are the ends of the line's best run; `pitch` is `kept`;
 `confidence` is below every exact cue's (an exact cue is accepted at 0.5 or
 more; a rendition gets 0.5 x / (1 + x), x the decades by which its chance
 rate falls short of `false_alarms`), `gcc_z` is NaN and `strength` is the
@@ -99,7 +104,8 @@ DECIMATE = 2               # feature frame = 2 STFT hops (0.37 s at 11025 Hz)
 QUANT = (0.05, 0.1, 0.2, 0.4)
 SILENT_RMS = 1e-3          # frames quieter than this (re full scale) carry no chroma
 HIGHPASS_FRAMES = 27       # the slowly varying harmony (a moving mean over 10 s) removed: chord changes remain
-STEP_PENALTY = 0.1         # a path's step off the diagonal (track locally 2x or 0.5x as fast) costs this
+STEP_PENALTY = 1.0         # a path's step off the diagonal costs this: a rendition 4 % off needs one every 25 frames (0.04 a
+                           # frame), while a chance path that wanders from cell to cell (0.1 made it cheap) pays for it
 RECORD_SCORE = 2.0         # paths whose score reaches this are kept (one alignment per path: where it peaks)
 # decoys: the tracks reversed in time, in their own key (which also competes with the tracks for film time), then
 # transposed, to the keys sharing fewest notes of a diatonic scale with it first (6, 1, 11, ...), never a fourth or
@@ -107,6 +113,9 @@ RECORD_SCORE = 2.0         # paths whose score reaches this are kept (one alignm
 DECOY_ROLLS = (0, 6, 1, 11, 2, 10, 3, 9, 4, 8)
 NULL_FILM_SECONDS = 3600.0  # decoy sets counted: enough that they face an hour of film (up to len(DECOY_ROLLS))
 TAIL = 5                   # decoys above which the chance rate is extrapolated (exponential tail)
+LINE_MARGIN = 8            # a cue's line is read this many frames (3 s) beyond its path's ends (`fit_line`)
+LINE_TEMPO_STEP = 0.0025   # tempos of the line searched: every 0.25 %
+LINE_REACH = 4.0           # and its position, this many frames either side of the path's middle
 
 
 def frame_seconds(sr: int) -> float:
@@ -377,19 +386,10 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
             log.debug("rendition rejected: %s %.1f-%.1f s, tempo %.3f, score %.1f, %.2g chance alignments per hour "
                       "(%s)", c.track, c.i0 * fs, c.i1 * fs, c.tempo, c.score, fa, c.channel)
             continue
-        T = tracks[c.track]
-        # the path's ends give its mean tempo within a frame at each end (1 % over 30 s): the line through the
-        # path's middle that reads the track with the highest mean cosine over the path's span gives it finer
-        im, jm = 0.5 * (c.i0 + c.i1), 0.5 * (c.j0 + c.j1)
-        best = (-np.inf, c.tempo, 0.0)
-        for tempo in c.tempo + np.arange(-0.02, 0.0201, 0.0025):
-            for dj in np.arange(-1.0, 1.01, 0.25):
-                v = float(_path_cos(F[c.channel][:n], T, im - (jm + dj) / tempo, tempo, c.i0, c.i1 + 1).mean())
-                if v > best[0]:
-                    best = (v, tempo, dj)
-        sim, tempo, dj = best
-        start, end = (c.i0 - 0.5) * fs + c0, (c.i1 + 0.5) * fs + c0
-        off = (jm + dj + (c.i0 - 0.5 - im) * tempo) * fs + c0
+        Fz = np.where(barrier[:n, None], 0.0, F[c.channel][:n]).astype(np.float32)
+        tempo, a, k0, k1, sim = fit_line(Fz, tracks[c.track], c, lo_t, hi_t, t.min_similarity)
+        start, end = (k0 - 0.5) * fs + c0, (k1 + 0.5) * fs + c0
+        off = (k0 - 0.5 - a) * tempo * fs + c0
         out.append(RenditionCue(c.track, start, end, max(0.0, off), tempo, sim, c.score, fa, c.channel))
         log.debug("rendition: %s %.1f-%.1f s, tempo %.3f, offset %.1f s, score %.1f, %.2g chance alignments per "
                   "hour (%s)", c.track, start, end, tempo, off, c.score, fa, c.channel)
@@ -411,6 +411,47 @@ def _path_cos(F: np.ndarray, T: np.ndarray, a: float, tempo: float, k0: int, k1:
         v = T[i[ok]] * (1 - w[ok]) + T[i[ok] + 1] * w[ok]
         out[ok] = np.einsum("ij,ij->i", F[k[ok]], v)
     return out
+
+
+def fit_line(F: np.ndarray, T: np.ndarray, c: _Alignment, lo: float, hi: float, offset: float,
+             margin: int = LINE_MARGIN, step: float = LINE_TEMPO_STEP, reach: float = LINE_REACH
+             ) -> tuple[float, float, int, int, float]:
+    """The line that reads the track best along an alignment, and the cue it holds: (tempo, a, first and last
+    film frame, mean cosine), the line being film frame k -> track frame (k - a) * tempo.
+
+    A path's ends are where its running score peaks, a frame or more off at each end, and a path that ran on
+    past its cue by a few chance cells carries their track frames into its mean tempo (several % off). So the
+    tempo is searched over the whole range `lo`..`hi` (every `step`), and the line's position `reach` frames
+    either side of the path's middle (every quarter frame); each line is scored by its best run of film frames
+    (the maximum-sum segment of cosine minus `offset`, the path's own score, within `margin` frames of the
+    path): the best line gives the tempo, the track offset and the cue's ends.
+    """
+    n = len(F)
+    k_lo, k_hi = max(0, c.i0 - margin), min(n, c.i1 + margin + 1)
+    im, jm = 0.5 * (c.i0 + c.i1), 0.5 * (c.j0 + c.j1)
+    best = (-np.inf, c.tempo, im - jm / max(c.tempo, 1e-9), c.i0, c.i1)
+    for tempo in np.arange(lo, hi + 0.5 * step, step):
+        for dj in np.arange(-reach, reach + 0.125, 0.25):
+            a = im - (jm + dj) / tempo
+            v, s0, s1 = _best_run(_path_cos(F, T, a, tempo, k_lo, k_hi) - np.float32(offset))
+            if v > best[0]:
+                best = (v, float(tempo), float(a), k_lo + s0, k_lo + s1)
+    _, tempo, a, k0, k1 = best
+    sim = float(_path_cos(F, T, a, tempo, k0, k1 + 1).mean())
+    return tempo, a, k0, k1, sim
+
+
+def _best_run(x: np.ndarray) -> tuple[float, int, int]:
+    """The maximum-sum run of x (Kadane): its sum, first and last index (an empty x: -inf)."""
+    if not len(x):
+        return -np.inf, 0, 0
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    lo = np.minimum.accumulate(c[:-1])        # the lowest prefix sum before each end
+    new = np.r_[True, c[1:-1] < lo[:-1]]      # where it is
+    arg = np.maximum.accumulate(np.where(new, np.arange(len(x)), 0))
+    gain = c[1:] - lo
+    e = int(np.argmax(gain))
+    return float(gain[e]), int(arg[e]), e
 
 
 def _cut(a: float, b: float, claimed: list[tuple[float, float]]) -> list[tuple[float, float]]:
