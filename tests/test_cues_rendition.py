@@ -417,3 +417,144 @@ def test_line_fit_gives_the_tempo_and_ends_of_a_path_that_ran_on():
     assert abs(k0 - 100) <= 1 and abs(k1 - 219) <= 1
     assert abs((k0 - a) * tempo - (40 + (k0 - 100) * 1.03)) < 0.5
     assert sim > 0.6  # (the line reads between frames where the planted track was rounded to one)
+
+
+# ---------------------------------------------------------------- the fine-frame search (features: fine)
+
+
+def test_tempo_grid_cells_cover_the_range_within_half_a_step():
+    """Hand-computed: [0.95, 1.05] in cells of at most 0.015 is 7 cells of 0.1/7, centred at 0.95 + (i + 0.5)/70;
+    1 is the middle one; every tempo of the range is within half a cell of a centre."""
+    from filmscore.cues.rendition_fine import tempo_grid
+
+    g = tempo_grid(0.95, 1.05, 0.015)
+    assert len(g) == 7 and g == pytest.approx(0.95 + (np.arange(7) + 0.5) / 70)
+    assert g[3] == pytest.approx(1.0)
+    every = np.linspace(0.95, 1.05, 1001)
+    assert np.abs(every[:, None] - g[None, :]).min(axis=1).max() <= 0.0075
+    assert tempo_grid(0.99, 1.01, 0.05) == pytest.approx([1.0])  # a range narrower than a step: its middle
+
+
+def _brute_force_lines(Z, starts, min_z, drift):
+    """Every run of consecutive segments k0..k1 on lines c_k0..c_k1 (|c_k+1 - c_k| <= drift), enumerated: the best
+    sum of Z[k, c_k + starts[k]] - min_z (positions outside Z excluded)."""
+    K, P = Z.shape
+    best = -np.inf
+    lines = range(-int(starts[-1]), P)
+
+    def extend(k, c, total):
+        nonlocal best
+        p = c + int(starts[k])
+        if not 0 <= p < P:
+            return
+        total += Z[k, p] - min_z
+        best = max(best, total)
+        if k + 1 < K:
+            for d in range(-drift, drift + 1):
+                extend(k + 1, c + d, total)
+
+    for k0 in range(K):
+        for c in lines:
+            extend(k0, c, 0.0)
+    return best
+
+
+def test_line_alignments_find_the_best_run_that_enumeration_finds():
+    """The recurrence along lines against every run of segments enumerated (small random z, segment starts every
+    2 frames, drift 1): the same best score; and the run found lies where the best enumerated run does."""
+    from filmscore.cues.rendition_fine import line_alignments
+
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        K, P = int(rng.integers(2, 5)), int(rng.integers(3, 8))
+        Z = rng.normal(0.5, 2.0, (K, P)).astype(np.float32)
+        starts = np.arange(K) * 2
+        want = _brute_force_lines(Z, starts, 1.0, 1)
+        got = line_alignments(Z, starts, 1.0, record=1e-6, drift=1)
+        if want <= 1e-6:
+            assert got == [], (trial, got)
+            continue
+        assert max(h for h, *_ in got) == pytest.approx(want, abs=1e-4), trial
+
+
+def test_line_alignments_follow_a_drifting_line_from_its_first_to_its_last_segment():
+    """A rendition planted over segments 5..24 (z 8) on a line that moves one frame every fourth segment, in N(0, 1)
+    noise: one alignment, first and last segment and positions exact, score 20 x (8 - 3)."""
+    from filmscore.cues.rendition_fine import line_alignments
+
+    rng = np.random.default_rng(5)
+    K, P, H = 40, 3000, 54
+    starts = np.arange(K) * H
+    Z = rng.standard_normal((K, P)).astype(np.float32)
+    line = 700 + np.arange(K) // 4
+    for k in range(5, 25):
+        Z[k, line[k] + starts[k]] = 8.0
+    got = sorted(line_alignments(Z, starts, 3.0), reverse=True)
+    h, k0, p0, k1, p1 = got[0]
+    assert (k0, p0, k1, p1) == (5, line[5] + starts[5], 24, line[24] + starts[24])
+    assert h == pytest.approx(20 * 5.0, abs=1.0)  # (a noise z over 3 next to the line may add a little)
+    assert len(got) == 1 or got[1][0] < 10
+
+
+def test_fine_frames_read_at_a_tempo_find_each_note_at_its_frame():
+    """Tone bursts (one pitch each, 0.5 s apart): read every hop x 1.04, burst n (at t_n seconds) peaks in its bin at
+    frame t_n / (hop x 1.04 / sr), within a frame; read at step 1 at t_n / (hop / sr)."""
+    from filmscore.cues.fine import FineFrames
+
+    sr = 11025
+    ff = FineFrames(sr, 1024, 150.0, 3000.0, 3.0)
+    t = np.arange(12 * sr) / sr
+    x = np.zeros_like(t)
+    notes = [(1.0 + 0.5 * n, 300.0 + 97.0 * n) for n in range(20)]
+    for t0, f in notes:
+        on = (t >= t0) & (t < t0 + 0.25)
+        x[on] += np.sin(2 * np.pi * f * t[on]) * np.hanning(on.sum())
+    x = x.astype(np.float32)
+    for step in (1.0, 1.04):
+        X = ff(x, step=step)
+        assert len(X) == 1 + int((len(x) - 1024) // (512 * step))
+        for t0, f in notes:
+            b = int(round(f / (sr / 1024))) - ff.lo
+            want = (t0 + 0.125) * sr / (512 * step) - 1  # the frame centred on the burst's middle
+            assert abs(int(np.argmax(X[:, b])) - want) <= 1.0, (step, t0, f)
+
+
+def test_fine_decoys_are_the_track_reversed_then_its_blocks_shuffled_the_same_every_run():
+    from filmscore.cues.rendition_fine import decoy
+
+    T = np.arange(50, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
+    assert (decoy(T, 1, 8) == T[::-1]).all()
+    d2, d3 = decoy(T, 2, 8), decoy(T, 3, 8)
+    assert (d2 == decoy(T, 2, 8)).all() and not (d2 == d3).all() and not (d2 == T[::-1]).all()
+    blocks = [T[::-1, 0][a:a + 8] for a in range(0, 50, 8)]  # the reversed track's blocks, its last one short
+    for d in (d2, d3):
+        assert sorted(d[:, 0]) == list(range(50))
+        for b in blocks:  # each kept whole
+            assert any((d[i:i + len(b), 0] == b).all() for i in range(len(d) - len(b) + 1)), (b, d[:, 0])
+
+
+def test_fine_frames_of_near_silence_are_zero():
+    """A burst of noise, then its tail 70 dB down (a codec's residue on a silent side channel): the tail's frames
+    are zero, the burst's are unit vectors."""
+    from filmscore.cues.fine import FineFrames
+    from filmscore.cues.rendition_fine import frames
+
+    sr = 11025
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(10 * sr).astype(np.float32) * 0.1
+    x[5 * sr:] *= 10 ** (-70 / 20)
+    X = frames(FineFrames(sr, 1024, 150.0, 3000.0, 3.0), x)
+    hop = 512
+    loud = np.arange(len(X)) * hop + 1024 <= 5 * sr
+    quiet = np.arange(len(X)) * hop >= 5 * sr
+    assert np.allclose(np.linalg.norm(X[loud], axis=1), 1.0, atol=1e-4)
+    assert not X[quiet].any()
+
+
+def test_chroma_search_still_finds_the_rendition(film):
+    """`tolerant.features: chroma` (CENS along a warping path) on the same film: the rendition as `rendition`."""
+    path, st, _ = film
+    df = stamp_film(path, st, replace(RENDITIONS, tolerant=replace(RENDITIONS.tolerant, features="chroma")))
+    ren = df[df["track"] == B]
+    assert list(ren["match"]) == ["rendition"], df
+    assert abs(ren.iloc[0].start - CUE_B[0]) < 1.5 and abs(ren.iloc[0].speed - TEMPO) < 0.01, df

@@ -226,18 +226,27 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
                               "while the track still plays near an edge"),
     },
     "renditions": Bool(default=False, doc="also run the tolerant tier (mode chromaprint): the same composition in another "
-                       "rendition (another recording or mix, tempo a few % off with its pitch kept), matched by its chroma "
-                       "on film time no exact cue holds and reported with match: rendition and a confidence under 0.5 "
-                       "(docs/cues.md); false (the default): exact matches only, every cue a verified recording"),
-    "tolerant": {  # the tolerant tier (filmscore.cues.rendition)
+                       "rendition (another recording or mix, tempo a few % off with its pitch kept), matched by its notes "
+                       "(cues.tolerant.features) on film time no exact cue holds and reported with match: rendition "
+                       "and a confidence under 0.5 (docs/cues.md); false (the default): exact matches only, every cue a verified recording"),
+    "tolerant": {  # the tolerant tier (filmscore.cues.rendition, rendition_fine)
+        "features": Str(choices=("fine", "chroma"), default="fine",
+                        doc="fine: fine spectral frames (the notes at their pitch) of each track read at the tempos of "
+                        "a grid, lines of 5 s segments across the film; chroma: CENS chroma by local alignment along a "
+                        "warping path (robust to re-orchestration; recall about half of fine's on the bench, docs/cues.md)"),
         "tempos": List(Float(min=0.5, max=2.0), min_len=2, default=[0.95, 1.05],
                        doc="[slowest, fastest] mean tempo of a rendition relative to its track (track seconds per film "
                        "second); the path may follow a tempo that drifts within a cue"),
-        "min_similarity": Float(min=0, max=1, default=0.3, doc="chroma cosine (centred CENS) a frame pair must exceed to "
-                                "lengthen a path: each pair adds its cosine minus this to the path's score"),
+        "tempo_step": Float(min=0.002, max=0.05, default=0.015,
+                            doc="fine: the widest cell of the tempo grid the tracks are read at (a rendition lies within "
+                            "half a cell of a grid tempo; each tempo costs a search)"),
+        "min_z": Float(min=0, max=20, default=3.0, doc="fine: a 5 s segment lengthens a line when its score against "
+                       "the film position exceeds this z (each adds its z minus this to the line's score)"),
+        "min_similarity": Float(min=0, max=1, default=0.3, doc="chroma: the cosine (centred CENS) a frame pair must "
+                                "exceed to lengthen a path: each pair adds its cosine minus this to the path's score"),
         "false_alarms": Float(min=0, default=0.05, doc="a rendition cue is reported when alignments of decoys (the tracks "
-                              "reversed in time and transposed) score as high at most this often per hour of the film: "
-                              "the tier's expected false cues per film hour"),
+                              "reversed in time, then block-shuffled (fine) or transposed (chroma)) score as high at most "
+                              "this often per hour of the film: the tier's expected false cues per film hour"),
         "min_cue_seconds": Float(min=1, max=600, default=8.0, doc="shorter rendition cues are dropped"),
     },
     "windows": {

@@ -87,15 +87,22 @@ class FineFrames:
     def n_bins(self) -> int:
         return self.hi - self.lo
 
-    def __call__(self, x: np.ndarray, block: int = 8192) -> np.ndarray:
-        """(frames, bins) float32; frame i starts at sample i * hop."""
-        n = 1 + (len(x) - self.n_fft) // self.hop if len(x) >= self.n_fft else 0
+    def __call__(self, x: np.ndarray, block: int = 8192, step: float = 1.0) -> np.ndarray:
+        """(frames, bins) float32; frame i starts at sample round(i * hop * step): `step` other than 1 reads x at
+        another tempo with its pitch kept (a rendition `step` times as fast has frame i where x has frame i * step)."""
+        hop = self.hop * step
+        n = 1 + int((len(x) - self.n_fft) // hop) if len(x) >= self.n_fft else 0
         out = np.zeros((n, self.n_bins), np.float32)
         if n == 0 or self.n_bins == 0:
             return out
-        frames = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[:: self.hop][:n]
+        if step == 1.0:
+            frames = np.lib.stride_tricks.sliding_window_view(x, self.n_fft)[:: self.hop][:n]
+        else:
+            first = np.round(np.arange(n) * hop).astype(np.int64)
+            taps = np.arange(self.n_fft)
         for a in range(0, n, block):  # bounded temporaries on a two-hour film
-            spec = sfft.rfft(frames[a:a + block] * self.win, axis=1, overwrite_x=True)[:, self.lo:self.hi]
+            fr = frames[a:a + block] if step == 1.0 else x[first[a:a + block, None] + taps]
+            spec = sfft.rfft(fr * self.win, axis=1, overwrite_x=True)[:, self.lo:self.hi]
             p = spec.real ** 2
             p += spec.imag ** 2
             out[a:a + block] = p

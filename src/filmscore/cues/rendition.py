@@ -5,10 +5,17 @@ it finds the album's very recording, at any playback speed, and nothing
 else. A film often plays another rendition of a cue's composition: another
 take or mix, re-recorded at a slightly different tempo with its pitch kept,
 re-orchestrated, or remixed. Its waveform shares nothing with the album's, so
-GCC-PHAT cannot verify it; its harmony and melody, the sequence of pitch
-classes, are the same. This tier matches that sequence, on the film time the
-exact tier left unclaimed, and reports what it finds with ``match:
-rendition``.
+GCC-PHAT cannot verify it; its notes, harmony and melody are the same. This
+tier looks for them on the film time the exact tier left unclaimed, and
+reports what it finds with ``match: rendition``.
+
+Two searches (`cues.tolerant.features`): ``fine`` (the default,
+`rendition_fine`: the notes at their pitch, fine spectral frames of each track
+read at the tempos of a grid) and ``chroma`` (this module: the pitch classes,
+robust to re-orchestration, about half the recall of ``fine`` on the bench's
+renditions: docs/cues.md). Both accept a cue by the same decoy competition and
+chance rate (`_accept`, steps 3 and 4 below) and report it through the same
+line fit (`fit_line`). The chroma search:
 
 Method: chroma features (Müller, Kurth & Clausen, "Audio matching via
 chroma-based statistical features", ISMIR 2005), aligned by local alignment
@@ -191,6 +198,7 @@ class _Alignment:
     j0: int             # track frames (of the version) at i0 and i1
     j1: int
     score: float
+    scale: float = 1.0  # the track's frames read every hop x scale (the fine search's grid tempo; chroma: 1)
 
     @property
     def tempo(self) -> float:
@@ -367,25 +375,9 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
                 cands.append(al)
             elif al.version:
                 loose.append(al)
-    targets = [c for c in cands if c.version == 0]
-    # the tracks against their first decoys: a decoy aligned where its track's rendition plays loses to it
-    found = [c for c in _compete(targets + [c for c in cands if c.version == 1]) if c.version == 0]
-    # chance: each decoy set in the same competition with the tracks
-    null = _chance(targets, cands, found, n_sets)
-    if len(null) < TAIL:
-        # too few decoys pass the cues' filters to fit a tail (a short or quiet film): count decoy alignments of
-        # every length and tempo; chance alignments share one exponential tail and the filters only remove some,
-        # so this count is the conservative one
-        null = _chance(targets, cands + loose, found, n_sets)
-    rate = chance_rate(null, n_sets, hours)
     c0 = (N_FFT / 2) / sr  # film and track frame k are centred at k * fs + c0
     out = []
-    for c in found:
-        fa = rate(c.score)
-        if fa > t.false_alarms:
-            log.debug("rendition rejected: %s %.1f-%.1f s, tempo %.3f, score %.1f, %.2g chance alignments per hour "
-                      "(%s)", c.track, c.i0 * fs, c.i1 * fs, c.tempo, c.score, fa, c.channel)
-            continue
+    for c, fa in _accept(cands, loose, n_sets, hours, t.false_alarms):
         Fz = np.where(barrier[:n, None], 0.0, F[c.channel][:n]).astype(np.float32)
         tempo, a, k0, k1, sim = fit_line(Fz, tracks[c.track], c, lo_t, hi_t, t.min_similarity)
         start, end = (k0 - 0.5) * fs + c0, (k1 + 0.5) * fs + c0
@@ -393,8 +385,37 @@ def find_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray], t, 
         out.append(RenditionCue(c.track, start, end, max(0.0, off), tempo, sim, c.score, fa, c.channel))
         log.debug("rendition: %s %.1f-%.1f s, tempo %.3f, offset %.1f s, score %.1f, %.2g chance alignments per "
                   "hour (%s)", c.track, start, end, tempo, off, c.score, fa, c.channel)
-    log.debug("rendition tier: %d decoy set(s), %d decoy alignment(s) after competition, %d cue(s)", n_sets,
-              len(null), len(out))
+    return out
+
+
+def _accept(cands: list[_Alignment], loose: list[_Alignment], n_sets: int, hours: float, false_alarms: float,
+            tail: int = TAIL) -> list[tuple[_Alignment, float]]:
+    """The tracks' alignments (version 0) that win film time against the first decoys, with their chance rate
+    (decoy alignments per set and film hour scoring as high), where that is at most `false_alarms`.
+
+    `cands`: alignments of tracks and decoys that pass the cue filters (length, tempo); `loose`: decoy alignments
+    that do not, counted only when too few of `cands` survive to fit a tail of `tail` decoys (`chance_rate`)."""
+    targets = [c for c in cands if c.version == 0]
+    # the tracks against their first decoys: a decoy aligned where its track's rendition plays loses to it
+    found = [c for c in _compete(targets + [c for c in cands if c.version == 1]) if c.version == 0]
+    # chance: each decoy set in the same competition with the tracks
+    null = _chance(targets, cands, found, n_sets)
+    if len(null) < tail:
+        # too few decoys pass the cues' filters to fit a tail (a short or quiet film): count decoy alignments of
+        # every length and tempo; chance alignments share one exponential tail and the filters only remove some,
+        # so this count is the conservative one
+        null = _chance(targets, cands + loose, found, n_sets)
+    rate = chance_rate(null, n_sets, hours, tail)
+    out = []
+    for c in found:
+        fa = rate(c.score)
+        if fa > false_alarms:
+            log.debug("rendition rejected: %s film frames %d-%d, score %.1f, %.2g chance alignments per hour (%s)",
+                      c.track, c.i0, c.i1, c.score, fa, c.channel)
+            continue
+        out.append((c, fa))
+    log.debug("rendition acceptance: %d decoy set(s), %d decoy alignment(s) after competition, %d of %d accepted",
+              n_sets, len(null), len(out), len(found))
     return out
 
 
@@ -505,7 +526,23 @@ def track_cens(tracks, sr: int) -> dict[str, np.ndarray]:
 
 
 def match_renditions(film, tracks, s, claimed: list[tuple[float, float]]) -> list[RenditionCue]:
-    """Rendition cues of `tracks` (match.Track) in `film` (prints.FilmAudio) outside the film spans `claimed`."""
+    """Rendition cues of `tracks` (match.Track) in `film` (prints.FilmAudio) outside the film spans `claimed`, by
+    the search `s.tolerant.features` names: fine spectral frames on a tempo grid (`rendition_fine`) or chroma."""
+    if s.tolerant.features == "fine":
+        from .rendition_fine import film_fine, find_fine_renditions, track_pcm
+
+        F, ff, live_seconds = film_fine(film, s, claimed)
+        found = find_fine_renditions(F, track_pcm(tracks), ff, s, live_seconds) if F else []
+    else:
+        found = _match_chroma(film, tracks, s, claimed)
+    cues = [c for c in found for c in _cut_cue(c, claimed, s.tolerant.min_cue_seconds)]
+    cues = _resolve(cues, s.tolerant.min_cue_seconds)
+    log.debug("%s: %d rendition cue(s) outside %d exact cue(s)", film.path.name, len(cues), len(claimed))
+    return cues
+
+
+def _match_chroma(film, tracks, s, claimed: list[tuple[float, float]]) -> list[RenditionCue]:
+    """The chroma search (`features: chroma`): CENS of the film's channels against the tracks'."""
     sr = s.sample_rate
     fs = frame_seconds(sr)
     F = film_cens(film, sr)
@@ -515,9 +552,4 @@ def match_renditions(film, tracks, s, claimed: list[tuple[float, float]]) -> lis
     centres = np.arange(n) * fs + (N_FFT / 2) / sr
     for a, b in claimed:
         barrier[(centres >= a) & (centres < b)] = True
-    T = track_cens(tracks, sr)
-    cues = [c for c in find_renditions(F, T, s.tolerant, sr, barrier)
-            for c in _cut_cue(c, claimed, s.tolerant.min_cue_seconds)]
-    cues = _resolve(cues, s.tolerant.min_cue_seconds)
-    log.debug("%s: %d rendition cue(s) outside %d exact cue(s)", film.path.name, len(cues), len(claimed))
-    return cues
+    return find_renditions(F, track_cens(tracks, sr), s.tolerant, sr, barrier)

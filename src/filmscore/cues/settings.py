@@ -77,7 +77,10 @@ class ExtentSettings:
 @dataclass(frozen=True)
 @schema_defaults("cues.tolerant")
 class TolerantSettings:
+    features: str
     tempos: tuple
+    tempo_step: float
+    min_z: float
     min_similarity: float
     false_alarms: float
     min_cue_seconds: float
