@@ -81,7 +81,7 @@ OFF = -1e4                 # z of a position outside the film's live time (exact
 SILENT_DB = 50.0           # frames this far under a signal's loud frames (95th percentile RMS) count as silent
 
 
-def frames(ff: FineFrames, x: np.ndarray, step: float = 1.0) -> np.ndarray:
+def frames(ff: FineFrames, x: np.ndarray, step: float = 1.0, block: int = 8192) -> np.ndarray:
     """`ff` frames of x read every hop x `step`, silent frames (SILENT_DB under its loud ones) zero.
 
     Whitening takes a log spectrum: a near-silent frame (a stereo film's side where nothing but centred dialogue
@@ -92,8 +92,11 @@ def frames(ff: FineFrames, x: np.ndarray, step: float = 1.0) -> np.ndarray:
     if not len(X):
         return X
     pos = np.round(np.arange(len(X)) * ff.hop * step).astype(np.int64)
-    c = np.concatenate([[0.0], np.cumsum(np.asarray(x, np.float64) ** 2)])
-    rms = np.sqrt((c[pos + ff.n_fft] - c[pos]) / ff.n_fft)
+    rms = np.empty(len(X))
+    for a in range(0, len(X), block):  # float64 running sums a block of frames at a time (a two-hour film)
+        p = pos[a:a + block] - pos[a]
+        c = np.concatenate([[0.0], np.cumsum(np.square(x[pos[a]:pos[a] + p[-1] + ff.n_fft], dtype=np.float64))])
+        rms[a:a + block] = np.sqrt((c[p + ff.n_fft] - c[p]) / ff.n_fft)
     X[rms < np.percentile(rms, 95) * 10 ** (-SILENT_DB / 20)] = 0.0
     return X
 
