@@ -12,8 +12,8 @@ reports what it finds with ``match: rendition``.
 Two searches (`cues.tolerant.features`): ``fine`` (the default,
 `rendition_fine`: the notes at their pitch, fine spectral frames of each track
 read at the tempos of a grid) and ``chroma`` (this module: the pitch classes,
-robust to re-orchestration, about half the recall of ``fine`` on the bench's
-renditions: docs/cues.md). Both accept a cue by the same decoy competition and
+meant for re-orchestrated renditions, which the bench does not make; about
+half the recall of ``fine`` on the bench's renditions: docs/cues.md). Both accept a cue by the same decoy competition and
 chance rate (`_accept`, steps 3 and 4 below) and report it through the same
 line fit (`fit_line`). The chroma search:
 
@@ -202,7 +202,8 @@ class _Alignment:
 
     @property
     def tempo(self) -> float:
-        return (self.j1 - self.j0) / max(1, self.i1 - self.i0)
+        """Track seconds per film second along the path."""
+        return self.scale * (self.j1 - self.j0) / max(1, self.i1 - self.i0)
 
 
 def decoy(T: np.ndarray, roll: int) -> np.ndarray:
