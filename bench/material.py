@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
 
@@ -93,3 +95,22 @@ def music_and_speech(sentences: list[str], out: Path, voices: list[tuple[str, in
     speech = [decode_audio(espeak_wav(pk, text, out / f"s{i}.wav", *voices[i % len(voices)]), sr, channels=1)
               for i, text in enumerate(sentences)]
     return music, speech
+
+
+AUDIBLE_DB = 60.0  # audible: a 0.1 s level within this of the signal's loud level (its 95th percentile)
+
+
+def audible_span(x: np.ndarray, sr: int, frame: float = 0.1) -> tuple[float, float]:
+    """(first, last) second of x (samples, or samples x channels) that is audible: from the start of the first
+    `frame` whose mean-square level lies within AUDIBLE_DB of the 95th percentile of all frames' levels to the
+    end of the last such frame. Music fades in and out, and many tracks end on seconds of digital silence: a
+    bench cue drawn over a silent tail would be silence (or its dither scaled up to the cue's level) under a
+    truth row that no matcher can find."""
+    m = max(1, int(frame * sr))
+    n = len(x) // m
+    if n == 0:
+        return 0.0, len(x) / sr
+    sq = np.square(np.asarray(x, np.float64)[:n * m].reshape(n, m, -1))
+    level = 10 * np.log10(sq.mean(axis=(1, 2)) + 1e-30)
+    ok = np.flatnonzero(level >= np.percentile(level, 95) - AUDIBLE_DB)
+    return float(ok[0] * m / sr), float((ok[-1] + 1) * m / sr)

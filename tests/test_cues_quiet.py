@@ -122,6 +122,60 @@ def test_dialogue_without_music_gives_no_cue(films):
     assert len(stamp_film(dry, st, SETTINGS)) == 0
 
 
+@pytest.fixture(scope="module")
+def pal_kept(material, tmp_path_factory):
+    """A pitch-corrected PAL transfer (the whole stereo mix time-stretched by 25/24 with ffmpeg's atempo, pitch as
+    released) of 62.5 s of continuous centred speech, low-passed at 4 kHz, with two cues: 16 s of one track in
+    its stereo, as loud as the speech (the first pass finds it on the side channel and verifies the film's speed
+    and treatment), and 10 s of another, centred, 10 dB under the speech (nothing of it on the side: only the
+    fine pass, on mid, can find it). Returns (film, soundtrack folder, truth rows (track, start, end, offset) in
+    film seconds after the transfer)."""
+    music, speech = material
+    root = tmp_path_factory.mktemp("pal_kept")
+    st = root / "soundtracks" / "film"
+    st.mkdir(parents=True)
+    tracks = {}
+    for p in music[:3]:
+        (st / p.name).write_bytes(p.read_bytes())
+        tracks[p.stem] = decode_audio(p, SR, channels=2)
+    rng = np.random.default_rng(5)
+    talk = continuous_dialogue(speech, 62.5, rng)
+    speech_rms = float(np.sqrt(np.mean(talk[talk != 0] ** 2)))
+    mix, truth, speed = np.repeat(talk[:, None], 2, axis=1), [], 25 / 24
+    names = sorted(tracks)
+    for name, start, offset, dur, db in [(names[0], 4.0, 20.0, 16.0, 0.0), (names[1], 34.0, 30.0, 10.0, -10.0)]:
+        seg = tracks[name][int(offset * SR):int((offset + dur) * SR)].copy()
+        if db < 0:  # the quiet cue centred
+            seg[:] = seg.mean(axis=1, keepdims=True)
+        fade = int(0.3 * SR)
+        seg[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
+        seg[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
+        mix[int(start * SR):int(start * SR) + len(seg)] += seg * speech_rms * 10 ** (db / 20) / float(
+            np.sqrt(np.mean(seg ** 2)))
+        truth.append((name, start / speed, (start + dur) / speed, offset))
+    wav, stretched = root / "mix.wav", root / "stretched.wav"
+    sf.write(wav, lowpass(mix, 4000.0) * 0.8, SR)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-af", f"atempo={speed:.9f}",
+                    str(stretched)], check=True)
+    x, _ = sf.read(stretched, dtype="float32")
+    return encode(x, root / "pal_kept.m4a"), st, truth
+
+
+def test_quiet_music_in_a_pitch_corrected_transfer_is_found_with_the_pitch_kept(pal_kept):
+    # the fine pass reads the tracks as the film's verified cue plays them (25/24 faster, pitch as released): read
+    # resampled, every partial of the quiet cue lies 4 % (bins) off the film's and the cue is missed
+    film, st, truth = pal_kept
+    df = stamp_film(film, st, replace(SETTINGS, speeds=(1.03, 1.05)))
+    assert sorted(df.track) == sorted(t[0] for t in truth), df
+    for name, start, end, offset in truth:
+        r = df[df.track == name].iloc[0]
+        assert r.pitch == "kept" and r.speed == pytest.approx(25 / 24, rel=5e-4), r
+        # inside the cue, most of it (a stretched film's extent is read from the stretch coherence, coarser than
+        # the sample-exact coherence of a resampled one), at the track time the cue plays there
+        assert start - 0.5 <= r.start and r.end <= end + 0.5 and r.end - r.start >= 0.75 * (end - start), r
+        assert abs(r.track_offset - (offset + (r.start - start) * 25 / 24)) <= 0.1, (name, r.track_offset, offset)
+
+
 def test_fine_segment_scores_are_the_summed_cosines_and_skip_only_dead_film():
     """M[k, p] = sum_j T[start_k + j*stride] . F[p + j*stride] (the definition, summed here by hand), with the
     film's frames of found cues and silence zero: the product computed over the live runs only gives the same M."""

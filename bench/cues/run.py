@@ -65,7 +65,7 @@ from filmscore.errors import FilmscoreError  # noqa: E402
 from filmscore.media import decode_audio, probe  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.material
-from bench.material import espeak_wav, fetch_packages  # noqa: E402
+from bench.material import audible_span, espeak_wav, fetch_packages  # noqa: E402
 
 try:  # run as a script (python bench/cues/run.py) or imported as bench.cues.run
     from remix import rendition as other_rendition  # noqa: E402
@@ -191,6 +191,11 @@ def play_at(x: np.ndarray, speed: float, pitch_kept: bool) -> np.ndarray:
     return resample(x, int(round(len(x) / speed)), axis=0).astype(np.float32)
 
 
+def audible(x: np.ndarray) -> tuple[float, float]:
+    """(first, last) second of x that is audible (`bench.material.audible_span`): cues are drawn inside it."""
+    return audible_span(x, SR)
+
+
 def lowpass(x: np.ndarray, hz: float) -> np.ndarray:
     from scipy.signal import butter, sosfiltfilt
 
@@ -253,7 +258,8 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
         else:
             src = played[nm]
         k_cue += 0 if is_distractor else 1
-        dur = min(rng.uniform(*cue_seconds), len(src) / SR - 1)
+        lo, hi = audible(src)
+        dur = min(rng.uniform(*cue_seconds), hi - lo - 1)
         if t + dur > seconds - 2:
             break
         a = int(t * SR)
@@ -264,16 +270,16 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
             lens = np.diff(np.sort(np.concatenate([[0, dur], rng.uniform(2, dur - 2, k - 1)])))
             skips = rng.uniform(3, 12, k - 1)
             need = dur + skips.sum()
-            if need > len(src) / SR - 1:
+            if need > hi - lo - 1:
                 k, lens, skips, need = 1, np.array([dur]), np.zeros(0), dur
-            off = rng.uniform(0, len(src) / SR - need)
+            off = rng.uniform(lo, hi - need)
             pieces, o, f = [], off, 0.0
             for i, ln in enumerate(lens):
                 pieces.append((a + int(f * SR), int(o * SR), int(ln * SR)))
                 f += ln
                 o += ln + (skips[i] if i < len(skips) else 0)
         else:
-            off = rng.uniform(0, len(src) / SR - dur)
+            off = rng.uniform(lo, hi - dur)
             pieces = [(a, int(off * SR), int(dur * SR))]
         seg_all = np.concatenate([src[s0:s0 + m] for _, s0, m in pieces])
         rms = float(np.sqrt(np.mean(seg_all ** 2))) + 1e-9
@@ -331,7 +337,7 @@ def build(args, pk: Path) -> list[dict]:
     out = ROOT / "films"
     conds = [c for c in CONDITIONS if not args.conditions or c in args.conditions]
     spec = json.dumps({"seed": args.seed, "per": args.films_per_condition, "seconds": args.seconds, "conds": conds,
-                       "v": 6})
+                       "v": 7})
     if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
         return json.loads((out / "films.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
@@ -586,8 +592,9 @@ def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
     out.mkdir(exist_ok=True)
     music = music_files(pk)
     st = out / "soundtrack"
-    film, truth_csv = out / "film.m4a", out / "truth.csv"
-    if film.is_file() and truth_csv.is_file() and st.is_dir():
+    film, truth_csv, spec = out / "film.m4a", out / "truth.csv", out / "spec.json"
+    made = json.dumps({"seed": seed, "v": 2})  # v: the recipe (2: cues drawn inside the tracks' audible span)
+    if film.is_file() and truth_csv.is_file() and st.is_dir() and spec.is_file() and spec.read_text() == made:
         return film, st, pd.read_csv(truth_csv)
     shutil.rmtree(st, ignore_errors=True)
     st.mkdir()
@@ -623,10 +630,11 @@ def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
             rng.shuffle(items)
             for path, distractor in items:
                 src = load(path)
-                dur = min(rng.uniform(8, 60), len(src) / SR - 1)
+                lo, hi = audible(src)
+                dur = min(rng.uniform(8, 60), hi - lo - 1)
                 if t + dur > block_s - 2:
                     break
-                off = rng.uniform(0, len(src) / SR - dur)
+                off = rng.uniform(lo, hi - dur)
                 a, m = int(t * SR), int(dur * SR)
                 seg = src[int(off * SR):int(off * SR) + m].copy()
                 ramp = np.linspace(0, 1, int(0.3 * SR), dtype=np.float32)[:, None]
@@ -645,6 +653,7 @@ def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
     wav.unlink()
     truth = pd.DataFrame(rows)
     truth.to_csv(truth_csv, index=False)
+    spec.write_text(made)
     return film, st, truth
 
 

@@ -301,10 +301,12 @@ def _row_peaks(M: np.ndarray, min_z: float, sep: int, most: int) -> list[tuple[i
 
 
 def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, speed: float,
-                    skip: list[tuple[float, float]] = ()) -> list[Candidate]:
+                    skip: list[tuple[float, float]] = (), pitch_kept: bool = False) -> list[Candidate]:
     """Candidates from fine spectral frames (`filmscore.cues.fine`) of every track played at `speed` against the
     film's mid, in the band the film carries; film positions whose segment lies inside a span of `skip` (film
-    seconds: cues already found) are not searched."""
+    seconds: cues already found) are not searched. `pitch_kept`: the film time-stretches its music (a
+    pitch-corrected transfer): each track is read at `speed` with its pitch as released (the frames' bins are
+    11 Hz wide, so a track resampled by 4 % would put every partial bins away from the film's)."""
     from .fine import FineFrames, film_bandwidth, segment_scores
 
     fs_ = s.fine
@@ -335,7 +337,13 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
         # a speed within FINE_SPEED_SNAP of the print's grid speed is read at the grid speed (rendered exactly and
         # cheaply, by polyphase filters; the frames cannot tell them apart: 0.1 % is a tenth of a bin at 1 kHz)
         sp = tr.speed if abs(speed / tr.speed - 1) < FINE_SPEED_SNAP else speed
-        T = ff(tr.audio().whole(ch, sp) if ch in tr.channels else np.zeros(0, np.float32))
+        if ch not in tr.channels:
+            T = np.zeros((0, ff.n_bins), np.float32)
+        elif pitch_kept:  # frame i of the track read at sample i * hop * speed of the release: its tempo, not its pitch
+            sp = speed
+            T = ff(tr.audio().whole(ch, 1.0), step=speed)
+        else:
+            T = ff(tr.audio().whole(ch, sp))
         M, starts = segment_scores(T, F, W, H, fs_.track_stride)
         if not len(starts):
             continue
@@ -346,8 +354,8 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
             mid_g = mid_native / tr.speed                      # at the print's grid speed
             half = W * fr * sp / tr.speed / 2
             out.append(Candidate(g, ch, t_film - mid_g, mid_g - half, mid_g + half, z, "fine"))
-    log.debug("%s: fine frames %.0f-%.0f Hz (the film carries up to %.0f Hz) at speed %.6f: %d candidates",
-              film.path.name, fs_.fmin, fmax, bw, speed, len(out))
+    log.debug("%s: fine frames %.0f-%.0f Hz (the film carries up to %.0f Hz) at speed %.6f (%s): %d candidates",
+              film.path.name, fs_.fmin, fmax, bw, speed, "pitch kept" if pitch_kept else "resampled", len(out))
     return out
 
 
@@ -1110,14 +1118,17 @@ def gcc_at(film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels
 
 
 def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, tau_c: float, t_film: float,
-                  channels: list[str], start: Alignment | None = None) -> Alignment | None:
+                  channels: list[str], start: Alignment | None = None, speed: float | None = None
+                  ) -> Alignment | None:
     """A time-stretched rendition (pitch kept) at the candidate: its speed, lag and z, or None where it is not one.
 
     The speed comes from the band frames of the track at its own pitch
     (`band_speed(pitch_kept=True)`), then from a line fitted through the best
     offsets of the frames of `StretchCoherence` over the checked window (twice).
     Its z is the mean smoothed coherence z of the window's frames; accepted at
-    `verify.stretch_min_z`.
+    `verify.stretch_min_z`. `speed`: the speed the candidate was found at (a
+    fine candidate of a film whose stretched music is verified at it): the
+    line starts there, with no band-frame search.
     """
     sr = s.sample_rate
     es, vs = s.extent, s.verify
@@ -1126,8 +1137,11 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     # the band frames search the whole range
     lo, hi = min(s.speeds), max(s.speeds)
     eps_max = max(abs(lo / tr.speed - 1), abs(hi / tr.speed - 1)) + SPEED_BAND_STEP
-    sp, lag_s, _ = band_speed(film, tr, ch, tr.speed, c.lag if start is None else start.lag / sr - tau_c / start.speed
-                              + tau_c / tr.speed, tau_c, s, eps_max, pitch_kept=True)
+    if speed is not None:  # film time = c.lag + tau_c / tr.speed at the candidate's middle
+        sp, lag_s = speed, c.lag + tau_c / tr.speed - tau_c / speed
+    else:
+        sp, lag_s, _ = band_speed(film, tr, ch, tr.speed, c.lag if start is None else start.lag / sr - tau_c / start.speed
+                                  + tau_c / tr.speed, tau_c, s, eps_max, pitch_kept=True)
     hop = es.n_fft // 2
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
     shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))
@@ -1317,8 +1331,9 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     found_by: list[tuple[str, str, float]] = []  # (track, source, score) of the candidate that found each cue
     n_checked = 0
 
-    def check(c: Candidate, patient: float | None = None) -> None:
-        """Verify one candidate; `patient`: a candidate of quiet music found at this speed (`estimate`)."""
+    def check(c: Candidate, patient: float | None = None, kept: bool = False) -> None:
+        """Verify one candidate; `patient`: a candidate of quiet music found at this speed (`estimate`); `kept`:
+        found with the track's pitch kept, in a film that time-stretches its music (`stretch_check` verifies it)."""
         nonlocal n_checked
         tr = tracks[c.track]
         mid_t = 0.5 * (c.t0 + c.t1)
@@ -1340,7 +1355,12 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             return
         n_checked += 1
         settled = tuple(k for k, n in zip(known, known_len) if n >= 2 * vs.window_seconds)
-        al = estimate(film, tr, c, s, known, patient=patient, settled=settled)
+        if kept:
+            channels = [c.channel] + [o for o in film.channels if o != c.channel and o in tr.channels]
+            al = stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient) or Alignment(tr.speed, 0, -np.inf,
+                                                                                             pitch_kept=True)
+        else:
+            al = estimate(film, tr, c, s, known, patient=patient, settled=settled)
         if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
@@ -1394,11 +1414,13 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             a, b = c.t0 + c.lag, c.t1 + c.lag
             return sum(max(0.0, min(b, q.end) - max(a, q.start)) for q in found) > 0.5 * (b - a)
 
-        fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found]))
+        # a transfer treats all its music one way: the fine frames read the tracks as the film's cues play them
+        kept = sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in found) > 0
+        fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found], kept))
         fine = [c for c in fine if not explained(c)][:max(10, int(s.fine.max_candidates_per_minute * film.duration / 60))]
         for c in fine:
             if not explained(c):
-                check(c, patient=sp)
+                check(c, patient=sp, kept=kept)
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
     for t in tracks:
         t.release()
