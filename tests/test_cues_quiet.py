@@ -72,31 +72,43 @@ def encode(x: np.ndarray, out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def films(material, tmp_path_factory):
-    """A 40 s mono film: a 10 s cue of a real track 10 dB under continuous speech, low-passed at 4 kHz; and the same
-    dialogue without the music. Returns (cue film, dialogue film, soundtrack folder, truth)."""
-    music, speech = material
-    root = tmp_path_factory.mktemp("quiet")
+def soundtrack(music: list[Path], root: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A soundtrack folder of the first three tracks under `root`, and their samples (stereo) by name."""
     st = root / "soundtracks" / "film"
     st.mkdir(parents=True)
     tracks = {}
     for p in music[:3]:
         (st / p.name).write_bytes(p.read_bytes())
         tracks[p.stem] = decode_audio(p, SR, channels=2)
+    return st, tracks
+
+
+def add_cue(mix: np.ndarray, seg: np.ndarray, start: float, db: float, talk: np.ndarray) -> None:
+    """Lay `seg` (faded in and out over 0.3 s) into `mix` from `start` s, its RMS `db` dB re the speech's."""
+    seg = seg.copy()
+    fade = int(0.3 * SR)
+    ramp = np.linspace(0, 1, fade, dtype=np.float32).reshape((fade,) + (1,) * (seg.ndim - 1))
+    seg[:fade] *= ramp
+    seg[-fade:] *= ramp[::-1]
+    speech_rms = float(np.sqrt(np.mean(talk[talk != 0] ** 2)))
+    mix[int(start * SR):int(start * SR) + len(seg)] += seg * (speech_rms * 10 ** (db / 20) / float(
+        np.sqrt(np.mean(seg ** 2))))
+
+
+@pytest.fixture(scope="module")
+def films(material, tmp_path_factory):
+    """A 40 s mono film: a 10 s cue of a real track 10 dB under continuous speech, low-passed at 4 kHz; and the same
+    dialogue without the music. Returns (cue film, dialogue film, soundtrack folder, truth)."""
+    music, speech = material
+    root = tmp_path_factory.mktemp("quiet")
+    st, tracks = soundtrack(music, root)
     rng = np.random.default_rng(3)
     talk = continuous_dialogue(speech, 40.0, rng)
     name = sorted(tracks)[1]
     src = tracks[name].mean(axis=1)
     start, offset, dur = 14.0, 30.0, 10.0
-    seg = src[int(offset * SR):int((offset + dur) * SR)].copy()
-    fade = int(0.3 * SR)
-    seg[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)
-    seg[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
-    speech_rms = float(np.sqrt(np.mean(talk[talk != 0] ** 2)))
-    gain = speech_rms * 10 ** (-10 / 20) / float(np.sqrt(np.mean(seg ** 2)))  # music 10 dB under the speech
     mix = talk.copy()
-    mix[int(start * SR):int(start * SR) + len(seg)] += seg * gain
+    add_cue(mix, src[int(offset * SR):int((offset + dur) * SR)], start, -10.0, talk)  # 10 dB under the speech
     films = root / "films"
     films.mkdir()
     cue = encode(lowpass(mix, 4000.0) * 0.8, films / "quiet.m4a")
@@ -132,26 +144,16 @@ def pal_kept(material, tmp_path_factory):
     film seconds after the transfer)."""
     music, speech = material
     root = tmp_path_factory.mktemp("pal_kept")
-    st = root / "soundtracks" / "film"
-    st.mkdir(parents=True)
-    tracks = {}
-    for p in music[:3]:
-        (st / p.name).write_bytes(p.read_bytes())
-        tracks[p.stem] = decode_audio(p, SR, channels=2)
+    st, tracks = soundtrack(music, root)
     rng = np.random.default_rng(5)
     talk = continuous_dialogue(speech, 62.5, rng)
-    speech_rms = float(np.sqrt(np.mean(talk[talk != 0] ** 2)))
     mix, truth, speed = np.repeat(talk[:, None], 2, axis=1), [], 25 / 24
     names = sorted(tracks)
     for name, start, offset, dur, db in [(names[0], 4.0, 20.0, 16.0, 0.0), (names[1], 34.0, 30.0, 10.0, -10.0)]:
-        seg = tracks[name][int(offset * SR):int((offset + dur) * SR)].copy()
+        seg = tracks[name][int(offset * SR):int((offset + dur) * SR)]
         if db < 0:  # the quiet cue centred
-            seg[:] = seg.mean(axis=1, keepdims=True)
-        fade = int(0.3 * SR)
-        seg[:fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
-        seg[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-        mix[int(start * SR):int(start * SR) + len(seg)] += seg * speech_rms * 10 ** (db / 20) / float(
-            np.sqrt(np.mean(seg ** 2)))
+            seg = np.repeat(seg.mean(axis=1, keepdims=True), 2, axis=1)
+        add_cue(mix, seg, start, db, talk)
         truth.append((name, start / speed, (start + dur) / speed, offset))
     wav, stretched = root / "mix.wav", root / "stretched.wav"
     sf.write(wav, lowpass(mix, 4000.0) * 0.8, SR)
