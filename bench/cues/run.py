@@ -191,11 +191,6 @@ def play_at(x: np.ndarray, speed: float, pitch_kept: bool) -> np.ndarray:
     return resample(x, int(round(len(x) / speed)), axis=0).astype(np.float32)
 
 
-def audible(x: np.ndarray) -> tuple[float, float]:
-    """(first, last) second of x that is audible (`bench.material.audible_span`): cues are drawn inside it."""
-    return audible_span(x, SR)
-
-
 def lowpass(x: np.ndarray, hz: float) -> np.ndarray:
     from scipy.signal import butter, sosfiltfilt
 
@@ -258,7 +253,7 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
         else:
             src = played[nm]
         k_cue += 0 if is_distractor else 1
-        lo, hi = audible(src)
+        lo, hi = audible_span(src, SR)  # cues are drawn inside the audible music
         dur = min(rng.uniform(*cue_seconds), hi - lo - 1)
         if t + dur > seconds - 2:
             break
@@ -630,7 +625,7 @@ def build_full(pk: Path, seed: int = 1) -> tuple[Path, Path, pd.DataFrame]:
             rng.shuffle(items)
             for path, distractor in items:
                 src = load(path)
-                lo, hi = audible(src)
+                lo, hi = audible_span(src, SR)  # cues are drawn inside the audible music
                 dur = min(rng.uniform(8, 60), hi - lo - 1)
                 if t + dur > block_s - 2:
                     break
