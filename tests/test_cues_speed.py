@@ -164,3 +164,25 @@ def test_extent_from_a_slightly_wrong_speed_is_the_whole_cue_at_the_refitted_spe
     assert abs(q.start - start) <= 0.25 and abs(q.end - end) <= 0.25, (q.start, q.end)
     assert q.speed == pytest.approx(true_speed, abs=1e-6)
     assert abs(q.track_offset - (off + (q.start - start) * true_speed)) <= 0.01
+
+
+def test_stretch_z_grows_with_the_span_at_one_windows_chance_spread():
+    """stretch_z: the mean frame z over 1, 2, 3 windows times sqrt(span / window); hand-computed, and by simulation
+    of independent chance frames (each span's scaled mean has one window's spread)."""
+    from filmscore.cues.match import stretch_z
+
+    t = np.arange(-12.0, 12.0 + 1e-9, 0.5)          # frames every 0.5 s, 24 s around the candidate's middle
+    # a quiet cue: frame z 3 throughout; one window (8 s) gives 3, the whole 24 s span 3 * sqrt(24 / 8)
+    assert stretch_z(np.full(len(t), 3.0), t, 8.0, 4) == pytest.approx(3.0 * np.sqrt(3.0))
+    # music only in the middle window: the longer spans dilute it, one window's mean wins
+    z = np.where(np.abs(t) <= 4, 6.0, 0.0)
+    assert stretch_z(z, t, 8.0, 4) == pytest.approx(6.0)
+    # too few frames: -inf
+    assert stretch_z(np.ones(3), t[:3], 8.0, 4) == -np.inf
+    # chance: window-independent frame means (one standard-normal value per 8 s window); each span's scaled mean
+    # is then standard normal, and their maximum (correlated: the spans nest) has a tail close to one window's
+    # (99.9 % of N(0, 1): 3.09), not the sqrt(3) wider tail an unscaled sum over three windows would have
+    rng = np.random.default_rng(0)
+    wins = np.floor((t + 12) / 8).clip(0, 2)
+    draws = [stretch_z(rng.standard_normal(3)[wins.astype(int)], t, 8.0, 4) for _ in range(4000)]
+    assert 0.1 < np.mean(draws) < 0.8 and 2.6 < np.quantile(draws, 0.999) < 4.0

@@ -215,7 +215,7 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "window_seconds": Float(min=1, max=120, default=8.0), "search_seconds": Float(min=0.01, max=5, default=0.4),
         "fmin": Float(min=0, max=10000, default=100.0), "fmax": Float(min=100, max=11025, default=5000.0),
         "min_z": Float(min=0, default=9.0, doc="GCC-PHAT peak z-score to accept an alignment"),
-        "stretch_min_z": Float(min=0, default=6.0, doc="a time-stretched rendition (pitch kept, as a pitch-corrected PAL "
+        "stretch_min_z": Float(min=0, default=4.0, doc="a time-stretched rendition (pitch kept, as a pitch-corrected PAL "
                                "transfer), where GCC-PHAT cannot hold: mean coherence z over the checked window to accept it"),
     },
     "extent": {

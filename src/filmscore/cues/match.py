@@ -71,6 +71,7 @@ STRETCH_GRAIN_SPEED = 1e-4  # a resampled reading this close to speed 1 may be a
 STRETCH_SPEED_APART = 3e-4  # ... when the stretch reading's speed is this far from 1
 STRETCH_MORE_SECONDS = 0.5  # ... and it explains this much more film than the resampled reading
 STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
+STRETCH_SMOOTH_SECONDS = 4.0  # a time-stretched cue's extent also reads its coherence smoothed this long
 
 
 @dataclass
@@ -817,6 +818,29 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     if co.n * hop < es.n_fft * 4:
         return [], (0.0, 0.0)
     gap = int(round(es.merge_gap_seconds * sr / hop))
+    # a time-stretched reading's frames cohere only within their grains (weakly, where the music is quiet): its
+    # z is also read smoothed over STRETCH_SMOOTH_SECONDS (each scale against its own nulls, so each is a z)
+    kl = max(k, int(round(STRETCH_SMOOTH_SECONDS * sr / hop))) if pitch_kept else k
+
+    def zf() -> np.ndarray:
+        return np.maximum(co.z(k), co.z(kl)) if kl > k else co.z(k)
+
+    def edges(a: int, b: int) -> tuple[int, int, int, int]:
+        """A run's edges and the reach of each one's step fit. The longer smoothing spreads a loud cue's
+        coherence half its length outward: where the short one stands above the threshold within that reach
+        inside the run, the edge is the short one's; elsewhere (a quiet cue's faint ends) the long one's,
+        its step searched over half its length."""
+        if kl == k:
+            return a, b, k, k
+        on = np.nonzero(co.z(k)[a:b] >= es.min_z)[0] + a
+        h = kl // 2
+        ra = rb = h
+        if len(on) and on[0] - a <= h:
+            a, ra = int(on[0]), k
+        if len(on) and (b - 1) - on[-1] <= h:
+            b, rb = int(on[-1]) + 1, k
+        return a, b, ra, rb
+
     if around is None:
         co.extend(0, co.n)
     else:
@@ -824,7 +848,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         co.extend((around[0] - co.f0) // hop - grow, (around[1] - co.f0) // hop + grow)
         edge = gap + 2 * k
         while True:
-            z = co.z(k)
+            z = zf()
             left = co.lo > 0 and bool(np.any(z[:edge] >= 0.5 * es.min_z))
             right = co.hi < co.n and bool(np.any(z[-edge:] >= 0.5 * es.min_z))
             if not (left or right):
@@ -856,8 +880,9 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
                 continue  # too short, or chance peaks merged across their gaps
             inside[a:b] = True
-            a2 = _step_fit(coh, a, k, rising=True)
-            b2 = _step_fit(coh, b, k, rising=False)
+            a1, b1, ra, rb = edges(a, b)
+            a2 = _step_fit(coh, a1, ra, rising=True)
+            b2 = _step_fit(coh, b1, rb, rising=False)
             if b2 <= a2:
                 a2, b2 = a, b
             start = max(0.0, frame_t(a2) - hop / (2 * sr))
@@ -867,7 +892,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
         return out, inside & mask
 
-    z = co.z(k)
+    z = zf()
     cues, good = cues_of(z, co.at_best(k) if drift else co.coh, drift)
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
     if drift and cues and refits > 0:
@@ -1125,8 +1150,9 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     The speed comes from the band frames of the track at its own pitch
     (`band_speed(pitch_kept=True)`), then from a line fitted through the best
     offsets of the frames of `StretchCoherence` over the checked window (twice).
-    Its z is the mean smoothed coherence z of the window's frames; accepted at
-    `verify.stretch_min_z`. `speed`: the speed the candidate was found at (a
+    Its z is the mean smoothed coherence z of the window's frames, or of a
+    longer span's scaled to one window's chance spread (`stretch_z`, over the
+    REFINE_SECONDS computed); accepted at `verify.stretch_min_z`. `speed`: the speed the candidate was found at (a
     fine candidate of a film whose stretched music is verified at it): the
     line starts there, with no band-frame search.
     """
@@ -1156,10 +1182,7 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
         co.extend((mid - co.f0 - int(REFINE_SECONDS * sr / 2)) // hop, (mid - co.f0 + int(REFINE_SECONDS * sr / 2)) // hop)
         if co.hi - co.lo <= 2 * k:
             return None
-        zs = co.z(k)
-        t = co.f0 + (np.arange(co.lo, co.hi) * hop + es.n_fft // 2)
-        inside = np.abs(t - mid) <= w / 2
-        z = float(np.mean(zs[inside])) if inside.sum() > 2 * k else -np.inf
+        z = stretch_z(co.z(k), co.f0 + (np.arange(co.lo, co.hi) * hop + es.n_fft // 2) - mid, w, 2 * k)
         z_best, best = z, Alignment(sp, lag, z, ch, pitch_kept=True)  # the latest fit: each refines the last
         fit = co.line_fit(k, es.min_z) if it < 3 else None
         if fit is None:
@@ -1169,6 +1192,27 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     log.debug("%s: %s time-stretched at speed %.6f? stretch z %.1f", film.path.name, tr.name, best.speed, z_best)
     if best is None or z_best < vs.stretch_min_z:
         return None
+    return best
+
+
+def stretch_z(zs: np.ndarray, t: np.ndarray, w: float, min_frames: int) -> float:
+    """The stretch reading's statistic: the mean frame z over the checked window, or over 2, 3, ... windows' span
+    around it times the root of the span in windows; the largest (-inf where no span holds over `min_frames`).
+
+    `zs`: the smoothed coherence z of each frame; `t`: each frame's time from the candidate's middle (sorted);
+    `w`: the window (same unit). The chance frame z of distinct windows are independent, so the mean over a
+    span of n windows spreads 1/sqrt(n) as much as one window's: times sqrt(n) it has one window's chance
+    distribution and one threshold holds for every span, while music that plays on adds its evidence (a quiet
+    cue held to one window's mean would be held to the same per-frame coherence however long it plays).
+    """
+    best, n = -np.inf, 1
+    reach = float(np.max(np.abs(t))) if len(t) else 0.0
+    while (n - 1) * w / 2 < reach or n == 1:
+        inside = np.nonzero(np.abs(t) <= n * w / 2)[0]
+        if len(inside) > min_frames:
+            span = float(t[inside[-1]] - t[inside[0]])
+            best = max(best, float(np.mean(zs[inside])) * np.sqrt(max(1.0, span / w)))
+        n += 1
     return best
 
 
