@@ -822,17 +822,19 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     # z is also read smoothed over STRETCH_SMOOTH_SECONDS (each scale against its own nulls, so each is a z)
     kl = max(k, int(round(STRETCH_SMOOTH_SECONDS * sr / hop))) if pitch_kept else k
 
-    def zf() -> np.ndarray:
-        return np.maximum(co.z(k), co.z(kl)) if kl > k else co.z(k)
+    def zf() -> tuple[np.ndarray, np.ndarray]:
+        """The short-scale z and the z cues are found by (the larger of the two scales' where kl > k)."""
+        zk = co.z(k)
+        return zk, (np.maximum(zk, co.z(kl)) if kl > k else zk)
 
-    def edges(a: int, b: int) -> tuple[int, int, int, int]:
+    def edges(zk: np.ndarray, a: int, b: int) -> tuple[int, int, int, int]:
         """A run's edges and the reach of each one's step fit. The longer smoothing spreads a loud cue's
         coherence half its length outward: where the short one stands above the threshold within that reach
         inside the run, the edge is the short one's; elsewhere (a quiet cue's faint ends) the long one's,
         its step searched over half its length."""
         if kl == k:
             return a, b, k, k
-        on = np.nonzero(co.z(k)[a:b] >= es.min_z)[0] + a
+        on = np.nonzero(zk[a:b] >= es.min_z)[0] + a
         h = kl // 2
         ra = rb = h
         if len(on) and on[0] - a <= h:
@@ -848,7 +850,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         co.extend((around[0] - co.f0) // hop - grow, (around[1] - co.f0) // hop + grow)
         edge = gap + 2 * k
         while True:
-            z = zf()
+            _, z = zf()
             left = co.lo > 0 and bool(np.any(z[:edge] >= 0.5 * es.min_z))
             right = co.hi < co.n and bool(np.any(z[-edge:] >= 0.5 * es.min_z))
             if not (left or right):
@@ -860,8 +862,9 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     origin = co.f0 + co.lo * hop
     lag_s = (lag_samples if lag_exact is None else lag_exact) / sr
 
-    def cues_of(z: np.ndarray, coh: np.ndarray, narrow: bool) -> tuple[list[Cue], np.ndarray]:
-        """Cues where the smoothed coherence z stands above extent.min_z, boundaries by a step fit of coh; and the
+    def cues_of(zk: np.ndarray, z: np.ndarray, coh: np.ndarray, narrow: bool) -> tuple[list[Cue], np.ndarray]:
+        """Cues where the smoothed coherence z stands above extent.min_z, boundaries by a step fit of coh (where
+        each edge sits: `edges`, from the short-scale z `zk`); and the
         frames inside them. `narrow`: runs narrower than the smoothing window are dropped before merging (with a
         maximum over offsets such a run is a chance peak, most often where the window is cut short at the edge of
         the overlap; music that plays keeps its smoothed coherence up for a window or more)."""
@@ -880,7 +883,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
                 continue  # too short, or chance peaks merged across their gaps
             inside[a:b] = True
-            a1, b1, ra, rb = edges(a, b)
+            a1, b1, ra, rb = edges(zk, a, b)
             a2 = _step_fit(coh, a1, ra, rising=True)
             b2 = _step_fit(coh, b1, rb, rising=False)
             if b2 <= a2:
@@ -892,8 +895,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
         return out, inside & mask
 
-    z = zf()
-    cues, good = cues_of(z, co.at_best(k) if drift else co.coh, drift)
+    zk, z = zf()
+    cues, good = cues_of(zk, z, co.at_best(k) if drift else co.coh, drift)
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
     if drift and cues and refits > 0:
         fit = co.line_fit(k, good)
@@ -908,7 +911,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
                 # this line holds within a quarter sample along the cues: the boundaries are read from its own
                 # coherence (offset 0, no maximum over offsets: the nulls stay as low as a fixed lag's, so a
                 # quiet cue's edges keep their z), unless that loses more than a smoothing window of the cues
-                fixed, _ = cues_of(co.z_fixed(k), co.coh[:, co.zero], False)
+                zfix = co.z_fixed(k)
+                fixed, _ = cues_of(zfix, zfix, co.coh[:, co.zero], False)
                 if sum(q.end - q.start for q in fixed) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
                     cues = fixed
                 for q in cues:  # the cues take the refitted line (a better speed)
@@ -1178,7 +1182,8 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     for it in range(4):
         co = StretchCoherence(film, tr, ch, lag, es.n_fft, sr, vs.fmin, vs.fmax, shifts, sp,
                               int(round(STRETCH_JITTER_SECONDS * sr)))
-        # the line is fitted over REFINE_SECONDS (a longer baseline), the z taken over the checked window
+        # the line is fitted over REFINE_SECONDS (a longer baseline), the z taken over the checked window or a
+        # longer span around it (stretch_z)
         co.extend((mid - co.f0 - int(REFINE_SECONDS * sr / 2)) // hop, (mid - co.f0 + int(REFINE_SECONDS * sr / 2)) // hop)
         if co.hi - co.lo <= 2 * k:
             return None
