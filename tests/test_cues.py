@@ -239,6 +239,57 @@ def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundt
     assert "0.99" in caplog.text and "1.01" in caplog.text  # the log says which range was searched
 
 
+def _film_with_a_quiet_middle(tmp: Path, tracks, soundtrack, drop_db: float | None) -> Path:
+    """alpha from 5 to 35 s (track offset 2) under speech and broadband noise; from 15 to 23 s the music drops by
+    drop_db (None: it stops there, the track's line going on silent)."""
+    n = 45 * SR
+    bed = speech(45, 99) + 0.1 * np.random.default_rng(5).standard_normal(n).astype(np.float32)
+    film = np.repeat(bed[:, None], 2, axis=1) * db(6.0)
+    g = np.ones(30 * SR, np.float32)
+    g[10 * SR:18 * SR] = 0.0 if drop_db is None else db(-drop_db)
+    film[5 * SR:35 * SR] += tracks["alpha"][2 * SR:32 * SR] * g[:, None]
+    return write(tmp / "films" / "film.wav", film.mean(axis=1) * 0.8)
+
+
+def test_a_cue_whose_music_sinks_under_the_speech_for_a_while_stays_one_cue(tmp_path, tracks, soundtrack, monkeypatch):
+    """Music 10 dB quieter for 8 s in the middle of a cue (no 0.5 s window of it passes extent.min_z there) is one
+    cue by the gap's evidence (gap_z); where the music stops for those 8 s, two. Without gap_z the quiet middle
+    splits the cue (checked, so the test can fail)."""
+    import filmscore.cues.match as M
+
+    df = stamp_film(_film_with_a_quiet_middle(tmp_path / "q", tracks, soundtrack, 10.0), soundtrack, FAST)
+    assert len(df) == 1 and df.track.iloc[0] == "alpha"
+    assert abs(df.start.iloc[0] - 5.0) < 0.5 and abs(df.end.iloc[0] - 35.0) < 0.5
+    gone = stamp_film(_film_with_a_quiet_middle(tmp_path / "s", tracks, soundtrack, None), soundtrack, FAST)
+    assert len(gone) == 2 and not ((gone.start < 17.0) & (gone.end > 21.0)).any()
+    monkeypatch.setattr(M, "gap_z", lambda zk, k: -np.inf)
+    split = stamp_film(_film_with_a_quiet_middle(tmp_path / "n", tracks, soundtrack, 10.0), soundtrack, FAST)
+    assert len(split) == 2
+
+
+def test_gap_z_is_the_gaps_mean_z_at_one_windows_chance_spread():
+    """gap_z: mean frame z times sqrt(gap / k); plays_through: it and each half's; hand-computed, and by simulation
+    of chance frames smoothed over k and standardised as `Coherence.z` does (its spread stays near 1 at every gap
+    length)."""
+    from filmscore.cues.match import _smooth, gap_z, plays_through
+
+    assert gap_z(np.full(44, 1.5), 11) == pytest.approx(1.5 * 2.0)
+    assert gap_z(np.zeros(0), 11) == -np.inf
+    # plays_through: evidence spread through the gap merges (whole 400 / sqrt(4400) = 6.0, halves 4.3); a fade at
+    # one end of a silence does not, however large the whole gap's figure (12.1; its silent half 0)
+    assert plays_through(np.ones(400), 11, 4.0)
+    assert gap_z(np.r_[np.full(200, 4.0), np.zeros(200)], 11) == pytest.approx(800 / np.sqrt(4400))
+    assert not plays_through(np.r_[np.full(200, 4.0), np.zeros(200)], 11, 4.0)
+    rng = np.random.default_rng(1)
+    k = 11
+    for n in (4 * k, 16 * k):
+        draws = []
+        for _ in range(1500):
+            sm = _smooth(rng.standard_normal(n + 4 * k), k)[2 * k:-2 * k]
+            draws.append(gap_z(sm / np.sqrt(1.0 / k), k))
+        assert abs(np.mean(draws)) < 0.1 and 0.85 < np.std(draws) < 1.15
+
+
 def test_sinc_rendering_at_any_speed_is_exact_and_span_independent():
     from filmscore.cues.prints import TrackAudio
 
@@ -639,7 +690,11 @@ def test_evaluation_against_hand_computed_values():
     # cues: a (IoU 9/10.5) and b (IoU 8/10) pair; boundary errors 1, 0.5, 2, 0
     assert c["n_pairs"] == 2
     assert sorted(c["boundary_errors"]) == pytest.approx([0.0, 0.5, 1.0, 2.0])
-    assert sorted(c["offset_errors"]) == pytest.approx([1.5, 2.0])
+    # offsets at the later start: a at 1 s: found 1.5, truth 0 + 1 = 1 -> 0.5; b at 22 s: 2.0 and 0 + 2 -> 0
+    assert sorted(c["offset_errors"]) == pytest.approx([0.0, 0.5])
+    # a speed moves the truth's position: b at 1.1 times -> 2.2 at 22 s -> 0.2
+    c2 = film_scores(found, truth.assign(speed=[1.0, 1.0, 1.1]))
+    assert sorted(c2["offset_errors"]) == pytest.approx([0.2, 0.5])
     per, ov = evaluate(found, {"f": truth})
     assert ov["time_precision"] == pytest.approx(17 / 23.5)
     assert ov["time_recall"] == pytest.approx(17 / 30)

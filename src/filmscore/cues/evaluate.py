@@ -8,8 +8,11 @@ so time counts only where the right track is named. Cue level: found and true
 cues of the same track are paired one to one, greedily by intersection over
 union, when IoU >= `iou`; precision = pairs / found cues, recall = pairs / true
 cues. Boundary error: |start difference| and |end difference| of every pair,
-pooled; the median is reported. Offset error: |track_offset difference| of
-pairs where the truth gives track_offset. F1 = 2PR/(P+R). A ratio whose
+pooled; the median is reported. Offset error, of pairs where the truth gives
+track_offset: |difference of the track positions the two put at the later of
+their starts| (each cue's track_offset plus the film time since its start
+times its speed, 1 where a table has no speed), so that a start found late
+is a boundary error and not also an offset error. F1 = 2PR/(P+R). A ratio whose
 denominator is zero is NaN (a film with no truth has no recall).
 
 Match tiers: the figures are for every found cue (`exact` and `rendition`,
@@ -89,6 +92,12 @@ def pair_cues(found: pd.DataFrame, truth: pd.DataFrame, iou: float = DEFAULT_IOU
     return pairs
 
 
+def _track_at(cues: pd.DataFrame, i, t: float) -> float:
+    """The track position (s) cue i puts at film time t."""
+    speed = float(cues.at[i, "speed"]) if "speed" in cues.columns and pd.notna(cues.at[i, "speed"]) else 1.0
+    return float(cues.at[i, "track_offset"]) + (t - float(cues.at[i, "start"])) * speed
+
+
 def film_scores(found: pd.DataFrame, truth: pd.DataFrame, iou: float = DEFAULT_IOU) -> dict:
     """Counts and errors of one film (found and truth: columns track, start, end[, track_offset])."""
     found = found.reset_index(drop=True)
@@ -107,7 +116,8 @@ def film_scores(found: pd.DataFrame, truth: pd.DataFrame, iou: float = DEFAULT_I
     for i, j, _ in pairs:
         bound += [abs(found.at[i, "start"] - truth.at[j, "start"]), abs(found.at[i, "end"] - truth.at[j, "end"])]
         if "track_offset" in truth.columns and "track_offset" in found.columns and pd.notna(truth.at[j, "track_offset"]):
-            offs.append(abs(found.at[i, "track_offset"] - truth.at[j, "track_offset"]))
+            t = max(found.at[i, "start"], truth.at[j, "start"])
+            offs.append(abs(_track_at(found, i, t) - _track_at(truth, j, t)))
     return {"tp_seconds": tp, "found_seconds": f_len, "true_seconds": t_len,
             "n_found": len(found), "n_true": len(truth), "n_pairs": len(pairs),
             "boundary_errors": bound, "offset_errors": offs}

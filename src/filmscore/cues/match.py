@@ -731,6 +731,26 @@ def _smooth(x: np.ndarray, k: int) -> np.ndarray:
     return ((c[hi] - c[lo]) / n).astype(np.float32)
 
 
+def gap_z(zk: np.ndarray, k: int) -> float:
+    """The evidence that a track plays on through a gap between two runs of one alignment: the mean smoothed
+    coherence z of the gap's frames times the root of its length in smoothing windows (k frames).
+
+    The frame z of windows k frames apart are close to independent, so under chance this has about one
+    window's spread whatever the gap's length (measured on 2,000 gaps of 2-16 s at wrong lags of bench films:
+    SD 1.2-1.4, largest 3.9), while quiet music that goes on under speech, too faint for any one window to pass,
+    adds up. -inf for an empty gap."""
+    if len(zk) == 0:
+        return -np.inf
+    return float(np.mean(zk)) * float(np.sqrt(len(zk) / k))
+
+
+def plays_through(zk: np.ndarray, k: int, min_z: float) -> bool:
+    """Whether a track plays on through a gap between two runs of one alignment: the gap's `gap_z` reaches min_z
+    and each half's reaches min_z / 2 (the evidence spread through the gap, not a fade at one end of a silence)."""
+    h = len(zk) // 2
+    return gap_z(zk, k) >= min_z and min(gap_z(zk[:h], k), gap_z(zk[h:], k)) >= min_z / 2
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     if not mask.any():
         return []
@@ -872,7 +892,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         runs = [(a, b) for a, b in _runs(mask) if b - a >= k] if narrow else _runs(mask)
         merged: list[list[int]] = []
         for a, b in runs:
-            if merged and a - merged[-1][1] <= gap:
+            if merged and (a - merged[-1][1] <= gap or plays_through(zk[merged[-1][1]:a], k, es.min_z)):
                 merged[-1][1] = b
             else:
                 merged.append([a, b])
