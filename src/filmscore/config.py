@@ -207,7 +207,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "fmax": Float(min=200, max=11025, default=3000.0, doc="upper bound; lowered to the band the film carries"),
         "segment_seconds": Float(min=1, max=60, default=5.0), "hop_seconds": Float(min=0.5, max=60, default=2.5),
         "track_stride": Int(min=1, max=8, default=2, doc="every stride-th frame of a segment enters its sum"),
-        "min_z": Float(min=0, default=6.0, doc="z-score of a segment's peak to become a candidate"),
+        "min_z": Float(min=0, default=4.5, doc="z-score of a segment's peak to become a candidate (verified at "
+                       "verify.min_z; films against reversed tracks gave no cue at 4.5, docs/cues.md)"),
         "max_candidates_per_minute": Float(min=0.1, default=12.0, doc="verification budget of this pass per minute of film"),
     },
     "verify": {

@@ -1,0 +1,110 @@
+"""False alarms of the Score Stamper: the bench's films against their soundtracks reversed in time.
+
+    PYTHONPATH=src:. python bench/cues/null.py                      # the films of the last bench/cues/run.py
+    PYTHONPATH=src:. python bench/cues/null.py --films DIR --set fine.min_z=4.5
+
+A track reversed in time keeps its spectrum, level and loudness curve but
+shares no waveform and no succession of notes with the track, so every cue the
+exact tier finds against it is a false alarm. Each film of DIR (the layout
+bench/cues/run.py writes: films.json, films/<id>.m4a, soundtracks/<id>/) is
+matched against its tracks reversed (decoded, reversed, written as 16-bit WAV
+to a temporary folder); printed per film: its length, the cues found and the
+seconds they claim; then the totals, as cues and seconds per hour of film.
+`--set section.key=value` changes a setting of `cues` (StampSettings) as
+params.yaml would, to measure a threshold's false alarms before it is set.
+The tolerant tier stays off (the default): its own decoys calibrate it.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import fields, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import soundfile as sf  # noqa: E402
+
+from filmscore.cues.settings import StampSettings  # noqa: E402
+from filmscore.cues.stamp import soundtrack_files, stamp_film  # noqa: E402
+from filmscore.media import probe  # noqa: E402
+
+log = logging.getLogger("bench.cues.null")
+
+
+def with_settings(s: StampSettings, assignments: list[str]) -> StampSettings:
+    """`s` with each `section.key=value` (or `key=value`) set, the value read as the field's current type."""
+    for a in assignments:
+        key, _, value = a.partition("=")
+        if not value:
+            raise SystemExit(f"--set {a!r}: expected section.key=value, e.g. fine.min_z=4.5")
+        section, _, name = key.rpartition(".")
+        obj = getattr(s, section) if section else s
+        if name not in {f.name for f in fields(obj)}:
+            raise SystemExit(f"--set {a!r}: {key} is not a cues setting ({', '.join(f.name for f in fields(obj))})")
+        old = getattr(obj, name)
+        if isinstance(old, bool):
+            v = value.strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(old, (int, float)):
+            v = type(old)(float(value))
+        else:
+            v = value
+        new = replace(obj, **{name: v})
+        s = new if not section else replace(s, **{section: new})
+    return s
+
+
+def reversed_soundtrack(src: Path, film_id: str, out: Path) -> list[Path]:
+    """Each track of `src` reversed in time, as WAV files under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for p in soundtrack_files(src, film_id):
+        x, sr = sf.read(p, dtype="float32", always_2d=True)
+        q = out / f"{p.stem}.wav"
+        sf.write(q, x[::-1], sr, subtype="PCM_16")
+        paths.append(q)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--films", type=Path, default=Path(".bench/films"), help="a bench/cues/run.py films folder")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="a cues setting")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    listing = args.films / "films.json"
+    if not listing.is_file():
+        raise SystemExit(f"{listing} not found: build the films first (PYTHONPATH=src:. python bench/cues/run.py)")
+    s = with_settings(StampSettings(), args.set)
+    films = json.loads(listing.read_text())
+    n_cues, claimed, seconds = 0, 0.0, 0.0
+    t0 = time.process_time()
+    print(f"{'film':<22}{'length s':>10}{'cues':>6}{'claimed s':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in films:
+            fid = f["film_id"]
+            film = args.films / "films" / f"{fid}.m4a"
+            tracks = reversed_soundtrack(args.films / "soundtracks" / fid, fid, Path(tmp) / fid)
+            df = stamp_film(film, tracks, s, cache=None, film_id=fid)
+            length = probe(film).duration
+            got = float((df["end"] - df["start"]).sum()) if len(df) else 0.0
+            print(f"{fid:<22}{length:>10.0f}{len(df):>6}{got:>11.1f}")
+            for r in df.itertuples():
+                print(f"    false cue: {r.track} {r.start:.1f}-{r.end:.1f} s, confidence {r.confidence:.2f}")
+            n_cues, claimed, seconds = n_cues + len(df), claimed + got, seconds + length
+    h = seconds / 3600
+    print(f"\n{len(films)} films, {seconds / 60:.1f} min: {n_cues} false cues ({n_cues / h:.2f} per film hour), "
+          f"{claimed:.1f} s claimed ({claimed / seconds:.2%} of the film time); "
+          f"{time.process_time() - t0:.0f} CPU s in this process; settings changed: {args.set or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""The false-alarm bench's helpers (bench/cues/null.py): settings from `--set`, tracks reversed in time."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bench.cues.null import reversed_soundtrack, with_settings
+from filmscore.cues.settings import StampSettings
+
+
+def test_set_changes_one_setting_at_its_type_and_names_the_known_ones():
+    s = with_settings(StampSettings(), ["fine.min_z=4.5", "verify.window_seconds=12", "fine.track_stride=3"])
+    assert s.fine.min_z == 4.5 and s.verify.window_seconds == 12.0 and s.fine.track_stride == 3
+    assert isinstance(s.fine.track_stride, int)
+    assert with_settings(StampSettings(), ["fine.enabled=false"]).fine.enabled is False
+    assert s.xcorr == StampSettings().xcorr  # the rest as it was
+    with pytest.raises(SystemExit, match="min_z"):  # an unknown key: the message lists the section's settings
+        with_settings(StampSettings(), ["fine.minz=4"])
+    with pytest.raises(SystemExit, match="section.key=value"):
+        with_settings(StampSettings(), ["fine.min_z"])
+
+
+def test_reversed_soundtrack_holds_each_track_backwards(tmp_path):
+    src = tmp_path / "soundtracks" / "f"
+    src.mkdir(parents=True)
+    x = np.stack([np.linspace(-0.5, 0.5, 800), np.linspace(0.25, -0.25, 800)], axis=1).astype(np.float32)
+    sf.write(src / "a.wav", x, 8000, subtype="PCM_16")
+    (out,) = reversed_soundtrack(src, "f", tmp_path / "rev")
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    assert sr == 8000 and out.name == "a.wav"
+    assert np.allclose(y, x[::-1], atol=1 / 16384)
