@@ -239,14 +239,15 @@ def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundt
     assert "0.99" in caplog.text and "1.01" in caplog.text  # the log says which range was searched
 
 
-def _film_with_a_quiet_middle(tmp: Path, tracks, soundtrack, drop_db: float | None) -> Path:
-    """alpha from 5 to 35 s (track offset 2) under speech and broadband noise; from 15 to 23 s the music drops by
-    drop_db (None: it stops there, the track's line going on silent)."""
+def _film_with_a_quiet_middle(tmp: Path, tracks, soundtrack, drop_db: float | None,
+                              quiet: tuple[float, float] = (15.0, 23.0)) -> Path:
+    """alpha from 5 to 35 s (track offset 2) under speech and broadband noise; over `quiet` (film s) the music
+    drops by drop_db (None: it stops there, the track's line going on silent)."""
     n = 45 * SR
     bed = speech(45, 99) + 0.1 * np.random.default_rng(5).standard_normal(n).astype(np.float32)
     film = np.repeat(bed[:, None], 2, axis=1) * db(6.0)
     g = np.ones(30 * SR, np.float32)
-    g[10 * SR:18 * SR] = 0.0 if drop_db is None else db(-drop_db)
+    g[int((quiet[0] - 5) * SR):int((quiet[1] - 5) * SR)] = 0.0 if drop_db is None else db(-drop_db)
     film[5 * SR:35 * SR] += tracks["alpha"][2 * SR:32 * SR] * g[:, None]
     return write(tmp / "films" / "film.wav", film.mean(axis=1) * 0.8)
 
@@ -262,6 +263,11 @@ def test_a_cue_whose_music_sinks_under_the_speech_for_a_while_stays_one_cue(tmp_
     assert abs(df.start.iloc[0] - 5.0) < 0.5 and abs(df.end.iloc[0] - 35.0) < 0.5
     gone = stamp_film(_film_with_a_quiet_middle(tmp_path / "s", tracks, soundtrack, None), soundtrack, FAST)
     assert len(gone) == 2 and not ((gone.start < 17.0) & (gone.end > 21.0)).any()
+    # a long quiet middle (22 s, 12 dB down) between two 4 s passages: one cue, its gap's evidence not diluted
+    # into the passages' mean (a form that averaged them together lost the whole cue)
+    long = stamp_film(_film_with_a_quiet_middle(tmp_path / "l", tracks, soundtrack, 12.0, (9.0, 31.0)), soundtrack,
+                      FAST)
+    assert len(long) == 1 and abs(long.start.iloc[0] - 5.0) < 0.5 and abs(long.end.iloc[0] - 35.0) < 0.5
     monkeypatch.setattr(M, "gap_z", lambda zk, k: -np.inf)
     split = stamp_film(_film_with_a_quiet_middle(tmp_path / "n", tracks, soundtrack, 10.0), soundtrack, FAST)
     assert len(split) == 2

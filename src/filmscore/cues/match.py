@@ -890,18 +890,31 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         the overlap; music that plays keeps its smoothed coherence up for a window or more)."""
         mask = z >= es.min_z
         runs = [(a, b) for a, b in _runs(mask) if b - a >= k] if narrow else _runs(mask)
-        merged: list[list[int]] = []
+        pieces: list[list[int]] = []
         for a, b in runs:
-            if merged and (a - merged[-1][1] <= gap or plays_through(zk[merged[-1][1]:a], k, es.min_z)):
-                merged[-1][1] = b
+            if pieces and a - pieces[-1][1] <= gap:
+                pieces[-1][1] = b
             else:
-                merged.append([a, b])
+                pieces.append([a, b])
+
+        def holds(a: int, b: int) -> bool:  # long enough, and not chance peaks merged across their short gaps
+            return (b - a) * hop / sr >= es.min_cue_seconds and float(np.mean(z[a:b])) >= es.min_z
+
+        # pieces the track plays on between are one cue; it holds where one of its pieces holds on its own (the
+        # gap's evidence is `plays_through`'s, not diluted into the pieces' mean) or the whole does
+        merged: list[list] = []
+        for a, b in pieces:
+            if merged and plays_through(zk[merged[-1][1]:a], k, es.min_z):
+                merged[-1][1] = b
+                merged[-1][2] = merged[-1][2] or holds(a, b)
+            else:
+                merged.append([a, b, holds(a, b)])
         out = []
         frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (computed ones)
         inside = np.zeros(len(z), bool)
-        for a, b in merged:
-            if (b - a) * hop / sr < es.min_cue_seconds or float(np.mean(z[a:b])) < es.min_z:
-                continue  # too short, or chance peaks merged across their gaps
+        for a, b, held in merged:
+            if not (held or holds(a, b)):
+                continue
             inside[a:b] = True
             a1, b1, ra, rb = edges(zk, a, b)
             a2 = _step_fit(coh, a1, ra, rising=True)
