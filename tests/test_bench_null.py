@@ -8,16 +8,20 @@ from bench.cues.null import reversed_soundtrack, with_settings
 from filmscore.cues.settings import StampSettings
 
 
-def test_set_changes_one_setting_at_its_type_and_names_the_known_ones():
-    s = with_settings(StampSettings(), ["fine.min_z=4.5", "verify.window_seconds=12", "fine.track_stride=3"])
+def test_set_changes_one_setting_checked_against_the_params_schema():
+    s = with_settings(["fine.min_z=4.5", "verify.window_seconds=12", "fine.track_stride=3", "fine.enabled=false"])
     assert s.fine.min_z == 4.5 and s.verify.window_seconds == 12.0 and s.fine.track_stride == 3
-    assert isinstance(s.fine.track_stride, int)
-    assert with_settings(StampSettings(), ["fine.enabled=false"]).fine.enabled is False
-    assert s.xcorr == StampSettings().xcorr  # the rest as it was
-    with pytest.raises(SystemExit, match="min_z"):  # an unknown key: the message lists the section's settings
-        with_settings(StampSettings(), ["fine.minz=4"])
+    assert s.fine.enabled is False
+    assert s.xcorr == StampSettings().xcorr and s.extent == StampSettings().extent  # the rest as it was
+    assert with_settings([]) == StampSettings()
+    with pytest.raises(SystemExit, match="min_z"):  # an unknown key: the schema's message suggests the near one
+        with_settings(["fine.minz=4"])
+    with pytest.raises(SystemExit, match="fine.track_stride"):  # out of its range (1-8)
+        with_settings(["fine.track_stride=20"])
+    with pytest.raises(SystemExit, match="not a section"):
+        with_settings(["fin.min_z=4"])
     with pytest.raises(SystemExit, match="section.key=value"):
-        with_settings(StampSettings(), ["fine.min_z"])
+        with_settings(["fine.min_z"])
 
 
 def test_reversed_soundtrack_holds_each_track_backwards(tmp_path):

@@ -27,11 +27,12 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import fields, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import soundfile as sf  # noqa: E402
+import yaml  # noqa: E402
 
+from filmscore import config  # noqa: E402
 from filmscore.cues.settings import StampSettings  # noqa: E402
 from filmscore.cues.stamp import soundtrack_files, stamp_film  # noqa: E402
 from filmscore.media import probe  # noqa: E402
@@ -39,26 +40,26 @@ from filmscore.media import probe  # noqa: E402
 log = logging.getLogger("bench.cues.null")
 
 
-def with_settings(s: StampSettings, assignments: list[str]) -> StampSettings:
-    """`s` with each `section.key=value` (or `key=value`) set, the value read as the field's current type."""
+def with_settings(assignments: list[str]) -> StampSettings:
+    """The default `cues` settings with each `section.key=value` (`cues.` implied, the value read as YAML) set,
+    checked against the params schema as params.yaml is (unknown keys, types, ranges)."""
+    params = {"cues": config.defaults("cues")}
     for a in assignments:
-        key, _, value = a.partition("=")
-        if not value:
+        key, eq, value = a.partition("=")
+        if not eq or not key:
             raise SystemExit(f"--set {a!r}: expected section.key=value, e.g. fine.min_z=4.5")
-        section, _, name = key.rpartition(".")
-        obj = getattr(s, section) if section else s
-        if name not in {f.name for f in fields(obj)}:
-            raise SystemExit(f"--set {a!r}: {key} is not a cues setting ({', '.join(f.name for f in fields(obj))})")
-        old = getattr(obj, name)
-        if isinstance(old, bool):
-            v = value.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(old, (int, float)):
-            v = type(old)(float(value))
-        else:
-            v = value
-        new = replace(obj, **{name: v})
-        s = new if not section else replace(s, **{section: new})
-    return s
+        *path, leaf = key.removeprefix("cues.").split(".")
+        node = params["cues"]
+        for k in path:
+            if not isinstance(node.get(k), dict):
+                raise SystemExit(f"--set {a!r}: cues.{k} is not a section of cues "
+                                 f"({', '.join(n for n, v in node.items() if isinstance(v, dict))})")
+            node = node[k]
+        node[leaf] = yaml.safe_load(value)
+    problems = config.validate(params, sections=["cues"])
+    if problems:
+        raise SystemExit("--set: " + "; ".join(str(p) for p in problems))
+    return StampSettings.from_params(params["cues"])
 
 
 def reversed_soundtrack(src: Path, film_id: str, out: Path) -> list[Path]:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     listing = args.films / "films.json"
     if not listing.is_file():
         raise SystemExit(f"{listing} not found: build the films first (PYTHONPATH=src:. python bench/cues/run.py)")
-    s = with_settings(StampSettings(), args.set)
+    s = with_settings(args.set)
     films = json.loads(listing.read_text())
     n_cues, claimed, seconds = 0, 0.0, 0.0
     t0 = time.process_time()
