@@ -197,3 +197,107 @@ def test_fine_segment_scores_are_the_summed_cosines_and_skip_only_dead_film():
             ref = sum(float(T[starts[k] + j] @ F[p + j]) for j in js if starts[k] + j < len(T))
             assert M[k, p] == pytest.approx(ref, abs=1e-3), (k, p)
     assert not M[:, 400:1100 - js[-1]].any()  # a window of zero frames scores exactly 0
+
+
+@pytest.fixture(scope="module")
+def pal_vocoder(material, tmp_path_factory):
+    """A pitch-corrected PAL transfer (25/24) of 70 s of continuous centred speech, its music stretched two ways:
+    16 s of one track by ffmpeg's atempo (WSOLA: grains of the waveform, the phase reading verifies it and the
+    film's speed), 16 s of another 4 dB under the speech by a phase vocoder that keeps none of its phases
+    (`bench.cues.remix.phase_vocoder`), and 14 s of the third by the same vocoder 3 % faster again (its tempo
+    off the transfer's: another rendition, not this transfer's music). Returns (film with all three, film with
+    the vocoder's cue alone, soundtrack folder, the atempo cue's track, truth of the vocoder's cue (track, start,
+    end, offset))."""
+    from bench.cues.remix import phase_vocoder
+
+    music, speech = material
+    root = tmp_path_factory.mktemp("pal_vocoder")
+    st, tracks = soundtrack(music, root)
+    a, b, c = sorted(tracks)
+    speed = 25 / 24
+    rng = np.random.default_rng(8)
+    talk = continuous_dialogue(speech, 70.0, rng)
+    wav, out = root / "a.wav", root / "a_stretched.wav"
+    sf.write(wav, tracks[a][int(10 * SR):int(30 * SR)], SR)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-af", f"atempo={speed:.9f}",
+                    str(out)], check=True)
+    seg_a = sf.read(out, dtype="float32")[0][:int(16 * SR)]
+    seg_b = phase_vocoder(tracks[b][int(20 * SR):int(40 * SR)], SR, speed, seed=1)[:int(16 * SR)]
+    seg_c = phase_vocoder(tracks[c][int(5 * SR):int(25 * SR)], SR, speed * 1.03, seed=2)[:int(14 * SR)]
+    films = []
+    for name, cues in [("all", [(seg_a, 3.0, 0.0), (seg_b, 26.0, -4.0), (seg_c, 50.0, 0.0)]),
+                       ("alone", [(seg_b, 26.0, -4.0)])]:
+        mix = np.repeat(talk[:, None], 2, axis=1)
+        for seg, start, db in cues:
+            add_cue(mix, seg, start, db, talk)
+        films.append(encode(lowpass(mix, 5000.0) * 0.8, root / f"{name}.m4a"))
+    return films[0], films[1], st, a, (b, 26.0, 42.0, 20.0)
+
+
+def test_music_a_phase_vocoder_stretched_is_found_in_a_transfer_whose_speed_phase_verified(pal_vocoder):
+    film, _, st, wsola, (name, start, end, offset) = pal_vocoder
+    s = replace(SETTINGS, speeds=(1.03, 1.05))
+    df = stamp_film(film, st, s)
+    r = df[df.track == name]
+    assert len(r) == 1, df
+    r = r.iloc[0]
+    assert r.match == "exact" and r.pitch == "kept" and r.speed == pytest.approx(25 / 24, rel=5e-4), r
+    assert abs(r.start - start) <= 0.5 and abs(r.end - end) <= 0.5, r
+    # the track time the cue plays at its start (the vocoder's line: offset at `start`, 25/24 track s per film s)
+    assert abs(r.track_offset - (offset + (r.start - start) * 25 / 24)) <= 0.1, r
+    assert 0.0 < r.confidence < 1.0
+    # the other rendition of the third track (3 % off the transfer's tempo) is not reported as this track's music
+    assert sorted(df.track) == sorted([wsola, name]), df
+    assert not ((df.start < 64.0) & (df.end > 50.0)).any(), df
+    # read by phase only, the vocoder's cue is lost: the spectra are what finds it
+    none = stamp_film(film, st, replace(s, verify=replace(s.verify, spectrum_min_z=1e9)))
+    assert name not in set(none.track), none
+
+
+def test_a_phase_vocoder_cue_alone_is_not_read_by_its_spectra(pal_vocoder):
+    # no music of the film holds phase: nothing verifies that it is a stretched transfer, and a stretch with no
+    # waveform in common with the album is what another rendition is (the tolerant tier's, cues.renditions)
+    _, alone, st, _, _ = pal_vocoder
+    df = stamp_film(alone, st, replace(SETTINGS, speeds=(1.03, 1.05)))
+    assert df.empty, df
+
+
+def test_spectrum_coherence_reads_the_stretched_track_in_pieces_as_at_once_and_its_reversal_as_chance(pal_vocoder,
+                                                                                                    tmp_path):
+    """`SpectrumCoherence` at the vocoder cue's line (track sample (film sample - lag) * 25/24): high where the cue
+    plays (26-42 s), chance elsewhere; the same values computed in pieces as at once; and the same track played
+    backwards (the same spectra, the notes in the other order) at chance on the same line."""
+    from filmscore.cues.cache import PrintCache
+    from filmscore.cues.match import STRETCH_SMOOTH_SECONDS, SpectrumCoherence, _spectrum_shifts
+    from filmscore.cues.stamp import TrackSet, _decode_film
+
+    _, alone, st, _, (name, start, end, offset) = pal_vocoder
+    s, speed, sr, hop = SETTINGS, 25 / 24, SETTINGS.sample_rate, SETTINGS.extent.n_fft // 2
+    path, back = next(st.glob(f"{name}.*")), tmp_path / f"{name}.wav"
+    x, fs = sf.read(path, dtype="float32")
+    sf.write(back, x[::-1], fs)
+    lag = int(round((start - offset / speed) * sr))
+    kl = int(round(STRETCH_SMOOTH_SECONDS * sr / hop))
+    with _decode_film(alone, s) as fa:
+        for track, playing in [(path, True), (back, False)]:
+            ts = TrackSet([track], s, PrintCache(None), speeds=(1.0,))
+            args = (fa, ts.tracks[0], "mid", lag, s.extent.n_fft, sr, s.verify.fmin, s.verify.fmax,
+                    _spectrum_shifts(sr, hop), speed)
+            whole, parts = SpectrumCoherence(*args), SpectrumCoherence(*args)
+            whole.extend(0, whole.n)
+            parts.extend(300, 420)
+            parts.extend(100, 700)
+            parts.extend(0, parts.n)
+            assert (parts.lo, parts.hi) == (0, whole.n) and whole.n > 1000
+            np.testing.assert_allclose(parts.coh, whole.coh, atol=1e-5)
+            for a, b in zip(parts.nulls, whole.nulls):
+                np.testing.assert_allclose(a, b, atol=1e-5)
+            z = whole.z(kl)
+            t = (whole.f0 + np.arange(whole.n) * hop + hop) / sr
+            inside, outside = (t > start + 2) & (t < end - 2), (t < start - 3) | (t > end + 3)
+            if playing:
+                assert z[inside].mean() > 6.0 and abs(z[outside].mean()) < 1.5, (z[inside].mean(), z[outside].mean())
+            else:
+                # (the largest of ~1,500 overlapping 4 s windows; the played track's mean inside is 11.5 here)
+                assert abs(z[inside].mean()) < 2.0 and z.max() < 5.0, (z[inside].mean(), z.max())
+            ts.release()

@@ -44,6 +44,17 @@ def _stretch_random_phase(x: np.ndarray, sr: int, tempo, rng: np.random.Generato
     return out[n_fft:len(out) - n_fft].astype(np.float32)
 
 
+def phase_vocoder(x: np.ndarray, sr: int, tempo: float, seed: int = 0) -> np.ndarray:
+    """x (n, channels) played `tempo` times as fast with its pitch kept by a phase vocoder that keeps none of the
+    recording's phases (the same random phases in every channel, so the stereo image holds): the short-time
+    magnitude spectrum of the very recording along the line of the speed, and no waveform in common with it.
+    Not remixed: the recording itself time-stretched, as a pitch-corrected transfer may be."""
+    x = np.asarray(x, np.float32)
+    x = x[:, None] if x.ndim == 1 else x
+    chans = [_stretch_random_phase(x[:, c], sr, lambda t: tempo, np.random.default_rng(seed)) for c in range(x.shape[1])]
+    return np.stack(chans, axis=1)
+
+
 def rendition(x: np.ndarray, sr: int, tempo: float, seed: int = 0, drift: float = 0.0) -> np.ndarray:
     """x (n, channels) as another rendition at `tempo` (track seconds per rendition second), pitch kept, remixed."""
     rng = np.random.default_rng(seed)

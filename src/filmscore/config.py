@@ -218,6 +218,8 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
         "min_z": Float(min=0, default=9.0, doc="GCC-PHAT peak z-score to accept an alignment"),
         "stretch_min_z": Float(min=0, default=4.0, doc="a time-stretched rendition (pitch kept, as a pitch-corrected PAL "
                                "transfer), where GCC-PHAT cannot hold: mean coherence z over the checked window to accept it"),
+        "spectrum_min_z": Float(min=0, default=5.0, doc="the same read from the spectra along the line, in a film whose "
+                                "stretched music is verified by phase at that speed (docs/cues.md)"),
     },
     "extent": {
         "n_fft": Int(min=128, max=16384, default=1024, doc="phase-coherence frames at the verified lag"),

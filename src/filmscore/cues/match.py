@@ -28,7 +28,11 @@
    phase over a window; where GCC-PHAT fails, or finds only a short cue, the
    track at its own pitch is checked frame by frame along the line
    (`StretchCoherence`, `stretch_check`), accepted at
-   `cues.verify.stretch_min_z`.
+   `cues.verify.stretch_min_z`. In a film whose stretched music is so
+   verified, music stretched without a phase to hold (a phase vocoder;
+   WSOLA over sustained music) is read by its spectra along the transfer's
+   line instead (`SpectrumCoherence`, `spectrum_check`), accepted at
+   `cues.verify.spectrum_min_z`.
 3. Extent: at the verified lag, the per-frame phase coherence of film and
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones and those whose mean z
@@ -53,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
+from scipy.ndimage import uniform_filter1d
 
 from .prints import CHROMAPRINT_HOP, BandFramer, BandSpec, FilmAudio, Prints, TrackAudio, normalise_bands
 from .settings import StampSettings
@@ -72,6 +77,10 @@ STRETCH_SPEED_APART = 3e-4  # ... when the stretch reading's speed is this far f
 STRETCH_MORE_SECONDS = 0.5  # ... and it explains this much more film than the resampled reading
 STRETCH_JITTER_SECONDS = 0.015  # a time-stretcher's grains lie within this of the line (ffmpeg atempo, WSOLA)
 STRETCH_SMOOTH_SECONDS = 4.0  # a time-stretched cue's extent also reads its coherence smoothed this long
+SPECTRUM_TIME_SECONDS = 2.0  # SpectrumCoherence: the track's moving mean over this long is taken out of its frames
+SPECTRUM_BINS = 9            # and each frame's (film and track) over this many bins (about 100 Hz at 1024, 11025 Hz)
+SPECTRUM_NULL_SECONDS = (3.7, -5.3)  # its nulls: the track this far off the line (not beat-like multiples)
+SPECTRUM_SEARCH_SECONDS = 0.25  # the spectrum reading searches the lag this far either side of the candidate's
 
 
 @dataclass
@@ -719,6 +728,74 @@ class StretchCoherence(Coherence):
         return self.speed / (1 + c1), self.lag + c0
 
 
+class SpectrumCoherence(Coherence):
+    """Per-frame agreement of the spectra, not the phases, where the film plays the track time-stretched (pitch kept).
+
+    A phase vocoder, or WSOLA over sustained, reverberant music, keeps a
+    recording's short-time magnitude spectrum along the line of the speed but
+    not its waveform: `StretchCoherence` then finds nothing to cohere. Here
+    each film frame is paired with the track frame (at speed 1: the pitch as
+    released) that the line puts there, as in `StretchCoherence`, and
+    compared by the correlation across the band's bins of their log power
+    spectra, each made a contrast first: both minus their moving mean over
+    `SPECTRUM_BINS` bins across frequency (the spectral envelope, the film's
+    EQ among it: what stays is the partials), the track's also minus its
+    moving mean over `SPECTRUM_TIME_SECONDS` along time (its sustained
+    background says nothing of which moment of it plays; what stays is its
+    notes as they change). The film's is not: its mean along time would carry
+    a cue's music a second past its end and make an echo of it there. A
+    track played backwards, or its other moments, give chance values. The
+    nulls pair the track frames with film frames `null_shifts` hops away
+    (seconds, not a frame or two: the spectrum of sustained music changes
+    slowly). Any range of frames gives the same values as computing all at
+    once: each block's track frames are computed with the time mean's reach
+    of context either side.
+    """
+
+    def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
+                 null_shifts: tuple[int, ...], speed: float):
+        super().__init__(film, tr, ch, lag, n_fft, sr, fmin, fmax, null_shifts, speed)
+        self.kt = max(1, int(round(SPECTRUM_TIME_SECONDS * sr / self.hop)))
+
+    def _contrast(self, frames: np.ndarray) -> np.ndarray:
+        """Log power of windowed frames (n, n_fft), made a contrast across frequency (not yet along time)."""
+        P = np.log(np.abs(sfft.rfft(frames * self.win, axis=1, overwrite_x=True)[:, self.band]) ** 2 + 1e-7)
+        return P - uniform_filter1d(P, SPECTRUM_BINS, axis=1, mode="nearest")
+
+    def _compute(self, a: int, b: int) -> tuple[np.ndarray, list, list]:
+        K, hop, n_fft, kt = self.K, self.hop, self.n_fft, self.kt
+        e0, e1 = max(0, a - K), min(self.n, b + K)             # frames whose values are paired
+        c0, c1 = max(0, e0 - kt // 2), min(self.n, e1 + kt - kt // 2)  # and the track's time mean's reach about them
+        starts = self.f0 + np.arange(c0, c1) * hop
+        x = self.film.pcm(self.ch, int(starts[e0 - c0]), int(starts[e1 - c0 - 1]) + n_fft)
+        X = _unit_rows(self._contrast(np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:e1 - e0]))
+        tstarts = np.round((starts - self.lag) * self.speed).astype(np.int64)
+        y = self.tr.span(self.ch, int(tstarts[0]), int(tstarts[-1]) + n_fft, 1.0)
+        ys = y[(tstarts - tstarts[0])[:, None] + np.arange(n_fft)[None, :]]
+        yl = (np.abs(ys).sum(axis=1) > 1e-6)[e0 - c0:e1 - c0]
+        Y = self._contrast(ys)
+        Y = _unit_rows((Y - _smooth(Y, kt))[e0 - c0:e1 - c0])
+        ia = np.arange(a, b)
+        coh = np.where(yl[a - e0:b - e0], np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]), 0.0)
+        nulls, oks = [], []
+        for k in self.shifts:
+            j = ia - k
+            ok = (j >= e0) & (j < e1)
+            ok[ok] &= yl[j[ok] - e0]
+            v = np.zeros(len(ia), np.float32)
+            if ok.any():
+                v[ok] = np.einsum("ij,ij->i", X[ia[ok] - e0], Y[j[ok] - e0])
+            nulls.append(v)
+            oks.append(ok)
+        return coh.astype(np.float32), nulls, oks
+
+
+def _unit_rows(F: np.ndarray) -> np.ndarray:
+    """Each row minus its mean, scaled to unit length (a zero row stays zero), as float32."""
+    F = F - F.mean(axis=1, keepdims=True)
+    return (F / (np.linalg.norm(F, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
+
+
 def _smooth(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1 or len(x) == 0:
         return x
@@ -794,6 +871,7 @@ class Cue:
     channel: str
     speed: float = 1.0  # track seconds per film second
     pitch_kept: bool = False  # time-stretched (pitch as released) rather than resampled
+    spectrum: bool = False    # found by the spectra along the line (`SpectrumCoherence`), not by phase
 
     @property
     def track_offset(self) -> float:
@@ -803,8 +881,8 @@ class Cue:
 
 def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, s: StampSettings,
            around: tuple[int, int] | None = None, speed: float | None = None,
-           pitch_kept: bool = False, track: float = 0.0, refits: int = 3, lag_exact: float | None = None
-           ) -> tuple[list[Cue], tuple[float, float]]:
+           pitch_kept: bool = False, track: float = 0.0, refits: int = 3, lag_exact: float | None = None,
+           spectrum: bool = False) -> tuple[list[Cue], tuple[float, float]]:
     """Cues of `tr` played at `speed` (default: its grid speed) at one verified lag, and the film span examined (s).
 
     `around` (film samples) is the checked window: the coherence is computed
@@ -820,6 +898,9 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     along them, the extent is computed again at it (at most `refits` times): a
     cue's extent and boundaries do not depend on how well its speed was first
     estimated, and its speed ends up fitted over its whole length.
+
+    `spectrum` (pitch kept only): where the track plays is read from the spectra along the line
+    (`SpectrumCoherence`, its nulls `SPECTRUM_NULL_SECONDS` off it), not from their phases.
     """
     sr = s.sample_rate
     es = s.extent
@@ -827,7 +908,10 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
     shifts = (int(round(0.53 * sr / hop)), -int(round(0.79 * sr / hop)))  # off lags, not beat-like multiples
     speed = tr.speed if speed is None else speed
-    if pitch_kept:
+    if spectrum:
+        co = SpectrumCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax,
+                               _spectrum_shifts(sr, hop), speed)
+    elif pitch_kept:
         co = StretchCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed,
                               int(round(STRETCH_JITTER_SECONDS * sr)))
     elif track > 0:
@@ -925,7 +1009,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
             if end - start < es.min_cue_seconds:
                 continue
-            out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept))
+            out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept, spectrum))
         return out, inside & mask
 
     zk, z = zf()
@@ -986,7 +1070,7 @@ def resolve_overlaps(cues: list[Cue], min_len: float) -> list[Cue]:
             pieces = nxt
         for a, b in pieces:
             if b - a >= min_len:
-                kept.append(Cue(c.track, a, b, c.lag, c.strength, c.gcc_z, c.channel, c.speed, c.pitch_kept))
+                kept.append(replace(c, start=a, end=b))
     return sorted(kept, key=lambda c: c.start)
 
 
@@ -1002,6 +1086,7 @@ class Alignment:
     z: float = -np.inf      # GCC-PHAT z at this speed and lag (pitch kept: the stretch coherence's z)
     channel: str = "mid"
     pitch_kept: bool = False  # time-stretched: the track's pitch as released at any speed
+    spectrum: bool = False    # verified by the spectra along the line (`spectrum_check`), not by phase
 
 
 def _fine_bands(x: np.ndarray, spec: BandSpec) -> np.ndarray:
@@ -1180,8 +1265,8 @@ def gcc_at(film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels
 
 
 def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, tau_c: float, t_film: float,
-                  channels: list[str], start: Alignment | None = None, speed: float | None = None
-                  ) -> Alignment | None:
+                  channels: list[str], start: Alignment | None = None, speed: float | None = None,
+                  transfer: float | None = None, explained: list[tuple[float, float]] = ()) -> Alignment | None:
     """A time-stretched rendition (pitch kept) at the candidate: its speed, lag and z, or None where it is not one.
 
     The speed comes from the band frames of the track at its own pitch
@@ -1191,7 +1276,9 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
     longer span's scaled to one window's chance spread (`stretch_z`, over the
     REFINE_SECONDS computed); accepted at `verify.stretch_min_z`. `speed`: the speed the candidate was found at (a
     fine candidate of a film whose stretched music is verified at it): the
-    line starts there, with no band-frame search.
+    line starts there, with no band-frame search. `transfer`: the speed this film's stretched music was verified
+    at by phase; where the phase reading fails, the candidate is read by its spectra at that speed
+    (`spectrum_check`, over the film outside `explained`: the cues found so far).
     """
     sr = s.sample_rate
     es, vs = s.extent, s.verify
@@ -1228,9 +1315,79 @@ def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, ta
         sp, lag_f = fit
         lag = int(round(lag_f))
     log.debug("%s: %s time-stretched at speed %.6f? stretch z %.1f", film.path.name, tr.name, best.speed, z_best)
-    if best is None or z_best < vs.stretch_min_z:
+    if z_best >= vs.stretch_min_z:
+        return best
+    if transfer is None:
         return None
-    return best
+    lag_t = (c.lag + tau_c / tr.speed - tau_c / transfer) * sr    # the candidate's middle on the transfer's line
+    return spectrum_check(film, tr, s, transfer, lag_t, mid, [ch] + [o for o in channels if o != ch], explained)
+
+
+def _spectrum_shifts(sr: int, hop: int) -> tuple[int, ...]:
+    """`SpectrumCoherence`'s null shifts in frames of `hop` samples."""
+    return tuple(int(round(x * sr / hop)) for x in SPECTRUM_NULL_SECONDS)
+
+
+def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, lag: float, mid: int,
+                   channels: list[str], explained: list[tuple[float, float]] = ()) -> Alignment | None:
+    """A time-stretched rendition (pitch kept) at `speed`, read from the spectra along its line: its lag and z, or
+    None where the track does not play there.
+
+    For films whose stretched music is verified by phase elsewhere (`speed`: that speed; a transfer plays all
+    its music at one speed), where a track's own stretched music holds no phase (`stretch_check` fails): a
+    phase vocoder, or WSOLA over sustained, reverberant music. `lag` (film samples, track sample 0 at speed
+    `speed`) comes from a candidate's frames, good to a frame or two: the lag is searched within
+    `SPECTRUM_SEARCH_SECONDS` by the mean `SpectrumCoherence` of the frames over REFINE_SECONDS about `mid` (film
+    sample) against the track read on a grid of 128 samples, then read at the best lag over the same span:
+    its statistic is `stretch_z` of its smoothed z over the frames outside `explained` (film seconds: the cues
+    found so far; looped music's repeats agree in their spectra, so a candidate at a repeat of a found cue's
+    track would read that cue's music), accepted at `verify.spectrum_min_z`. Another rendition
+    (another recording, its tempo a few % off) drifts off any one line at this speed by more than a frame in
+    a few seconds: it is the tolerant tier's (`cues.renditions`).
+    """
+    sr, es, vs = s.sample_rate, s.extent, s.verify
+    hop, n_fft, step = es.n_fft // 2, es.n_fft, 128
+    k = max(1, int(round(es.smooth_seconds * sr / hop)))
+    half, reach = int(REFINE_SECONDS * sr / 2), int(round(SPECTRUM_SEARCH_SECONDS * sr))
+    best: Alignment | None = None
+    for ch in channels:
+        co = SpectrumCoherence(film, tr, ch, int(round(lag)), n_fft, sr, vs.fmin, vs.fmax, (), speed)
+        i0, i1 = max(0, (mid - half - co.f0) // hop), min(co.n, (mid + half - co.f0) // hop)
+        if i1 - i0 <= 2 * k + co.kt:
+            continue
+        starts = co.f0 + np.arange(i0, i1) * hop
+        X = co._contrast(np.lib.stride_tricks.sliding_window_view(
+            film.pcm(ch, int(starts[0]), int(starts[-1]) + n_fft), n_fft)[::hop][:i1 - i0])
+        pos = (starts - lag) * speed                                # the line's track sample of each film frame
+        q0 = int(np.floor(pos[0])) - reach
+        nq = (int(np.ceil(pos[-1])) + reach - q0) // step + 1
+        y = tr.span(ch, q0, q0 + (nq - 1) * step + n_fft, 1.0)
+        grid = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::step][:nq]
+        live = np.abs(grid).sum(axis=1) > 1e-6
+        Y = co._contrast(np.array(grid))
+        # the track's time contrast over the same span of track time as the frames' (the grid is finer)
+        X = _unit_rows(X)
+        Y = _unit_rows(Y - _smooth(Y, max(1, int(round(co.kt * hop * speed / step)))))
+        offs = np.arange(-(reach // step), reach // step + 1)
+        idx = np.round((pos - q0) / step).astype(np.int64)[:, None] + offs[None, :]
+        idx = np.clip(idx, 0, nq - 1)
+        C = np.einsum("ij,ikj->ik", X, Y[idx]) * live[idx]
+        d = int(offs[int(np.argmax(C.mean(axis=0)))]) * step       # track samples the line is late by
+        lag_b = int(round(lag - d / speed))
+        co = SpectrumCoherence(film, tr, ch, lag_b, n_fft, sr, vs.fmin, vs.fmax, _spectrum_shifts(sr, hop), speed)
+        co.extend((mid - half - co.f0) // hop, (mid + half - co.f0) // hop)
+        if co.hi - co.lo <= 2 * k:
+            continue
+        t = co.f0 + (np.arange(co.lo, co.hi) * hop + n_fft // 2)
+        free = np.ones(len(t), bool)
+        for a, b in explained:
+            free &= (t < a * sr) | (t > b * sr)
+        z = stretch_z(co.z(k)[free], t[free] - mid, vs.window_seconds * sr, 2 * k)
+        log.debug("%s: %s time-stretched at speed %.6f, read by its spectra (%s): lag %.3f s, z %.1f",
+                  film.path.name, tr.name, speed, ch, lag_b / sr, z)
+        if best is None or z > best.z:
+            best = Alignment(speed, lag_b, z, ch, pitch_kept=True, spectrum=True)
+    return best if best is not None and best.z >= vs.spectrum_min_z else None
 
 
 def stretch_z(zs: np.ndarray, t: np.ndarray, w: float, min_frames: int) -> float:
@@ -1255,7 +1412,8 @@ def stretch_z(zs: np.ndarray, t: np.ndarray, w: float, min_frames: int) -> float
 
 
 def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float],
-             patient: float | None = None, settled: tuple[float, ...] = ()) -> Alignment:
+             patient: float | None = None, settled: tuple[float, ...] = (), transfer: float | None = None,
+             explained: list[tuple[float, float]] = ()) -> Alignment:
     """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
 
     1. Speeds already verified in this film (a transfer plays all its music
@@ -1282,6 +1440,9 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     transfer plays all its music at one speed and with one treatment of its
     pitch, so neither the speed search nor the time-stretch reading is run
     for it (candidates printed at other grid speeds still are).
+
+    `transfer`, `explained`: the speed the film's time-stretched music is verified at by phase, and the cues found
+    so far (`stretch_check`'s).
     """
     sr = s.sample_rate
     vs = s.verify
@@ -1331,7 +1492,7 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     if best.z < vs.min_z:
         if patient:
             return best
-        kept = stretch_check(film, tr, c, s, tau_c, t_film, channels)
+        kept = stretch_check(film, tr, c, s, tau_c, t_film, channels, transfer=transfer, explained=explained)
         return kept if kept is not None else best
     if best.speed not in settled:
         ts, te = window(best.speed)
@@ -1384,7 +1545,7 @@ def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_
     c0 = int(tau_c / al.speed * sr)
     around = (c0 - w // 2 + al.lag, c0 + w // 2 + al.lag)
     return extent(film, tr, al.channel, al.lag, al.z, s, around=around, speed=al.speed, pitch_kept=al.pitch_kept,
-                  track=0.0 if al.pitch_kept else DRIFT_TRACK)
+                  track=0.0 if al.pitch_kept else DRIFT_TRACK, spectrum=al.spectrum)
 
 
 # ---------------------------------------------------------------- driver
@@ -1411,6 +1572,16 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     known: list[float] = []  # speeds verified in this film, the latest first
     known_len: list[float] = []  # the length of the cue each was refitted over (0: not refitted)
     found_by: list[tuple[str, str, float]] = []  # (track, source, score) of the candidate that found each cue
+
+    def transfer() -> float | None:
+        """The speed of a film that time-stretches its music: that of its longest cue whose stretched music holds
+        phase (the spectrum reading's cues do not count), where such cues explain more of the film than resampled
+        ones; else None."""
+        phase = [q for q in found if not q.spectrum]
+        kept = [q for q in phase if q.pitch_kept]
+        if not kept or sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in phase) <= 0:
+            return None
+        return float(max(kept, key=lambda q: q.end - q.start).speed)
     n_checked = 0
 
     def check(c: Candidate, patient: float | None = None, kept: bool = False) -> None:
@@ -1439,11 +1610,13 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         settled = tuple(k for k, n in zip(known, known_len) if n >= 2 * vs.window_seconds)
         if kept:
             channels = [c.channel] + [o for o in film.channels if o != c.channel and o in tr.channels]
-            al = stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient) or Alignment(tr.speed, 0, -np.inf,
-                                                                                             pitch_kept=True)
+            al = (stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient, transfer=transfer(),
+                                explained=[(q.start, q.end) for q in found])
+                  or Alignment(tr.speed, 0, -np.inf, pitch_kept=True))
         else:
-            al = estimate(film, tr, c, s, known, patient=patient, settled=settled)
-        if al.z < (vs.stretch_min_z if al.pitch_kept else vs.min_z):
+            al = estimate(film, tr, c, s, known, patient=patient, settled=settled, transfer=transfer(),
+                          explained=[(q.start, q.end) for q in found])
+        if al.z < (vs.spectrum_min_z if al.spectrum else vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
         if not al.pitch_kept and not patient and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:

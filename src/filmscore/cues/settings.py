@@ -61,6 +61,7 @@ class VerifySettings:
     fmax: float
     min_z: float
     stretch_min_z: float
+    spectrum_min_z: float
 
 
 @dataclass(frozen=True)

@@ -287,7 +287,8 @@ def _stamp_tracks(film: Path, film_id: str, ts: TrackSet, s: StampSettings,
                     t = ts.tracks[q.track]
                     rows.append({"film_id": film_id, "track": t.name, "start": q.start, "end": q.end,
                                  "track_offset": max(0.0, q.track_offset),
-                                 "confidence": _conf(q.gcc_z, s.verify.stretch_min_z if q.pitch_kept else s.verify.min_z),
+                                 "confidence": _conf(q.gcc_z, s.verify.spectrum_min_z if q.spectrum else
+                                                     s.verify.stretch_min_z if q.pitch_kept else s.verify.min_z),
                                  "match": "exact", "speed": q.speed, "pitch": "kept" if q.pitch_kept else "resampled",
                                  "channel": q.channel, "gcc_z": q.gcc_z, "strength": q.strength,
                                  "mode": "chromaprint"})
