@@ -33,3 +33,21 @@ def test_reversed_soundtrack_holds_each_track_backwards(tmp_path):
     y, sr = sf.read(out, dtype="float32", always_2d=True)
     assert sr == 8000 and out.name == "a.wav"
     assert np.allclose(y, x[::-1], atol=1 / 16384)
+
+
+def test_keep_one_keeps_the_track_with_the_most_true_seconds_as_released(tmp_path):
+    from bench.cues.null import main_track
+
+    truth = tmp_path / "t.csv"
+    truth.write_text("track,start,end,track_offset,speed,rendition\n"
+                     "a,0,10,0,1,False\nb,12,30,0,1,False\na,40,50,5,1,False\nc,60,61,0,1,False\n")
+    assert main_track(truth) == "a"  # a: 10 + 10 s, b: 18 s
+    src = tmp_path / "soundtracks" / "f"
+    src.mkdir(parents=True)
+    x = np.linspace(-0.5, 0.5, 800).astype(np.float32)
+    for name in ("a", "b"):
+        sf.write(src / f"{name}.wav", x, 8000, subtype="PCM_16")
+    kept, rev = sorted(reversed_soundtrack(src, "f", tmp_path / "rev", frozenset(["a"])), key=lambda p: p.stem)
+    assert kept == src / "a.wav"  # as released, not copied
+    y, _ = sf.read(rev, dtype="float32")
+    assert rev.parent == tmp_path / "rev" and np.allclose(y, x[::-1], atol=1 / 16384)

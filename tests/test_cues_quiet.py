@@ -301,3 +301,38 @@ def test_spectrum_coherence_reads_the_stretched_track_in_pieces_as_at_once_and_i
                 # (the largest of ~1,500 overlapping 4 s windows; the played track's mean inside is 11.5 here)
                 assert abs(z[inside].mean()) < 2.0 and z.max() < 5.0, (z[inside].mean(), z.max())
             ts.release()
+
+
+@pytest.fixture(scope="module")
+def mono_vocoded(material, tmp_path_factory):
+    """A 60 s mono film at the album's speed, low-passed at 4 kHz, under continuous speech: 14 s of one track as
+    loud as the speech (the phase verifies it and the film's speed, 1), and 14 s of another 6 dB under the speech
+    played through a phase vocoder at speed 1 (`phase_vocoder`: the recording's own spectra on its own timing,
+    none of its phases; what music drowned in speech, or remixed in its reverb, leaves the phase reading).
+    Returns (film, soundtrack folder, truth of the vocoded cue (track, start, end, offset))."""
+    from bench.cues.remix import phase_vocoder
+
+    music, speech = material
+    root = tmp_path_factory.mktemp("mono_vocoded")
+    st, tracks = soundtrack(music, root)
+    a, b, _ = sorted(tracks)
+    talk = continuous_dialogue(speech, 60.0, np.random.default_rng(11))
+    mix = talk.copy()
+    add_cue(mix, tracks[a].mean(axis=1)[int(5 * SR):int(19 * SR)], 3.0, 0.0, talk)
+    seg = phase_vocoder(tracks[b].mean(axis=1)[int(25 * SR):int(45 * SR)], SR, 1.0, seed=4)[:int(14 * SR), 0]
+    add_cue(mix, seg, 34.0, -6.0, talk)
+    return encode(lowpass(mix, 4000.0) * 0.8, root / "mono_vocoded.m4a"), st, (b, 34.0, 48.0, 25.0)
+
+
+def test_music_without_its_phase_at_the_films_verified_speed_is_found_by_its_spectra(mono_vocoded):
+    film, st, (name, start, end, offset) = mono_vocoded
+    df = stamp_film(film, st, SETTINGS)
+    r = df[df.track == name]
+    assert len(r) == 1, df
+    r = r.iloc[0]
+    assert r.match == "exact" and r.pitch == "resampled" and r.speed == pytest.approx(1.0, abs=1e-4), r
+    assert abs(r.start - start) <= 0.5 and abs(r.end - end) <= 0.5, r
+    assert abs(r.track_offset - (offset + r.start - start)) <= 0.1, r
+    # read by phase only, it is lost
+    none = stamp_film(film, st, replace(SETTINGS, verify=replace(SETTINGS.verify, spectrum_min_z=1e9)))
+    assert name not in set(none.track), none

@@ -2,6 +2,7 @@
 
     PYTHONPATH=src:. python bench/cues/null.py                      # the films of the last bench/cues/run.py
     PYTHONPATH=src:. python bench/cues/null.py --films DIR --set fine.min_z=4.5
+    PYTHONPATH=src:. python bench/cues/null.py --keep-one             # each film's main track as released
 
 A track reversed in time keeps its spectrum, level and loudness curve but
 shares no waveform and no succession of notes with the track, so every cue the
@@ -12,6 +13,11 @@ to a temporary folder); printed per film: its length, the cues found and the
 seconds they claim; then the totals, as cues and seconds per hour of film.
 `--set section.key=value` changes a setting of `cues` (StampSettings) as
 params.yaml would, to measure a threshold's false alarms before it is set.
+`--keep-one` keeps each film's track with the most true seconds (its truth
+table) as released and reverses the others: the film's speed and treatment are
+then verified by phase, as in a real film, so the readings that only run in a
+film whose music is verified (its spectra, `cues.verify.spectrum_min_z`) are
+exercised too; the kept track's cues are true and not counted.
 The tolerant tier stays off (the default): its own decoys calibrate it.
 """
 
@@ -29,6 +35,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import pandas as pd  # noqa: E402
 import soundfile as sf  # noqa: E402
 import yaml  # noqa: E402
 
@@ -62,11 +69,14 @@ def with_settings(assignments: list[str]) -> StampSettings:
     return StampSettings.from_params(params["cues"])
 
 
-def reversed_soundtrack(src: Path, film_id: str, out: Path) -> list[Path]:
-    """Each track of `src` reversed in time, as WAV files under `out`."""
+def reversed_soundtrack(src: Path, film_id: str, out: Path, keep: frozenset[str] = frozenset()) -> list[Path]:
+    """Each track of `src` reversed in time, as WAV files under `out`; those named in `keep` (stems) as they are."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for p in soundtrack_files(src, film_id):
+        if p.stem in keep:
+            paths.append(p)
+            continue
         x, sr = sf.read(p, dtype="float32", always_2d=True)
         q = out / f"{p.stem}.wav"
         sf.write(q, x[::-1], sr, subtype="PCM_16")
@@ -74,10 +84,18 @@ def reversed_soundtrack(src: Path, film_id: str, out: Path) -> list[Path]:
     return paths
 
 
+def main_track(truth: Path) -> str:
+    """The track a bench film's truth table gives the most seconds."""
+    t = pd.read_csv(truth)
+    return str((t["end"] - t["start"]).groupby(t["track"]).sum().idxmax())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--films", type=Path, default=Path(".bench/films"), help="a bench/cues/run.py films folder")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="a cues setting")
+    ap.add_argument("--keep-one", action="store_true",
+                    help="keep each film's track with the most true seconds as released (its cues not counted)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     listing = args.films / "films.json"
@@ -92,8 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in films:
             fid = f["film_id"]
             film = args.films / "films" / f"{fid}.m4a"
-            tracks = reversed_soundtrack(args.films / "soundtracks" / fid, fid, Path(tmp) / fid)
+            keep = frozenset([main_track(args.films / "truth" / f"{fid}.csv")] if args.keep_one else [])
+            tracks = reversed_soundtrack(args.films / "soundtracks" / fid, fid, Path(tmp) / fid, keep)
             df = stamp_film(film, tracks, s, cache=None, film_id=fid)
+            if keep:
+                print(f"    kept as released: {', '.join(sorted(keep))} ({int(df['track'].isin(keep).sum())} cues)")
+                df = df[~df["track"].isin(keep)]
             length = probe(film).duration
             got = float((df["end"] - df["start"]).sum()) if len(df) else 0.0
             print(f"{fid:<22}{length:>10.0f}{len(df):>6}{got:>11.1f}")
@@ -103,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     h = seconds / 3600
     print(f"\n{len(films)} films, {seconds / 60:.1f} min: {n_cues} false cues ({n_cues / h:.2f} per film hour), "
           f"{claimed:.1f} s claimed ({claimed / seconds:.2%} of the film time); "
-          f"{time.process_time() - t0:.0f} CPU s in this process; settings changed: {args.set or 'none'}")
+          f"{time.process_time() - t0:.0f} CPU s in this process; settings changed: {args.set or 'none'}"
+          + ("; each film's main track kept as released" if args.keep_one else ""))
     return 0
 
 

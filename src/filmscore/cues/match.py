@@ -81,6 +81,10 @@ SPECTRUM_TIME_SECONDS = 2.0  # SpectrumCoherence: the track's moving mean over t
 SPECTRUM_BINS = 9            # and each frame's (film and track) over this many bins (about 100 Hz at 1024, 11025 Hz)
 SPECTRUM_NULL_SECONDS = (3.7, -5.3)  # its nulls: the track this far off the line (not beat-like multiples)
 SPECTRUM_SEARCH_SECONDS = 0.25  # the spectrum reading searches the lag this far either side of the candidate's
+SPECTRUM_SEARCH_STEP = 256   # in steps of this many samples (23 ms at 11025 Hz; its frames are 93 ms)
+SPECTRUM_SCREEN = 0.5        # and reads REFINE_SECONDS where the checked window reaches this share of its threshold
+SPECTRUM_TEMPOS = np.round(np.arange(-0.05, 0.05001, 0.0025), 4)  # the tempos of the lines tried through its offsets
+SPECTRUM_TEMPO = 0.0075      # the best of which must lie this close to the film's speed (another rendition: 2-4 % off)
 
 
 @dataclass
@@ -729,14 +733,16 @@ class StretchCoherence(Coherence):
 
 
 class SpectrumCoherence(Coherence):
-    """Per-frame agreement of the spectra, not the phases, where the film plays the track time-stretched (pitch kept).
+    """Per-frame agreement of the spectra, not the phases, of the film and a track along a line.
 
     A phase vocoder, or WSOLA over sustained, reverberant music, keeps a
     recording's short-time magnitude spectrum along the line of the speed but
-    not its waveform: `StretchCoherence` then finds nothing to cohere. Here
-    each film frame is paired with the track frame (at speed 1: the pitch as
-    released) that the line puts there, as in `StretchCoherence`, and
-    compared by the correlation across the band's bins of their log power
+    not its waveform: `StretchCoherence` then finds nothing to cohere; and
+    sustained music far under speech can hold too little phase in the band's
+    bins for `Coherence` while its partials still stand out of the speech.
+    Here each film frame is paired with the track frame the line puts there:
+    `pitch_kept`, the track at its own pitch (as `StretchCoherence`), else
+    rendered at `speed` (as `Coherence`); and they are compared by the correlation across the band's bins of their log power
     spectra, each made a contrast first: both minus their moving mean over
     `SPECTRUM_BINS` bins across frequency (the spectral envelope, the film's
     EQ among it: what stays is the partials), the track's also minus its
@@ -753,9 +759,21 @@ class SpectrumCoherence(Coherence):
     """
 
     def __init__(self, film: FilmAudio, tr: Track, ch: str, lag: int, n_fft: int, sr: int, fmin: float, fmax: float,
-                 null_shifts: tuple[int, ...], speed: float):
+                 null_shifts: tuple[int, ...], speed: float, pitch_kept: bool = True):
         super().__init__(film, tr, ch, lag, n_fft, sr, fmin, fmax, null_shifts, speed)
         self.kt = max(1, int(round(SPECTRUM_TIME_SECONDS * sr / self.hop)))
+        self.pitch_kept = pitch_kept
+
+    def track_frames(self, film_starts: np.ndarray) -> np.ndarray:
+        """The track frames (n, n_fft) the line puts at these film frame starts (at the track's own pitch: native
+        samples; rendered: samples at `speed`)."""
+        n_fft = self.n_fft
+        if self.pitch_kept:
+            ts, speed = np.round((film_starts - self.lag) * self.speed).astype(np.int64), 1.0
+        else:
+            ts, speed = (film_starts - self.lag).astype(np.int64), self.speed
+        y = self.tr.span(self.ch, int(ts[0]), int(ts[-1]) + n_fft, speed)
+        return y[(ts - ts[0])[:, None] + np.arange(n_fft)[None, :]]
 
     def _contrast(self, frames: np.ndarray) -> np.ndarray:
         """Log power of windowed frames (n, n_fft), made a contrast across frequency (not yet along time)."""
@@ -769,12 +787,10 @@ class SpectrumCoherence(Coherence):
         starts = self.f0 + np.arange(c0, c1) * hop
         x = self.film.pcm(self.ch, int(starts[e0 - c0]), int(starts[e1 - c0 - 1]) + n_fft)
         X = _unit_rows(self._contrast(np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:e1 - e0]))
-        tstarts = np.round((starts - self.lag) * self.speed).astype(np.int64)
-        y = self.tr.span(self.ch, int(tstarts[0]), int(tstarts[-1]) + n_fft, 1.0)
-        ys = y[(tstarts - tstarts[0])[:, None] + np.arange(n_fft)[None, :]]
+        ys = self.track_frames(starts)
         yl = (np.abs(ys).sum(axis=1) > 1e-6)[e0 - c0:e1 - c0]
         Y = self._contrast(ys)
-        Y = _unit_rows((Y - _smooth(Y, kt))[e0 - c0:e1 - c0])
+        Y = _unit_rows((Y - _along(Y, kt))[e0 - c0:e1 - c0])
         ia = np.arange(a, b)
         coh = np.where(yl[a - e0:b - e0], np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]), 0.0)
         nulls, oks = [], []
@@ -788,6 +804,11 @@ class SpectrumCoherence(Coherence):
             nulls.append(v)
             oks.append(ok)
         return coh.astype(np.float32), nulls, oks
+
+
+def _along(F: np.ndarray, k: int) -> np.ndarray:
+    """Moving mean of k rows along the first axis (the edge rows repeated beyond the ends), as float32."""
+    return uniform_filter1d(np.asarray(F, np.float32), k, axis=0, mode="nearest")
 
 
 def _unit_rows(F: np.ndarray) -> np.ndarray:
@@ -899,8 +920,8 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     cue's extent and boundaries do not depend on how well its speed was first
     estimated, and its speed ends up fitted over its whole length.
 
-    `spectrum` (pitch kept only): where the track plays is read from the spectra along the line
-    (`SpectrumCoherence`, its nulls `SPECTRUM_NULL_SECONDS` off it), not from their phases.
+    `spectrum`: where the track plays is read from the spectra along the line (`SpectrumCoherence`, its nulls
+    `SPECTRUM_NULL_SECONDS` off it), not from their phases.
     """
     sr = s.sample_rate
     es = s.extent
@@ -910,7 +931,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     speed = tr.speed if speed is None else speed
     if spectrum:
         co = SpectrumCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax,
-                               _spectrum_shifts(sr, hop), speed)
+                               _spectrum_shifts(sr, hop), speed, pitch_kept)
     elif pitch_kept:
         co = StretchCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax, shifts, speed,
                               int(round(STRETCH_JITTER_SECONDS * sr)))
@@ -922,9 +943,10 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
     if co.n * hop < es.n_fft * 4:
         return [], (0.0, 0.0)
     gap = int(round(es.merge_gap_seconds * sr / hop))
-    # a time-stretched reading's frames cohere only within their grains (weakly, where the music is quiet): its
-    # z is also read smoothed over STRETCH_SMOOTH_SECONDS (each scale against its own nulls, so each is a z)
-    kl = max(k, int(round(STRETCH_SMOOTH_SECONDS * sr / hop))) if pitch_kept else k
+    # a time-stretched reading's frames cohere only within their grains (weakly, where the music is quiet), and
+    # a spectra reading's mostly at its notes' onsets: their z is also read smoothed over STRETCH_SMOOTH_SECONDS
+    # (each scale against its own nulls, so each is a z)
+    kl = max(k, int(round(STRETCH_SMOOTH_SECONDS * sr / hop))) if pitch_kept or spectrum else k
 
     def zf() -> tuple[np.ndarray, np.ndarray]:
         """The short-scale z and the z cues are found by (the larger of the two scales' where kl > k)."""
@@ -1329,64 +1351,99 @@ def _spectrum_shifts(sr: int, hop: int) -> tuple[int, ...]:
 
 
 def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, lag: float, mid: int,
-                   channels: list[str], explained: list[tuple[float, float]] = ()) -> Alignment | None:
-    """A time-stretched rendition (pitch kept) at `speed`, read from the spectra along its line: its lag and z, or
-    None where the track does not play there.
+                   channels: list[str], explained: list[tuple[float, float]] = (), pitch_kept: bool = True
+                   ) -> Alignment | None:
+    """The track played at `speed` (`pitch_kept`: time-stretched, else resampled) about film sample `mid`, read from
+    the spectra along its line: its lag and z, or None where the track does not play there.
 
-    For films whose stretched music is verified by phase elsewhere (`speed`: that speed; a transfer plays all
-    its music at one speed), where a track's own stretched music holds no phase (`stretch_check` fails): a
-    phase vocoder, or WSOLA over sustained, reverberant music. `lag` (film samples, track sample 0 at speed
-    `speed`) comes from a candidate's frames, good to a frame or two: the lag is searched within
-    `SPECTRUM_SEARCH_SECONDS` by the mean `SpectrumCoherence` of the frames over REFINE_SECONDS about `mid` (film
-    sample) against the track read on a grid of 128 samples, then read at the best lag over the same span:
-    its statistic is `stretch_z` of its smoothed z over the frames outside `explained` (film seconds: the cues
-    found so far; looped music's repeats agree in their spectra, so a candidate at a repeat of a found cue's
-    track would read that cue's music), accepted at `verify.spectrum_min_z`. Another rendition
-    (another recording, its tempo a few % off) drifts off any one line at this speed by more than a frame in
-    a few seconds: it is the tolerant tier's (`cues.renditions`).
+    For a film whose music is verified by phase elsewhere at `speed`, treated as `pitch_kept` says (a transfer
+    plays all its music at one speed, one way), where a candidate's phase fails: stretched music that holds no
+    phase (a phase vocoder, or WSOLA over sustained, reverberant music; `stretch_check`), or quiet music whose
+    phase the speech over it drowns (`estimate`, the fine pass's candidates). `lag` (film samples, track sample
+    0 at speed `speed`) comes from a candidate's frames, good to a frame or two: the lag is searched within
+    `SPECTRUM_SEARCH_SECONDS` by the mean `SpectrumCoherence` of the frames about `mid` against the track read
+    on a grid of `SPECTRUM_SEARCH_STEP` samples, then read at the best lag over the same span: its statistic is
+    `stretch_z` of its smoothed z over the frames outside `explained` (film seconds: the cues found so far;
+    looped music's repeats agree in their spectra, so a candidate at a repeat of a found cue's track would read
+    that cue's music), accepted at `verify.spectrum_min_z`. The span is first the checked window on the
+    candidate's own channel (`channels[0]`), and REFINE_SECONDS on every channel only where that reaches
+    `SPECTRUM_SCREEN` of the threshold (most candidates of a film are no music of theirs: the longer span is
+    the cost of the few that may be), and only where the spectra over the window agree best along the line of
+    this speed: the best line through the frames' lag offsets (`SPECTRUM_TEMPOS`) lies within `SPECTRUM_TEMPO`
+    of it. Another rendition (another recording, its tempo a few % off) drifts off this line by a frame in a
+    few seconds, and its spectra agree best along a line of its own tempo: it is the tolerant tier's
+    (`cues.renditions`).
     """
     sr, es, vs = s.sample_rate, s.extent, s.verify
-    hop, n_fft, step = es.n_fft // 2, es.n_fft, 128
+    hop, n_fft, step = es.n_fft // 2, es.n_fft, SPECTRUM_SEARCH_STEP
     k = max(1, int(round(es.smooth_seconds * sr / hop)))
-    half, reach = int(REFINE_SECONDS * sr / 2), int(round(SPECTRUM_SEARCH_SECONDS * sr))
-    best: Alignment | None = None
-    for ch in channels:
-        co = SpectrumCoherence(film, tr, ch, int(round(lag)), n_fft, sr, vs.fmin, vs.fmax, (), speed)
+    reach = int(round(SPECTRUM_SEARCH_SECONDS * sr))
+    u = speed if pitch_kept else 1.0       # track samples read per film sample (own pitch: native; else rendered)
+
+    def read(ch: str, half: int) -> tuple[int, float, float] | None:
+        """(lag, statistic, tempo) over film samples mid +- half on channel ch; None where the overlap is too short.
+        tempo: the relative tempo of the line (through the frames' offsets) the spectra agree along best."""
+        co = SpectrumCoherence(film, tr, ch, int(round(lag)), n_fft, sr, vs.fmin, vs.fmax, (), speed, pitch_kept)
         i0, i1 = max(0, (mid - half - co.f0) // hop), min(co.n, (mid + half - co.f0) // hop)
         if i1 - i0 <= 2 * k + co.kt:
-            continue
+            return None
         starts = co.f0 + np.arange(i0, i1) * hop
-        X = co._contrast(np.lib.stride_tricks.sliding_window_view(
-            film.pcm(ch, int(starts[0]), int(starts[-1]) + n_fft), n_fft)[::hop][:i1 - i0])
-        pos = (starts - lag) * speed                                # the line's track sample of each film frame
+        X = _unit_rows(co._contrast(np.lib.stride_tricks.sliding_window_view(
+            film.pcm(ch, int(starts[0]), int(starts[-1]) + n_fft), n_fft)[::hop][:i1 - i0]))
+        pos = (starts - lag) * u                                    # the line's track sample of each film frame
         q0 = int(np.floor(pos[0])) - reach
         nq = (int(np.ceil(pos[-1])) + reach - q0) // step + 1
-        y = tr.span(ch, q0, q0 + (nq - 1) * step + n_fft, 1.0)
+        y = tr.span(ch, q0, q0 + (nq - 1) * step + n_fft, 1.0 if pitch_kept else speed)
         grid = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::step][:nq]
         live = np.abs(grid).sum(axis=1) > 1e-6
         Y = co._contrast(np.array(grid))
         # the track's time contrast over the same span of track time as the frames' (the grid is finer)
-        X = _unit_rows(X)
-        Y = _unit_rows(Y - _smooth(Y, max(1, int(round(co.kt * hop * speed / step)))))
+        Y = _unit_rows(Y - _along(Y, max(1, int(round(co.kt * hop * u / step)))))
+        base = np.round((pos - q0) / step).astype(np.int64)
         offs = np.arange(-(reach // step), reach // step + 1)
-        idx = np.round((pos - q0) / step).astype(np.int64)[:, None] + offs[None, :]
-        idx = np.clip(idx, 0, nq - 1)
-        C = np.einsum("ij,ikj->ik", X, Y[idx]) * live[idx]
-        d = int(offs[int(np.argmax(C.mean(axis=0)))]) * step       # track samples the line is late by
-        lag_b = int(round(lag - d / speed))
-        co = SpectrumCoherence(film, tr, ch, lag_b, n_fft, sr, vs.fmin, vs.fmax, _spectrum_shifts(sr, hop), speed)
+        C = np.stack([np.einsum("ij,ij->i", X, Y[j]) * live[j] for j in (np.clip(base + o, 0, nq - 1) for o in offs)],
+                     axis=1)                                        # (frames, offsets)
+        lag_b = int(round(lag - offs[int(np.argmax(C.mean(axis=0)))] * step / u))  # the line read best on
+        # the tempo of the best line through the offsets: drift in grid steps per frame from the middle
+        n, m = C.shape
+        rel = (starts - mid) * u / step
+        tempo, top = 0.0, -np.inf
+        for e in SPECTRUM_TEMPOS:
+            J = np.arange(m)[None, :] + np.round(rel * e).astype(np.int64)[:, None]
+            ok = (J >= 0) & (J < m)
+            cnt = ok.sum(axis=0)
+            v = np.where(ok, np.take_along_axis(C, np.clip(J, 0, m - 1), axis=1), 0.0).sum(axis=0)
+            v = np.where(cnt >= n // 2, v / np.maximum(cnt, 1), -np.inf)
+            if v.max() > top:
+                tempo, top = float(e), float(v.max())
+        co = SpectrumCoherence(film, tr, ch, lag_b, n_fft, sr, vs.fmin, vs.fmax, _spectrum_shifts(sr, hop), speed,
+                               pitch_kept)
         co.extend((mid - half - co.f0) // hop, (mid + half - co.f0) // hop)
         if co.hi - co.lo <= 2 * k:
-            continue
+            return None
         t = co.f0 + (np.arange(co.lo, co.hi) * hop + n_fft // 2)
         free = np.ones(len(t), bool)
         for a, b in explained:
             free &= (t < a * sr) | (t > b * sr)
-        z = stretch_z(co.z(k)[free], t[free] - mid, vs.window_seconds * sr, 2 * k)
-        log.debug("%s: %s time-stretched at speed %.6f, read by its spectra (%s): lag %.3f s, z %.1f",
-                  film.path.name, tr.name, speed, ch, lag_b / sr, z)
-        if best is None or z > best.z:
-            best = Alignment(speed, lag_b, z, ch, pitch_kept=True, spectrum=True)
+        return lag_b, stretch_z(co.z(k)[free], t[free] - mid, vs.window_seconds * sr, 2 * k), tempo
+
+    # the screen reads the candidate's own channel (channels[0]) over the checked window only; music whose spectra
+    # agree best along a line of another tempo is not played at this speed (another rendition)
+    first = read(channels[0], int(vs.window_seconds * sr / 2))
+    if first is None or first[1] < SPECTRUM_SCREEN * vs.spectrum_min_z or abs(first[2]) > SPECTRUM_TEMPO:
+        if first is not None:
+            log.debug("%s: %s at speed %.6f, its spectra over the window: z %.1f along a line of tempo %+.2f %%",
+                      film.path.name, tr.name, speed, first[1], 100 * first[2])
+        return None
+    best: Alignment | None = None
+    for ch in channels:
+        got = read(ch, int(REFINE_SECONDS * sr / 2))
+        if got is None:
+            continue
+        log.debug("%s: %s at speed %.6f (%s), read by its spectra (%s): lag %.3f s, z %.1f", film.path.name,
+                  tr.name, speed, "pitch kept" if pitch_kept else "resampled", ch, got[0] / sr, got[1])
+        if best is None or got[1] > best.z:
+            best = Alignment(speed, got[0], got[1], ch, pitch_kept=pitch_kept, spectrum=True)
     return best if best is not None and best.z >= vs.spectrum_min_z else None
 
 
@@ -1412,8 +1469,8 @@ def stretch_z(zs: np.ndarray, t: np.ndarray, w: float, min_frames: int) -> float
 
 
 def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: list[float],
-             patient: float | None = None, settled: tuple[float, ...] = (), transfer: float | None = None,
-             explained: list[tuple[float, float]] = ()) -> Alignment:
+             patient: float | None = None, settled: tuple[float, ...] = (),
+             playback: tuple[float, bool] | None = None, explained: list[tuple[float, float]] = ()) -> Alignment:
     """The speed and sample-exact lag of a candidate, checked by GCC-PHAT (z < verify.min_z: not the track).
 
     1. Speeds already verified in this film (a transfer plays all its music
@@ -1441,8 +1498,10 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     pitch, so neither the speed search nor the time-stretch reading is run
     for it (candidates printed at other grid speeds still are).
 
-    `transfer`, `explained`: the speed the film's time-stretched music is verified at by phase, and the cues found
-    so far (`stretch_check`'s).
+    `playback`: (speed, pitch kept) of the film's music as verified by phase (its longest cue's), and
+    `explained`: the cues found so far (film seconds). A patient candidate whose phase fails at a resampled
+    playback speed is read by its spectra there (`spectrum_check`); a candidate of a time-stretched film
+    whose phase fails goes to `stretch_check` with that speed.
     """
     sr = s.sample_rate
     vs = s.verify
@@ -1473,6 +1532,12 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
                 break
         if best.z >= vs.min_z:
             break
+    if best.z < vs.min_z and patient and known and playback is not None and not playback[1]:
+        # quiet music at the film's verified (resampled) speed whose phase the speech drowns: its spectra
+        sp = playback[0]
+        heard = spectrum_check(film, tr, s, sp, lag_at(sp, t_film), int(round(t_film * sr)), channels, explained,
+                               pitch_kept=False)
+        return heard if heard is not None else best
     if best.z < vs.min_z and any(abs(k - tr.speed) <= 0.5 * s.speed_step for k in settled):
         return best  # failed at the film's settled speed, printed near it: no speed search, no stretch reading
     if best.z < vs.min_z and not (patient and known):
@@ -1492,7 +1557,8 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     if best.z < vs.min_z:
         if patient:
             return best
-        kept = stretch_check(film, tr, c, s, tau_c, t_film, channels, transfer=transfer, explained=explained)
+        kept = stretch_check(film, tr, c, s, tau_c, t_film, channels, explained=explained,
+                             transfer=playback[0] if playback is not None and playback[1] else None)
         return kept if kept is not None else best
     if best.speed not in settled:
         ts, te = window(best.speed)
@@ -1573,15 +1639,17 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     known_len: list[float] = []  # the length of the cue each was refitted over (0: not refitted)
     found_by: list[tuple[str, str, float]] = []  # (track, source, score) of the candidate that found each cue
 
-    def transfer() -> float | None:
-        """The speed of a film that time-stretches its music: that of its longest cue whose stretched music holds
-        phase (the spectrum reading's cues do not count), where such cues explain more of the film than resampled
-        ones; else None."""
+    def playback() -> tuple[float, bool] | None:
+        """(speed, pitch kept) of the film's music as verified by phase: its longest such cue's, of the treatment
+        (time-stretched or resampled) whose cues explain more of the film (the spectra reading's cues do not
+        count); None where no cue is found yet."""
         phase = [q for q in found if not q.spectrum]
-        kept = [q for q in phase if q.pitch_kept]
-        if not kept or sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in phase) <= 0:
+        net = sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in phase)
+        mine = [q for q in phase if q.pitch_kept == (net > 0)]
+        if not mine:
             return None
-        return float(max(kept, key=lambda q: q.end - q.start).speed)
+        q = max(mine, key=lambda q: q.end - q.start)
+        return float(q.speed), bool(q.pitch_kept)
     n_checked = 0
 
     def check(c: Candidate, patient: float | None = None, kept: bool = False) -> None:
@@ -1610,11 +1678,13 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         settled = tuple(k for k, n in zip(known, known_len) if n >= 2 * vs.window_seconds)
         if kept:
             channels = [c.channel] + [o for o in film.channels if o != c.channel and o in tr.channels]
-            al = (stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient, transfer=transfer(),
+            pb = playback()
+            al = (stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient,
+                                transfer=pb[0] if pb is not None and pb[1] else None,
                                 explained=[(q.start, q.end) for q in found])
                   or Alignment(tr.speed, 0, -np.inf, pitch_kept=True))
         else:
-            al = estimate(film, tr, c, s, known, patient=patient, settled=settled, transfer=transfer(),
+            al = estimate(film, tr, c, s, known, patient=patient, settled=settled, playback=playback(),
                           explained=[(q.start, q.end) for q in found])
         if al.z < (vs.spectrum_min_z if al.spectrum else vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
