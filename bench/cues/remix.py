@@ -51,7 +51,8 @@ def phase_vocoder(x: np.ndarray, sr: int, tempo: float, seed: int = 0) -> np.nda
     Not remixed: the recording itself time-stretched, as a pitch-corrected transfer may be."""
     x = np.asarray(x, np.float32)
     x = x[:, None] if x.ndim == 1 else x
-    chans = [_stretch_random_phase(x[:, c], sr, lambda t: tempo, np.random.default_rng(seed)) for c in range(x.shape[1])]
+    chans = [_stretch_random_phase(x[:, c], sr, lambda t: tempo, np.random.default_rng(seed))
+             for c in range(x.shape[1])]
     return np.stack(chans, axis=1)
 
 

@@ -742,8 +742,9 @@ class SpectrumCoherence(Coherence):
     bins for `Coherence` while its partials still stand out of the speech.
     Here each film frame is paired with the track frame the line puts there:
     `pitch_kept`, the track at its own pitch (as `StretchCoherence`), else
-    rendered at `speed` (as `Coherence`); and they are compared by the correlation across the band's bins of their log power
-    spectra, each made a contrast first: both minus their moving mean over
+    rendered at `speed` (as `Coherence`); and they are compared by the
+    correlation across the band's bins of their log power spectra, each made
+    a contrast first: both minus their moving mean over
     `SPECTRUM_BINS` bins across frequency (the spectral envelope, the film's
     EQ among it: what stays is the partials), the track's also minus its
     moving mean over `SPECTRUM_TIME_SECONDS` along time (its sustained
