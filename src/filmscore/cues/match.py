@@ -487,19 +487,28 @@ class Coherence:
         Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length, self.speed), m)
         yl = np.abs(Y).sum(axis=1) > 0  # track frames that carry signal
         nb = X.shape[1] // 2
-        ia = np.arange(a, b)
         coh = np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]) / nb
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i], Y[j]) / nb)
+        return coh.astype(np.float32), nulls, oks
+
+    def _nulls(self, a: int, b: int, e0: int, e1: int, yl: np.ndarray, pair, cols: tuple[int, ...] = ()
+               ) -> tuple[list, list]:
+        """Each null shift's values for frames [a, b): film frame i paired with track frame i - k, by
+        `pair(film rows, track rows)` (row indices from e0 into the frames computed, [e0, e1); `cols`: the shape
+        of one pair's value); pairs outside them, or onto a track frame without signal (`yl`), are marked not
+        ok."""
+        ia = np.arange(a, b)
         nulls, oks = [], []
         for k in self.shifts:
             j = ia - k  # track frame paired with film frame i
-            ok = (j >= 0) & (j < self.n)
+            ok = (j >= e0) & (j < e1)
             ok[ok] &= yl[j[ok] - e0]
-            v = np.zeros(len(ia), np.float32)
+            v = np.zeros((len(ia),) + cols, np.float32)
             if ok.any():
-                v[ok] = np.einsum("ij,ij->i", X[ia[ok] - e0], Y[j[ok] - e0]) / nb
+                v[ok] = pair(ia[ok] - e0, j[ok] - e0)
             nulls.append(v)
             oks.append(ok)
-        return coh.astype(np.float32), nulls, oks
+        return nulls, oks
 
     def extend(self, a: int, b: int) -> None:
         """Make frames [a, b) (clipped to the overlap) computed; the range stays contiguous."""
@@ -567,18 +576,9 @@ class DriftCoherence(Coherence):
                                ).view(np.complex64)
         yl = np.abs(Y).sum(axis=1) > 0
         nb = X.shape[1]
-        ia = np.arange(a, b)
         coh = ((X[a - e0:b - e0] * np.conj(Y[a - e0:b - e0])) @ self.ramp).real / nb
-        nulls, oks = [], []
-        for k in self.shifts:
-            j = ia - k
-            ok = (j >= 0) & (j < self.n)
-            ok[ok] &= yl[j[ok] - e0]
-            v = np.zeros((len(ia), len(self.deltas)), np.float32)
-            if ok.any():
-                v[ok] = ((X[ia[ok] - e0] * np.conj(Y[j[ok] - e0])) @ self.ramp).real / nb
-            nulls.append(v)
-            oks.append(ok)
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: ((X[i] * np.conj(Y[j])) @ self.ramp).real / nb,
+                                 (len(self.deltas),))
         return coh.astype(np.float32), nulls, oks
 
     def _best(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -686,19 +686,9 @@ class StretchCoherence(Coherence):
         Y = sfft.rfft(ys, self.N, axis=1)[:, self.band]
         yl = np.abs(Y).sum(axis=1) > 1e-6
         Y /= np.abs(Y) + 1e-9
-        ia = np.arange(a, b)
         coh, peak = self._pairs(X[a - e0:b - e0], Y[a - e0:b - e0])
         coh = np.where(yl[a - e0:b - e0], coh, 0.0).astype(np.float32)
-        nulls, oks = [], []
-        for k in self.shifts:
-            j = ia - k
-            ok = (j >= e0) & (j < e1)
-            ok[ok] &= yl[j[ok] - e0]
-            v = np.zeros(len(ia), np.float32)
-            if ok.any():
-                v[ok] = self._pairs(X[ia[ok] - e0], Y[j[ok] - e0])[0]
-            nulls.append(v)
-            oks.append(ok)
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: self._pairs(X[i], Y[j])[0])
         self._last_peak = peak
         return coh, nulls, oks
 
@@ -792,18 +782,8 @@ class SpectrumCoherence(Coherence):
         yl = (np.abs(ys).sum(axis=1) > 1e-6)[e0 - c0:e1 - c0]
         Y = self._contrast(ys)
         Y = _unit_rows((Y - _along(Y, kt))[e0 - c0:e1 - c0])
-        ia = np.arange(a, b)
         coh = np.where(yl[a - e0:b - e0], np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]), 0.0)
-        nulls, oks = [], []
-        for k in self.shifts:
-            j = ia - k
-            ok = (j >= e0) & (j < e1)
-            ok[ok] &= yl[j[ok] - e0]
-            v = np.zeros(len(ia), np.float32)
-            if ok.any():
-                v[ok] = np.einsum("ij,ij->i", X[ia[ok] - e0], Y[j[ok] - e0])
-            nulls.append(v)
-            oks.append(ok)
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i], Y[j]))
         return coh.astype(np.float32), nulls, oks
 
 
