@@ -186,3 +186,22 @@ def test_stretch_z_grows_with_the_span_at_one_windows_chance_spread():
     wins = np.floor((t + 12) / 8).clip(0, 2)
     draws = [stretch_z(rng.standard_normal(3)[wins.astype(int)], t, 8.0, 4) for _ in range(4000)]
     assert 0.1 < np.mean(draws) < 0.8 and 2.6 < np.quantile(draws, 0.999) < 4.0
+
+
+def test_half_frame_lines_are_the_rows_read_by_linear_interpolation():
+    """`match.half_frame_lines` (band_speed's lines of speed and lag) against numpy's interpolation of each row:
+    G laid between zeros half a column beyond both ends, read at first + k / 2 and averaged over the rows."""
+    from filmscore.cues.match import half_frame_lines
+
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((7, 40)).astype(np.float32)
+    first = rng.uniform(-4.0, 38.0, size=(5, 7))
+    first[0] = -60.0  # a line wholly before the film's frames
+    n = 12
+    got = half_frame_lines(G, first, n)
+    x = np.concatenate([[-0.5], np.arange(40), [39.5]])
+    want = np.array([[np.mean([np.interp(first[i, r] + k / 2, x, np.r_[0.0, G[r], 0.0], left=0.0, right=0.0)
+                               for r in range(7)]) for k in range(n)] for i in range(5)])
+    assert got.shape == (5, n)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not got[0].any()

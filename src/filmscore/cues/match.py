@@ -70,6 +70,8 @@ SPEED_SLACK = 1e-3         # an estimate this close outside cues.speeds is held 
 POLISH_ETA = 6e-4          # a checked alignment's speed is polished within this relative range
 FINE_SPEED_SNAP = 2e-3     # the fine candidate search reads a track at its print's grid speed this close to the film's
 DUPLICATE_SCORE = 0.5       # another track's candidate inside a cue scoring this share of the cue's is checked
+REPEAT_RIVAL = 1.15          # a candidate inside a cue of its own track at another offset is checked where its GCC-PHAT
+                             # z over its window exceeds the cue's own alignment's there by this factor
 DRIFT_TRACK = 2.0          # the extent follows a drift of the lag this many samples either way (DriftCoherence)
 DRIFT_STEP = 0.5           # in steps of this many samples
 STRETCH_GRAIN_SPEED = 1e-4  # a resampled reading this close to speed 1 may be a stretcher's grains ...
@@ -1098,6 +1100,29 @@ def _fine_bands(x: np.ndarray, spec: BandSpec) -> np.ndarray:
     return normalise_bands(f.finish(), spec)
 
 
+def half_frame_lines(G: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
+    """Mean over the rows r of G (rows, columns) of row r read at column first[i, r] + k / 2, linearly
+    interpolated, for every line i and k = 0 .. n - 1: (lines, n) float32. Beyond the last column G is 0 (half a
+    column on, the interpolation tapers to it), and so before the first.
+
+    G is laid on a grid of half columns (the midpoints its linear interpolation), so that each row's n readings
+    are one run of that grid taken at one fractional offset: a gather and two products a line."""
+    R, C = G.shape
+    pad = n + 4
+    Gh = np.zeros((R, 2 * C - 1 + 2 * pad), np.float32)
+    Gh[:, pad:pad + 2 * C - 1:2] = G
+    Gh[:, pad + 1:pad + 2 * C - 1:2] = 0.5 * (G[:, :-1] + G[:, 1:])
+    flat, run, row0 = Gh.ravel(), np.arange(n + 1), np.arange(R) * Gh.shape[1] + pad
+    out = np.empty((len(first), n), np.float32)
+    for i, p in enumerate(first):
+        q = np.clip(2 * np.asarray(p, np.float64), -pad, 2 * C + pad)  # half columns; far outside reads 0
+        q0 = np.floor(q)
+        w = (q - q0).astype(np.float32)
+        g = flat[np.clip((row0 + q0.astype(np.int64))[:, None] + run, 0, len(flat) - 1)]
+        out[i] = ((1 - w) @ g[:, :-1] + w @ g[:, 1:]) / R
+    return out
+
+
 def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c: float, s: StampSettings,
                eps_max: float, pitch_kept: bool = False) -> tuple[float, float, float]:
     """Speed and lag from log-band frames of the track around `tau_c` (native s) against the film: (speed, lag s, z).
@@ -1132,22 +1157,13 @@ def band_speed(film: FilmAudio, tr: Track, ch: str, s0: float, lag: float, tau_c
     fa = int((lag + a_n / s0 - margin) * sr)
     fb = int((lag + b_n / s0 + margin) * sr)
     F = _fine_bands(film.pcm(ch, fa, fb), spec)
-    G = T @ F.T  # (track frames, film frames)
     t_film_c = lag + tau_c / s0
     eps = np.arange(-eps_max, eps_max + 1e-12, SPEED_BAND_STEP)
     d = np.arange(-s.verify.search_seconds, s.verify.search_seconds + 1e-9, hop_s / 2)
-    best = (-np.inf, 0, 0)
-    rows = np.arange(len(T))[:, None]
-    scores = np.empty((len(eps), len(d)), np.float32)
-    for i, e in enumerate(eps):
-        base = t_film_c + (t_native - tau_c) / (s0 * (1 + e))  # film time of each track frame at lag shift 0
-        pos = ((base[:, None] + d[None, :]) - fa / sr - hop_s / 2) / hop_s
-        j = np.floor(pos).astype(np.int64)
-        w = (pos - j).astype(np.float32)
-        ok = (j >= 0) & (j + 1 < G.shape[1])
-        j = np.clip(j, 0, G.shape[1] - 2)
-        v = (G[rows, j] * (1 - w) + G[rows, j + 1] * w) * ok
-        scores[i] = v.mean(axis=0)
+    # film frame of each track frame at the first lag, for every speed (the lags step by half a frame)
+    first = np.stack([(t_film_c + (t_native - tau_c) / (s0 * (1 + e)) + d[0] - fa / sr - hop_s / 2) / hop_s
+                      for e in eps])
+    scores = half_frame_lines(T @ F.T, first, len(d))
     i, k = np.unravel_index(int(np.argmax(scores)), scores.shape)
     row = scores[i]
     far = np.abs(d - d[k]) > 0.1
@@ -1633,6 +1649,40 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         return float(q.speed), bool(q.pitch_kept)
     n_checked = 0
 
+    def rival(q: Cue, tr: Track, m: float, tau_c: float) -> bool:
+        """Whether a candidate of q's own track, track time `tau_c` (as released) at film time `m` inside q, plays
+        the film's music there better than q's alignment: looped music and recapitulated themes repeat themselves
+        closely enough to be accepted at the repeat, and then q's track offset (and whatever is read from the
+        track there) names the wrong part of the track. Both alignments are read by GCC-PHAT over the same film
+        window at q's speed; the candidate is checked (and `resolve_overlaps` keeps the better-evidenced cue) where
+        its z exceeds q's by REPEAT_RIVAL. q's own alignment, or a q not verified by phase at one speed: no."""
+        if q.pitch_kept or q.spectrum:
+            return False
+        sp = q.speed
+        here = (m - q.lag) * sp  # track seconds under q's alignment at the candidate's film time
+        if abs(here - tau_c) < 2 * vs.search_seconds * sp:
+            return False
+        dur = tr.audio().n_samples / sr
+        chans = [o for o in film.channels if o in tr.channels]
+        zs = []
+        for t_track in (tau_c, here):
+            w = min(vs.window_seconds, dur / sp)
+            t0 = min(max(0.0, t_track / sp - w / 2), max(0.0, dur / sp - w))
+            ts, te = int(t0 * sr), int(min(dur / sp, t0 + w) * sr)
+            al = Alignment(sp, int(round((m - t_track / sp) * sr)))
+            zs.append(gcc_at(film, tr, al, ts, te, chans, s).z)
+        return zs[0] >= vs.min_z and zs[0] > REPEAT_RIVAL * max(zs[1], 0.0)
+
+    def contends(c: Candidate, tr: Track, q: Cue, by: tuple[str, str, float], m: float, tau_c: float) -> bool:
+        """Whether candidate c (track time `tau_c` at film time `m`) inside cue q, found by candidate `by` (track,
+        source, score), is checked all the same: its source scores it about as high as q's own candidate
+        (DUPLICATE_SCORE), and it names another track (a near-duplicate of q's: the album's other mix or edit of
+        it) or q's track at another offset that plays the film's music better there (`rival`). Checked, the two
+        cues' overlap goes to the better-evidenced (`resolve_overlaps`), whichever the search ranked first."""
+        if by[1] != c.source or c.score < DUPLICATE_SCORE * by[2]:
+            return False
+        return by[0] != tr.name or rival(q, tr, m, tau_c)
+
     def check(c: Candidate, patient: float | None = None, kept: bool = False) -> None:
         """Verify one candidate; `patient`: a candidate of quiet music found at this speed (`estimate`); `kept`:
         found with the track's pitch kept, in a film that time-stretches its music (`stretch_check` verifies it)."""
@@ -1648,11 +1698,8 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         # a candidate whose film window already lies inside an accepted cue is not checked again (music that
         # loops matches itself at several lags; checking every repeat of a loop doubles the matcher's time
         # for a few seconds of recall where a repeat was accepted first and covers only part of a cue) -- unless
-        # it names another track and its source scores it about as high as the cue's own candidate: a
-        # near-duplicate of the track (the album's other mix or edit of it), checked so that the better of the
-        # two wins the time (`resolve_overlaps`), whichever the search ranked first
-        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end
-               and (by[0] == tr.name or by[1] != c.source or c.score < DUPLICATE_SCORE * by[2])
+        # it contends for the cue (`contends`)
+        if any(q.start <= c.t0 + c.lag + 1.0 and c.t1 + c.lag - 1.0 <= q.end and not contends(c, tr, q, by, m, tau_c)
                for q, by in zip(found, found_by)):
             return
         n_checked += 1
@@ -1716,9 +1763,14 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         sp = known[0] if known else min(hi, max(lo, 1.0))
         def explained(c: Candidate) -> bool:
             # this pass looks for what the first left unexplained: a candidate whose window lies mostly inside
-            # found cues (a looped track matching a repeat of itself, most often) is not checked
+            # found cues (a looped track matching a repeat of itself, most often) is not checked, unless it
+            # contends for a cue of its own track (`contends`: at another offset, playing the film's music better)
             a, b = c.t0 + c.lag, c.t1 + c.lag
-            return sum(max(0.0, min(b, q.end) - max(a, q.start)) for q in found) > 0.5 * (b - a)
+            tr, mid_t = tracks[c.track], 0.5 * (c.t0 + c.t1)
+            return sum(min(b, q.end) - max(a, q.start) for q, by in zip(found, found_by)
+                       if min(b, q.end) > max(a, q.start)
+                       and not (by[0] == tr.name and contends(c, tr, q, by, c.lag + mid_t, mid_t * tr.speed))
+                       ) > 0.5 * (b - a)
 
         # a transfer treats all its music one way: the fine frames read the tracks as the film's cues play them
         kept = sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in found) > 0

@@ -1,0 +1,83 @@
+"""A track that repeats itself: the cue names the part of the track the film plays, whichever the search ranks first.
+
+Looped music and recapitulated themes recur in a track closely enough for
+the phase check to accept the recurrence: a cue matched there names another
+part of the track (its track_offset, from which the features are read).
+Made at run time from real music (Debian flare-game) under espeak-ng speech:
+a track whose second statement of a passage carries another layer, and a
+film that plays the first statement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from filmscore.cues import match, stamp_film
+from filmscore.media import decode_audio
+from tests.test_cues_quiet import SETTINGS, SR, add_cue, continuous_dialogue, encode, material  # noqa: F401
+
+FIRST, SECOND, LENGTH, FILM_AT = 12.0, 38.0, 16.0, 10.0  # the passage's two statements in the track; where the film
+# plays the first
+
+
+@pytest.fixture(scope="module")
+def repeat_film(material, tmp_path_factory):  # noqa: F811
+    """(film, soundtrack folder, track name): a track of real music (one recording's passage in another's) whose
+    passage at FIRST recurs at SECOND with another layer over it (0.75 of the passage and 0.6 of other music: a
+    correlation of about 0.8 with the first statement), and a 40 s film playing the first statement from FILM_AT
+    under continuous speech, as loud as the speech."""
+    music, speech = material
+    root = tmp_path_factory.mktemp("repeat")
+    st = root / "soundtrack"
+    st.mkdir()
+    passage = decode_audio(music[0], SR, channels=2)[int(20 * SR):int((20 + LENGTH) * SR)]
+    y = decode_audio(music[1], SR, channels=2)  # everything else of the track: another recording's music
+    assert len(y) >= 100 * SR and len(passage) == int(LENGTH * SR), "the test needs 100 s of the second track"
+
+    def part(a: float, b: float) -> np.ndarray:
+        return y[int(a * SR):int(b * SR)]
+
+    layer = part(60, 60 + LENGTH)
+    track = np.concatenate([part(0, FIRST), passage, part(30, 30 + SECOND - FIRST - LENGTH),
+                            0.75 * passage + 0.6 * layer, part(80, 80 + 20)])
+    sf.write(st / "looped.wav", track, SR)
+    sf.write(st / "other.wav", decode_audio(music[2], SR, channels=2)[:int(60 * SR)], SR)
+    talk = continuous_dialogue(speech, 40.0, np.random.default_rng(5))
+    mix = talk.copy()
+    add_cue(mix, passage.mean(axis=1), FILM_AT, 0.0, talk)
+    return encode(mix * 0.8, root / "repeat.m4a"), st, "looped"
+
+
+def _repeat_first(monkeypatch) -> None:
+    """The search's candidates at the second statement's lag (FILM_AT - SECOND) moved to the front, the others in
+    the order the search gave them."""
+    merge = match.merge_candidates
+    monkeypatch.setattr(match, "merge_candidates", lambda cands, tol=0.5: sorted(
+        merge(cands, tol), key=lambda c: abs(c.lag - (FILM_AT - SECOND)) > 1.0))
+
+
+def test_a_cue_of_a_repeating_track_names_the_statement_the_film_plays_whichever_is_ranked_first(repeat_film,
+                                                                                                  monkeypatch):
+    film, st, name = repeat_film
+    for ranked in ("as searched", "repeat first"):
+        if ranked == "repeat first":
+            _repeat_first(monkeypatch)
+        df = stamp_film(film, st, SETTINGS)
+        r = df[df.track == name]
+        assert len(r) == 1, (ranked, df)
+        r = r.iloc[0]
+        assert abs(r.start - FILM_AT) <= 0.5 and abs(r.end - (FILM_AT + LENGTH)) <= 0.5, (ranked, r)
+        assert abs(r.track_offset - (FIRST + r.start - FILM_AT)) <= 0.1, (ranked, r)
+
+
+def test_without_the_rival_check_the_repeat_ranked_first_names_the_wrong_statement(repeat_film, monkeypatch):
+    """The negative control: the film above does put the second statement through the phase check first."""
+    film, st, name = repeat_film
+    _repeat_first(monkeypatch)
+    monkeypatch.setattr(match, "REPEAT_RIVAL", np.inf)
+    df = stamp_film(film, st, SETTINGS)
+    r = df[df.track == name]
+    assert len(r) >= 1, df
+    assert abs(r.iloc[0].track_offset - (SECOND + r.iloc[0].start - FILM_AT)) <= 0.1, df
