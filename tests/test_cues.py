@@ -708,6 +708,10 @@ def test_evaluation_against_hand_computed_values():
     assert ov["time_f1"] == pytest.approx(2 * p * r / (p + r))
     assert ov["cue_precision"] == pytest.approx(2 / 4) and ov["cue_recall"] == pytest.approx(2 / 3)
     assert ov["median_boundary_error"] == pytest.approx(0.75)
+    assert ov["offset_wrong"] == 0.0  # 0.5 s is not beyond OFFSET_WRONG_SECONDS
+    # b matched at a repeat 10 s on in its track: one pair of two names the wrong part of it
+    _, ov3 = evaluate(found.assign(track_offset=[1.5, 12.0, 0.0, 0.0]), {"f": truth})
+    assert ov3["offset_wrong"] == pytest.approx(0.5) and ov3["median_offset_error"] == pytest.approx(5.25)
     # a film with truth and no cues found: recall 0, precision undefined
     per2, ov2 = evaluate(found.iloc[0:0], {"f": truth})
     assert ov2["time_recall"] == 0.0 and math.isnan(ov2["time_precision"])

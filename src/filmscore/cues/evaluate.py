@@ -12,7 +12,10 @@ pooled; the median is reported. Offset error, of pairs where the truth gives
 track_offset: |difference of the track positions the two put at the later of
 their starts| (each cue's track_offset plus the film time since its start
 times its speed, 1 where a table has no speed), so that a start found late
-is a boundary error and not also an offset error. F1 = 2PR/(P+R). A ratio whose
+is a boundary error and not also an offset error; `offset_wrong` is the share
+of those pairs whose offset error exceeds OFFSET_WRONG_SECONDS (the cue names
+another part of its track: looped music matched at a repeat of itself, which
+a median does not show). F1 = 2PR/(P+R). A ratio whose
 denominator is zero is NaN (a film with no truth has no recall).
 
 Match tiers: the figures are for every found cue (`exact` and `rendition`,
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_IOU = 0.5
+OFFSET_WRONG_SECONDS = 0.5  # an offset error beyond this names another part of the track
 
 
 def union(intervals) -> list[tuple[float, float]]:
@@ -131,6 +135,8 @@ def _metrics(c: dict) -> dict:
         "cue_precision": cp, "cue_recall": cr, "cue_f1": _f1(cp, cr),
         "median_boundary_error": float(np.median(c["boundary_errors"])) if c["boundary_errors"] else math.nan,
         "median_offset_error": float(np.median(c["offset_errors"])) if c["offset_errors"] else math.nan,
+        "offset_wrong": (float(np.mean(np.asarray(c["offset_errors"]) > OFFSET_WRONG_SECONDS)) if c["offset_errors"]
+                         else math.nan),
     }
 
 
@@ -140,7 +146,7 @@ JUDGED = ("cue_precision", "cue_recall", "cue_f1", "time_precision", "time_recal
           "exact_cue_precision", "exact_cue_recall", "exact_time_precision", "exact_time_recall")
 #: the figures also given for the exact tier alone (prefixed exact_)
 TIERED = ("time_precision", "time_recall", "time_f1", "cue_precision", "cue_recall", "cue_f1", "median_boundary_error",
-          "median_offset_error")
+          "median_offset_error", "offset_wrong")
 
 
 def exact_only(found: pd.DataFrame) -> pd.DataFrame:

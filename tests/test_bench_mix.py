@@ -1,0 +1,41 @@
+"""The bench's film mixing (bench/cues/run.py, condition `film_mix`): the duck and the bus compressor, against
+levels worked out by hand."""
+
+import numpy as np
+import pytest
+
+from bench.cues.run import SR, compress, duck
+
+
+def _db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) + 1e-12))
+
+
+def test_duck_dips_the_music_by_its_depth_while_the_dialogue_speaks_and_recovers_after():
+    n = 6 * SR
+    talk = np.zeros(n, np.float32)
+    talk[2 * SR:4 * SR] = 0.1 * np.random.default_rng(0).standard_normal(2 * SR)  # speech from 2 s to 4 s
+    g = duck(talk, 9.0, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    attack, release = rng.uniform(0.05, 0.12), rng.uniform(0.3, 0.8)  # the time constants duck draws
+    assert g.shape == (n,)
+    db = 20 * np.log10(g)
+    assert np.abs(db[:int(1.9 * SR)]).max() < 0.01  # before the speech: untouched
+    # during it: the full depth once 5 attack time constants have passed (-9 dB x e^-5 = 0.06 dB short of it)
+    assert db[int((2.0 + 5 * attack) * SR):int(3.95 * SR)] == pytest.approx(-9.0, abs=0.07)
+    # after it: back towards 0 dB as a one-pole of the release's time constant, -9 e^(-(t - 4) / release) (the
+    # speech's end as the side-chain sees it is known to 20 ms)
+    for t in (4.5, 5.0, 5.5):
+        assert db[int(t * SR)] == pytest.approx(-9 * np.exp(-(t - 4.0) / release), rel=0.1, abs=0.02)
+    assert np.all(np.diff(db[int(4.0 * SR):]) >= -1e-4)  # rising all the way, never dipping again
+
+
+def test_compress_reduces_a_level_above_its_threshold_by_the_ratio():
+    t = np.arange(4 * SR) / SR
+    x = np.sin(2 * np.pi * 440 * t).astype(np.float32)[:, None] * np.where(t < 2, 0.01, 1.0)[:, None]  # -40, then 0 dB
+    y = compress(np.repeat(x, 2, axis=1), threshold_db=-18.0, ratio=4.0)
+    # the loud half sets the reference (its peak): 0 dB re it is 18 dB over the threshold, kept 18 / 4 over it
+    assert _db(y[int(3 * SR):, 0]) - _db(x[int(3 * SR):, 0]) == pytest.approx(-18 * (1 - 1 / 4), abs=0.3)
+    # the quiet half, 40 dB under the reference, is under the threshold: untouched
+    assert _db(y[int(0.5 * SR):int(1.9 * SR), 0]) == pytest.approx(_db(x[int(0.5 * SR):int(1.9 * SR), 0]), abs=0.01)
+    assert np.array_equal(y[:, 0], y[:, 1])  # both channels by one gain
