@@ -197,6 +197,13 @@ def test_fine_segment_scores_are_the_summed_cosines_and_skip_only_dead_film():
             ref = sum(float(T[starts[k] + j] @ F[p + j]) for j in js if starts[k] + j < len(T))
             assert M[k, p] == pytest.approx(ref, abs=1e-3), (k, p)
     assert not M[:, 400:1100 - js[-1]].any()  # a window of zero frames scores exactly 0
+    # the dense product in blocks of any size (positions and segments split anywhere) is the same M
+    from filmscore.cues.fine import _dense_scores
+
+    M1, s1 = _dense_scores(T, F, W, H, stride)
+    M2, s2 = _dense_scores(T, F, W, H, stride, cols=97, segs=4)
+    assert np.array_equal(s1, s2) and np.allclose(M1, M2, atol=1e-5)
+    assert np.allclose(M1[:, 1100:1400 - js[-1]], M[:, 1100:1400 - js[-1]], atol=1e-5)  # a live run, both ways
 
 
 @pytest.fixture(scope="module")
