@@ -1,10 +1,10 @@
-"""The bench's film mixing (bench/cues/run.py, condition `film_mix`): the duck and the bus compressor, against
-levels worked out by hand."""
+"""The bench's film mixing (bench/cues/run.py, conditions `film_mix` and `in_scene`): the duck, the bus compressor
+and the loudspeaker, against levels and bands worked out by hand."""
 
 import numpy as np
 import pytest
 
-from bench.cues.run import SR, compress, duck
+from bench.cues.run import SR, compress, duck, loudspeaker
 
 
 def _db(x: np.ndarray) -> float:
@@ -39,3 +39,17 @@ def test_compress_reduces_a_level_above_its_threshold_by_the_ratio():
     # the quiet half, 40 dB under the reference, is under the threshold: untouched
     assert _db(y[int(0.5 * SR):int(1.9 * SR), 0]) == pytest.approx(_db(x[int(0.5 * SR):int(1.9 * SR), 0]), abs=0.01)
     assert np.array_equal(y[:, 0], y[:, 1])  # both channels by one gain
+
+
+def test_loudspeaker_keeps_the_level_and_takes_the_band_a_small_speaker_plays():
+    from scipy.signal import welch
+
+    x = np.random.default_rng(2).standard_normal((3 * SR, 2)).astype(np.float32) * 0.1  # white noise, both channels
+    y = loudspeaker(x, np.random.default_rng(3))
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert _db(y) == pytest.approx(_db(x), abs=0.01)  # the cue's level is the one drawn
+    f, p = welch(y[:, 0], SR, nperseg=4096)
+    inside = p[(f > 500) & (f < 2000)].mean()
+    # 250-4000 Hz (white noise in: equal power everywhere); the clipping puts a little back below the band
+    assert p[f < 80].mean() < inside / 20 and p[(f > 7000) & (f < 9000)].mean() < inside / 30
+    assert not np.allclose(y[:, 0], y[:, 1])  # panned off centre, not a centred mono copy

@@ -21,7 +21,9 @@ centre, its room in the surrounds, music in the front pair and surrounds).
 Not a row of the issue, `film_mix` is a film mixed as films are: the music
 ducked 6-12 dB under the dialogue by a side-chain, each cue faded in and out
 over 0.5-4 s, the music sent to a 1.2 s room, the mix through a bus
-compressor. Films are AAC-encoded (as a film would be); tracks stay the original Ogg Vorbis
+compressor. `in_scene` plays every cue inside the scene, from a small
+loudspeaker (mono, 250-4000 Hz, driven into soft clipping, in a room,
+panned off centre). Films are AAC-encoded (as a film would be); tracks stay the original Ogg Vorbis
 files. Everything is generated at run time.
 
 Printed side by side for both systems, per condition: time-level precision,
@@ -255,12 +257,25 @@ def compress(x: np.ndarray, threshold_db: float = -18.0, ratio: float = 4.0) -> 
     return (x * 10 ** (_to_samples(g, len(x)) / 20)[:, None]).astype(np.float32)
 
 
+def loudspeaker(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """x (samples x 2) as music playing inside the scene: a small loudspeaker (mono, 250-4000 Hz, driven into soft
+    clipping) in a room (0.6 s), panned off centre; at x's RMS, so that the cue's level is the one drawn."""
+    from scipy.signal import butter, sosfilt
+
+    y = sosfilt(butter(4, (250, 4000), btype="bandpass", fs=SR, output="sos"), x.mean(axis=1))
+    y = np.tanh(3 * y / (np.abs(y).max() + 1e-9))  # driven to its limit
+    pan = rng.uniform(0.15, 0.35) if rng.uniform() < 0.5 else rng.uniform(0.65, 0.85)
+    dry = y[:, None] * np.array([pan, 1 - pan])
+    out = dry + fftconvolve(dry, rir(rng, 0.6), axes=0)[:len(y)] * 0.5
+    return (out * np.sqrt(np.mean(x ** 2) / (np.mean(out ** 2) + 1e-20))).astype(np.float32)
+
+
 def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.ndarray], speech, effects,
               rng: np.random.Generator, seconds: float, music_db=(-15.0, 0.0), mono: bool = False,
               speed: float = 1.0, pitch_kept: bool = False, edited: bool = False, rendition: bool = False,
               lowpass_hz=None, cue_seconds=(8.0, 60.0), pause=(0.15, 1.2), surround: bool = False,
               n_cues: int = 6, duck_db=None, fade_seconds=None, music_room: bool = False, bus_compress: bool = False,
-              **_) -> tuple[np.ndarray, pd.DataFrame]:
+              in_scene: bool = False, **_) -> tuple[np.ndarray, pd.DataFrame]:
     """A film of dialogue, effects and cues of its soundtrack (plus distractor music), and its truth table.
 
     Every cue's music level is drawn from `music_db` (dB re the dialogue).
@@ -278,7 +293,9 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
     (`duck`); `fade_seconds`, each cue faded in and out over lengths drawn from
     this range (equal-power; the truth spans the whole fade); `music_room`, the
     music sent to a long room reverb (1.2 s, at -10 dB); `bus_compress`, the
-    whole mix through a bus compressor (`compress`).
+    whole mix through a bus compressor (`compress`). `in_scene`: every cue
+    (and distractor) played from a small loudspeaker in the scene
+    (`loudspeaker`).
     """
     n = int(seconds * SR)
     film = np.zeros((n, 2), np.float32)
@@ -349,7 +366,7 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
             fin, fout = (int(min(rng.uniform(*fade_seconds), dur / 3) * SR) for _ in range(2))
             ramp, ramp_out = (np.sin(np.linspace(0, np.pi / 2, k, dtype=np.float32))[:, None] for k in (fin, fout))
         for j, (f0, s0, m) in enumerate(pieces):
-            seg = src[s0:s0 + m].copy()
+            seg = loudspeaker(src[s0:s0 + m], rng) if in_scene else src[s0:s0 + m].copy()
             if j == 0:
                 seg[:len(ramp)] *= ramp[:len(seg)]
             if j == len(pieces) - 1:
@@ -396,6 +413,8 @@ CONDITIONS = {
     # compressor
     "film_mix": dict(music_db=(-10, 0), duck_db=(6, 12), fade_seconds=(0.5, 4.0), music_room=True,
                      bus_compress=True),
+    # not a row of issue 13: music playing inside the scene, from a small loudspeaker
+    "in_scene": dict(music_db=(-10, 0), in_scene=True),
 }
 
 
