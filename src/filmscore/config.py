@@ -224,7 +224,7 @@ CUES = {  # Score Stamper (filmscore.cues); every tunable of the matcher
     "extent": {
         "n_fft": Int(min=128, max=16384, default=1024, doc="phase-coherence frames at the verified lag"),
         "smooth_seconds": Float(min=0, max=10, default=0.5), "min_z": Float(min=0, default=4.0),
-        "merge_gap_seconds": Float(min=0, max=60, default=3.0, doc="runs of one alignment this close are one cue; "
+        "merge_gap_seconds": Float(min=0, max=60, default=2.0, doc="runs of one alignment this close are one cue; "
                                    "longer gaps too where the track plays on through them (match.plays_through)"),
         "min_cue_seconds": Float(min=0, max=600, default=2.0),
         "grow_seconds": Float(min=1, max=600, default=16.0, doc="coherence from the checked window outward in chunks this long, "
