@@ -178,34 +178,6 @@ def test_quiet_music_in_a_pitch_corrected_transfer_is_found_with_the_pitch_kept(
         assert abs(r.track_offset - (offset + (r.start - start) * 25 / 24)) <= 0.1, (name, r.track_offset, offset)
 
 
-def test_fine_segment_scores_are_the_summed_cosines_and_skip_only_dead_film():
-    """M[k, p] = sum_j T[start_k + j*stride] . F[p + j*stride] (the definition, summed here by hand), with the
-    film's frames of found cues and silence zero: the product computed over the live runs only gives the same M."""
-    from filmscore.cues.fine import segment_scores
-
-    rng = np.random.default_rng(3)
-    T = rng.standard_normal((700, 24)).astype(np.float32)
-    F = rng.standard_normal((3000, 24)).astype(np.float32)
-    for a, b in [(0, 40), (300, 1100), (1400, 2200), (2900, 3000)]:  # found cues / silence, at both ends too
-        F[a:b] = 0.0
-    W, H, stride = 40, 20, 2
-    M, starts = segment_scores(T, F, W, H, stride)
-    js = np.arange(0, W, stride)
-    assert M.shape == (len(starts), len(F) - js[-1])
-    for k in range(len(starts)):
-        for p in list(range(0, len(F) - js[-1], 37)) + [299, 300, 1100 - js[-1], 1101, 2899 - js[-1]]:
-            ref = sum(float(T[starts[k] + j] @ F[p + j]) for j in js if starts[k] + j < len(T))
-            assert M[k, p] == pytest.approx(ref, abs=1e-3), (k, p)
-    assert not M[:, 400:1100 - js[-1]].any()  # a window of zero frames scores exactly 0
-    # the dense product in blocks of any size (positions and segments split anywhere) is the same M
-    from filmscore.cues.fine import _dense_scores
-
-    M1, s1 = _dense_scores(T, F, W, H, stride)
-    M2, s2 = _dense_scores(T, F, W, H, stride, cols=97, segs=4)
-    assert np.array_equal(s1, s2) and np.allclose(M1, M2, atol=1e-5)
-    assert np.allclose(M1[:, 1100:1400 - js[-1]], M[:, 1100:1400 - js[-1]], atol=1e-5)  # a live run, both ways
-
-
 @pytest.fixture(scope="module")
 def pal_vocoder(material, tmp_path_factory):
     """A pitch-corrected PAL transfer (25/24) of 70 s of continuous centred speech, its music stretched two ways:

@@ -20,9 +20,9 @@ Search: every track segment (`segment_seconds`, a hop of `hop_seconds`)
 against every film frame, a segment's frames taken every `track_stride`-th
 (frames overlap by half: every other one loses little, measured z 9-10 for
 10), scored as the z of its summed cosines against all positions. Computed
-as one matrix product of the track's frames with the film's per chunk, the
-segments' sums read along diagonals (strided views, no copies). The product
-is the cost (film frames x track frames x bins): so the search runs at one
+as correlations along time in the frequency domain, the film's transforms
+made once for all tracks (`segments.SegmentScorer`). The product of the transforms is
+the cost (film frames x track segments x bins): so the search runs at one
 speed, the speed already verified in the film (a transfer plays all its
 music at one speed; 1 when none is), on mid only (side, where a stereo
 film's centred dialogue cancels, is searched well by the band frames).
@@ -119,84 +119,3 @@ class FineFrames:
         out /= np.maximum(norm, 1e-6)
         out[norm[:, 0] <= 1e-6] = 0.0
         return out
-
-
-def segment_scores(T: np.ndarray, F: np.ndarray, W: int, H: int, stride: int, gap: int = 256
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """`_dense_scores` computed only where the film has a non-zero frame (frames of cues already found and of
-    silence are zero, and a position whose frames are all zero sums to exactly 0): the film's live runs (runs of
-    positions apart by fewer than `gap` frames merged) are scored one by one, the rest of M is 0. Same M as the
-    dense product, at the cost of the live part of the film only."""
-    Wj = max(1, (W + stride - 1) // stride)
-    reach = (Wj - 1) * stride
-    P = len(F) - reach
-    live = np.flatnonzero(F.any(axis=1)) if P > 0 else np.zeros(0, np.int64)
-    if P <= 0 or len(live) > 0.9 * len(F):
-        return _dense_scores(T, F, W, H, stride)
-    # position p sums frames p, p + stride, ..., p + reach: it is live when a live frame lies in [p - reach, p]
-    lo, hi = live - reach, live + 1
-    cut = np.flatnonzero(lo[1:] > hi[:-1] + gap) + 1
-    first, last = (np.r_[0, cut], np.r_[cut - 1, len(live) - 1]) if len(live) else (cut, cut)
-    M, starts = None, None
-    for a, b in zip(np.clip(lo[first], 0, P), np.clip(hi[last], 0, P)):
-        a, b = int(a), int(b)
-        if a >= b:
-            continue
-        m, st = _dense_scores(T, F[a:b + reach], W, H, stride)
-        if M is None:
-            if not len(st):
-                break
-            M, starts = np.zeros((m.shape[0], P), np.float32), st
-        M[:, a:b] = m
-    if M is None:
-        m, starts = _dense_scores(T, F[:reach + 1], W, H, stride)  # nothing live: the segments, all 0
-        if not len(starts):
-            return m, starts
-        M = np.zeros((len(starts), P), np.float32)
-    return M, starts
-
-
-def _dense_scores(T: np.ndarray, F: np.ndarray, W: int, H: int, stride: int, cols: int = 4096, segs: int = 32
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Summed cosines of every track segment against every film position, and the segments' first frames.
-
-    T (track frames, d), F (film frames, d). Segment k covers track frames
-    [k*H, k*H + W), of which every `stride`-th enters the sum; position p
-    pairs the segment's first frame with film frame p. Returns M (segments,
-    positions = len(F) - W + 1) and the first frames of the segments. The
-    products run over blocks of `cols` positions and `segs` segments, so that
-    a block's product stays in cache while its diagonals are summed (the sums
-    are memory-bound: over whole rows of a two-hour film they took as long as
-    the products); each M element is the same sum in the same order either way.
-    """
-    Wj = max(1, (W + stride - 1) // stride)
-    reach = (Wj - 1) * stride
-    P = len(F) - reach
-    if len(T) < W // 2 or P <= 0:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-    starts = np.arange(0, max(1, len(T) - W + 1), H)
-    last = len(T) - W if len(T) > W and starts[-1] < len(T) - W else None  # the track's end: one shifted segment
-    Tp = np.vstack([T, np.zeros((W + stride, T.shape[1]), np.float32)])  # a short track: its segment zero-padded
-    Ft = np.ascontiguousarray(F.T)
-    M = np.empty((len(starts) + (last is not None), P), np.float32)
-    hs = H // stride if H % stride == 0 else 0
-    for p0 in range(0, P, cols):
-        n = min(P, p0 + cols) - p0
-        Fb = Ft[:, p0: p0 + n + reach]
-        for c0 in range(0, len(starts), segs):
-            st = starts[c0:c0 + segs]
-            acc = np.zeros((len(st), n), np.float32)
-            if hs:
-                # the block's frames, every stride-th: segment k's j-th frame is row (k - k0) * hs + j of G
-                G = Tp[st[0]: st[-1] + Wj * stride: stride] @ Fb
-                for j in range(Wj):
-                    acc += G[j: j + hs * (len(st) - 1) + 1: hs, j * stride: j * stride + n]
-            else:
-                for j in range(Wj):
-                    acc += Tp[st + j * stride] @ Fb[:, j * stride: j * stride + n]
-            M[c0:c0 + len(st), p0:p0 + n] = acc
-        if last is not None:
-            M[-1, p0:p0 + n] = sum(Tp[last + j * stride] @ Fb[:, j * stride: j * stride + n] for j in range(Wj))
-    if last is not None:
-        starts = np.append(starts, last)
-    return M, starts

@@ -51,6 +51,7 @@ times slower on batches of frames).
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,6 +61,7 @@ import scipy.fft as sfft
 from scipy.ndimage import uniform_filter1d
 
 from .prints import CHROMAPRINT_HOP, BandFramer, BandSpec, FilmAudio, Prints, TrackAudio, normalise_bands
+from .segments import SegmentScorer
 from .settings import StampSettings
 
 log = logging.getLogger(__name__)
@@ -238,11 +240,10 @@ def hash_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list
 
 
 def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> list[Candidate]:
-    """Every track segment against every film position: z-scores of summed frame cosines.
-
-    One matrix product per chunk of segments, laid out (segments, positions)
-    so that each segment's mean, spread and peaks are read along contiguous
-    rows; a peak's z-score is (peak - mean) / spread of its row.
+    """Every track segment against every film position: z-scores of summed frame cosines (`SegmentScorer`, the
+    film's side made once per channel), laid out (segments, positions) so that each segment's mean, spread and
+    peaks are read along contiguous rows; a peak's z-score is (peak - mean) / spread of its row. Segments with
+    fewer than half their frames live (the track's silence) are not searched.
     """
     xs = s.xcorr
     fs = s.bands.frame_seconds
@@ -253,36 +254,20 @@ def xcorr_candidates(film: Prints, tracks: list[Track], s: StampSettings) -> lis
         F = film.bands[ch]
         if len(F) < W:
             continue
-        d = F.shape[1]
-        # (positions, W*d), contiguous: a strided view would be copied by every matrix product
-        U = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(F, (W, d))[:, 0].reshape(-1, W * d))
-        segs, meta = [], []
+        scorer = SegmentScorer(F, W, H, 1)
         for g, t in enumerate(tracks):
             B = t.prints.bands.get(ch)
-            if B is None or len(B) < W // 2:
+            if B is None:
                 continue
-            starts = list(range(0, max(1, len(B) - W + 1), H))
-            if len(B) > W and starts[-1] < len(B) - W:
-                starts.append(len(B) - W)
-            for a in starts:
-                seg = B[a:a + W]
-                n_live = int((np.abs(seg).sum(axis=1) > 0).sum())
-                if n_live < W // 2:
-                    continue
-                if len(seg) < W:
-                    seg = np.vstack([seg, np.zeros((W - len(seg), d), np.float32)])
-                segs.append(seg.reshape(-1))
-                meta.append((g, a, n_live))
-        if not segs:
-            continue
-        S = np.asarray(segs, dtype=np.float32)
-        chunk = 256
-        for c0 in range(0, len(S), chunk):
-            M = S[c0:c0 + chunk] @ U.T  # (segments, positions): summed frame cosines
+            M, starts = scorer(B)
+            live = np.r_[0, np.cumsum(np.abs(B).sum(axis=1) > 0)]
+            rows = np.flatnonzero(live[np.minimum(starts + W, len(B))] - live[starts] >= W // 2)
+            if not len(rows):
+                continue
             # every peak at z >= min_z, the strongest first, at least a segment apart, at most peaks_per_segment
             # (a track used many times in a film peaks at every use)
-            for j, p, z in _row_peaks(M, xs.min_z, W, xs.peaks_per_segment):
-                g, a, _ = meta[c0 + j]
+            for j, p, z in _row_peaks(M[rows] if len(rows) < len(starts) else M, xs.min_z, W, xs.peaks_per_segment):
+                a = int(starts[rows[j]])
                 out.append(Candidate(g, ch, (p - a) * fs, a * fs, (a + W) * fs, z, "xcorr"))
     return out
 
@@ -323,7 +308,7 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
     seconds: cues already found) are not searched. `pitch_kept`: the film time-stretches its music (a
     pitch-corrected transfer): each track is read at `speed` with its pitch as released (the frames' bins are
     11 Hz wide, so a track resampled by 4 % would put every partial bins away from the film's)."""
-    from .fine import FineFrames, film_bandwidth, segment_scores
+    from .fine import FineFrames, film_bandwidth
 
     fs_ = s.fine
     sr = s.sample_rate
@@ -341,6 +326,8 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
     F = ff(film.pcm(ch, 0, film.n_samples))
     for a, b in skip:  # frames inside found cues: zero (their positions score nothing)
         F[max(0, int(a / fr) + 1): max(0, int(b / fr) - W // 2)] = 0.0
+    scorer = SegmentScorer(F, W, H, fs_.track_stride)
+    del F
     # one rendering per track: the grid-speed print nearest to `speed` names the candidate
     by_name: dict[str, int] = {}
     for g, t in enumerate(tracks):
@@ -360,7 +347,7 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
             T = ff(tr.audio().whole(ch, 1.0), step=speed)
         else:
             T = ff(tr.audio().whole(ch, sp))
-        M, starts = segment_scores(T, F, W, H, fs_.track_stride)
+        M, starts = scorer(T)
         if not len(starts):
             continue
         for k, p, z in _row_peaks(M, fs_.min_z, W, s.xcorr.peaks_per_segment):
@@ -400,11 +387,26 @@ def merge_candidates(cands: list[Candidate], tol: float = 0.5) -> list[Candidate
 # ---------------------------------------------------------------- verification: STFT GCC-PHAT
 
 
+@functools.lru_cache(maxsize=64)
 def _band(n_fft: int, sr: int, fmin: float, fmax: float) -> slice:
     """The rfft bins of [fmin, fmax] Hz for an n_fft-point transform."""
     f = np.fft.rfftfreq(n_fft, 1.0 / sr)
     sel = np.nonzero((f >= fmin) & (f <= fmax))[0]
     return slice(int(sel[0]), int(sel[-1]) + 1) if len(sel) else slice(0, 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _hann(n: int) -> np.ndarray:
+    """np.hanning(n) in float32, made once per length (read-only)."""
+    w = np.hanning(n).astype(np.float32)
+    w.flags.writeable = False
+    return w
+
+
+def _padded(x: np.ndarray, n: int) -> np.ndarray:
+    """x as float32, zero-padded at its end to at least n samples."""
+    x = x.astype(np.float32, copy=False)
+    return np.pad(x, (0, n - len(x))) if len(x) < n else x
 
 
 def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float) -> tuple[int, float]:
@@ -419,11 +421,11 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
     N2 = sfft.next_fast_len(N, real=True)
     hop = n_fft // 2
     band = _band(N2, sr, fmin, fmax)
-    win = np.hanning(n_fft).astype(np.float32)
+    win = _hann(n_fft)
     n_frames = max(1, 1 + (len(y) - n_fft) // hop)
     need_y = (n_frames - 1) * hop + n_fft
-    y = np.pad(y, (0, max(0, need_y - len(y)))).astype(np.float32, copy=False)
-    x = np.pad(x, (0, max(0, need_y + 2 * max_lag - len(x)))).astype(np.float32, copy=False)
+    y = _padded(y, need_y)
+    x = _padded(x, need_y + 2 * max_lag)
     ys = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n_frames] * win
     xs = np.lib.stride_tricks.sliding_window_view(x, N)[::hop][:n_frames]
     Y = sfft.rfft(ys, N2, axis=1, overwrite_x=True)[:, band]
@@ -462,7 +464,7 @@ class Coherence:
         self.f0 = max(0, lag)
         f1 = min(film.n_samples, lag + tr.length(self.speed))
         self.n = 1 + (f1 - self.f0 - n_fft) // self.hop if f1 - self.f0 >= n_fft else 0
-        self.win = np.hanning(n_fft).astype(np.float32)
+        self.win = _hann(n_fft)
         self.band = _band(n_fft, sr, fmin, fmax)
         self.shifts = null_shifts
         self.K = max((abs(k) for k in null_shifts), default=0)
@@ -1197,7 +1199,7 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
     L = n_fft + 2 * radius
     N = sfft.next_fast_len(L, real=True)
     band = _band(N, sr, s.verify.fmin, s.verify.fmax)
-    win = np.hanning(n_fft).astype(np.float32)
+    win = _hann(n_fft)
     ys = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n] * win
     xs = np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:n]
     Y = sfft.rfft(ys, N, axis=1)[:, band]

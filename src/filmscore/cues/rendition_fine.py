@@ -20,7 +20,7 @@ segments of one track draw across the film.
    mid is read at every tempo of `tempo_grid` (cells of at most
    `tolerant.tempo_step`, so a rendition is within half a cell of one).
 2. Segments (`cues.fine` segment and hop, every `track_stride`-th frame), each
-   scored against every film position (`fine.segment_scores`) and turned into
+   scored against every film position (`segments.SegmentScorer`) and turned into
    a z over the film's live positions (outside exact cues).
 3. Lines (`line_alignments`): segment k at film position p lies on line
    c = p - (its first track frame). A rendition at the grid tempo puts its
@@ -60,7 +60,8 @@ import logging
 
 import numpy as np
 
-from .fine import FineFrames, film_bandwidth, segment_scores
+from .fine import FineFrames, film_bandwidth
+from .segments import SegmentScorer
 from .rendition import NULL_FILM_SECONDS, RenditionCue, _accept, _Alignment, _best_run, _path_cos, fit_line
 
 log = logging.getLogger(__name__)
@@ -200,11 +201,12 @@ def find_fine_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray]
     loose: list[_Alignment] = []
     for ch, Fc in F.items():
         live = Fc.any(axis=1)
+        scorer = SegmentScorer(Fc, W, H, fs_.track_stride)
         for name, x in tracks.items():
             for tau in tempos:
                 T = frames(ff[ch], x, float(tau))
                 for v in range(n_sets + 1):
-                    M, starts = segment_scores(T if v == 0 else decoy(T, v, block), Fc, W, H, fs_.track_stride)
+                    M, starts = scorer(T if v == 0 else decoy(T, v, block))
                     if not len(starts):
                         continue
                     for h, k0, p0, k1, p1 in line_alignments(segment_z(M, live), starts, t.min_z,
