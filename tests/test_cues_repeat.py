@@ -81,3 +81,36 @@ def test_without_the_rival_check_the_repeat_ranked_first_names_the_wrong_stateme
     r = df[df.track == name]
     assert len(r) >= 1, df
     assert abs(r.iloc[0].track_offset - (SECOND + r.iloc[0].start - FILM_AT)) <= 0.1, df
+
+
+def _repeat_in_first_pass_truth_in_fine_pass(monkeypatch) -> None:
+    """The first pass given a band-frame candidate at the repeat (lag FILM_AT - SECOND; on this film the first pass
+    finds nothing of its own), which it accepts; the fine pass's candidates led by one at the first statement (a 5 s
+    segment of it), as that pass finds a loop's true statement where the first pass took a repeat."""
+    xcorr, fine_search = match.xcorr_candidates, match.fine_candidates
+
+    def looped(tracks) -> int:
+        return min((g for g, t in enumerate(tracks) if t.name == "looped"), key=lambda g: abs(tracks[g].speed - 1))
+
+    monkeypatch.setattr(match, "xcorr_candidates", lambda prints, tracks, s: xcorr(prints, tracks, s) + [
+        match.Candidate(looped(tracks), "mid", FILM_AT - SECOND, SECOND + 4.0, SECOND + 9.0, 6.0, "xcorr")])
+    monkeypatch.setattr(match, "fine_candidates", lambda film, tracks, s, speed, *a, **kw: [
+        match.Candidate(looped(tracks), "mid", FILM_AT - FIRST, FIRST + 4.0, FIRST + 9.0, 6.0, "fine")]
+        + fine_search(film, tracks, s, speed, *a, **kw))
+
+
+def test_a_fine_candidate_of_the_true_statement_contends_for_a_cue_the_first_pass_took_at_a_repeat(repeat_film,
+                                                                                                   monkeypatch):
+    """Scores of two searches are not comparable, yet a candidate of the fine pass at the statement the film plays,
+    inside a cue the first pass accepted at the repeat, is read against it: the cue names the statement the film
+    plays. With the rival check off (the control), the repeat stays."""
+    film, st, name = repeat_film
+    _repeat_in_first_pass_truth_in_fine_pass(monkeypatch)
+    margin = match.REPEAT_RIVAL
+    for rival in (True, False):
+        monkeypatch.setattr(match, "REPEAT_RIVAL", margin if rival else np.inf)
+        df = stamp_film(film, st, SETTINGS)
+        r = df[df.track == name]
+        assert len(r) >= 1, (rival, df)
+        statement = FIRST if rival else SECOND
+        assert abs(r.iloc[0].track_offset - (statement + r.iloc[0].start - FILM_AT)) <= 0.1, (rival, df)

@@ -1681,7 +1681,12 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         (DUPLICATE_SCORE), and it names another track (a near-duplicate of q's: the album's other mix or edit of
         it) or q's track at another offset that plays the film's music better there (`rival`). Checked, the two
         cues' overlap goes to the better-evidenced (`resolve_overlaps`), whichever the search ranked first."""
-        if by[1] != c.source or c.score < DUPLICATE_SCORE * by[2]:
+        if by[1] != c.source:
+            # scores of two sources are not comparable: a candidate of the fine pass (which searches what the first
+            # pass left, and finds a loop's true statement where the first pass took a repeat) is read against q's
+            # alignment where it names q's own track
+            return c.source == "fine" and by[0] == tr.name and rival(q, tr, m, tau_c)
+        if c.score < DUPLICATE_SCORE * by[2]:
             return False
         return by[0] != tr.name or rival(q, tr, m, tau_c)
 
