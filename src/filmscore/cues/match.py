@@ -1650,6 +1650,7 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         q = max(mine, key=lambda q: q.end - q.start)
         return float(q.speed), bool(q.pitch_kept)
     n_checked = 0
+    rivals: dict[tuple, bool] = {}
 
     def rival(q: Cue, tr: Track, m: float, tau_c: float) -> bool:
         """Whether a candidate of q's own track, track time `tau_c` (as released) at film time `m` inside q, plays
@@ -1664,6 +1665,12 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         here = (m - q.lag) * sp  # track seconds under q's alignment at the candidate's film time
         if abs(here - tau_c) < 2 * vs.search_seconds * sp:
             return False
+        key = (tr.name, sp, q.lag, round(m * sr), round(tau_c * sr))  # read once: a candidate is asked again and again
+        if key not in rivals:
+            rivals[key] = _rival(q, tr, m, tau_c, sp, here)
+        return rivals[key]
+
+    def _rival(q: Cue, tr: Track, m: float, tau_c: float, sp: float, here: float) -> bool:
         dur = tr.audio().n_samples / sr
         chans = [o for o in film.channels if o in tr.channels]
         zs = []
@@ -1774,16 +1781,26 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             # contends for a cue of its own track (`contends`: at another offset, playing the film's music better)
             a, b = c.t0 + c.lag, c.t1 + c.lag
             tr, mid_t = tracks[c.track], 0.5 * (c.t0 + c.t1)
-            return sum(min(b, q.end) - max(a, q.start) for q, by in zip(found, found_by)
-                       if min(b, q.end) > max(a, q.start)
-                       and not (by[0] == tr.name and contends(c, tr, q, by, c.lag + mid_t, mid_t * tr.speed))
-                       ) > 0.5 * (b - a)
+            over = [(min(b, q.end) - max(a, q.start), q, by) for q, by in zip(found, found_by)
+                    if min(b, q.end) > max(a, q.start)]
+            inside = sum(o for o, _, _ in over)
+            for o, q, by in over:  # contention is read only where it decides: each reading costs two GCC-PHATs
+                if inside <= 0.5 * (b - a):
+                    break
+                if by[0] == tr.name and contends(c, tr, q, by, c.lag + mid_t, mid_t * tr.speed):
+                    inside -= o
+            return inside > 0.5 * (b - a)
 
         # a transfer treats all its music one way: the fine frames read the tracks as the film's cues play them
         kept = sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in found) > 0
         fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found], kept))
-        fine = [c for c in fine if not explained(c)][:max(10, int(s.fine.max_candidates_per_minute * film.duration / 60))]
-        for c in fine:
+        cap, todo = max(10, int(s.fine.max_candidates_per_minute * film.duration / 60)), []
+        for c in fine:  # the first `cap` not yet explained
+            if len(todo) >= cap:
+                break
+            if not explained(c):
+                todo.append(c)
+        for c in todo:
             if not explained(c):
                 check(c, patient=sp, kept=kept)
     log.debug("%s: %d alignments checked, %d verified", film.path.name, n_checked, len(examined))
