@@ -409,8 +409,10 @@ def _padded(x: np.ndarray, n: int) -> np.ndarray:
     return np.pad(x, (0, n - len(x))) if len(x) < n else x
 
 
-def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float) -> tuple[int, float]:
-    """Where y sits in x (x = y delayed by max_lag + tau, tau in [-max_lag, max_lag]) and the peak's z-score.
+def _gcc_frames(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float
+                ) -> np.ndarray:
+    """GCC-PHAT, where y sits in x (x = y delayed by max_lag + tau, tau in [-max_lag, max_lag]): the whitened
+    cross-spectra of its frames (band bins, one row per frame), read by `_gcc_peak` from their mean.
 
     x is 2*max_lag samples longer than y. Frames of y (n_fft, half overlap) are
     matched with the frames of x that cover every lag; cross-spectra are
@@ -432,8 +434,15 @@ def gcc_phat(x: np.ndarray, y: np.ndarray, max_lag: int, n_fft: int, sr: int, fm
     X = sfft.rfft(xs, N2, axis=1)[:, band]
     C = X * np.conj(Y)
     C /= np.abs(C) + 1e-12
+    return C
+
+
+def _gcc_peak(mean: np.ndarray, max_lag: int, n_fft: int, sr: int, fmin: float, fmax: float) -> tuple[int, float]:
+    """GCC-PHAT's lag tau and the peak's z-score from the mean of its frames' whitened cross-spectra
+    (`_gcc_frames`)."""
+    N2 = sfft.next_fast_len(n_fft + 2 * max_lag, real=True)
     acc = np.zeros(N2 // 2 + 1, dtype=np.complex64)
-    acc[band] = C.mean(axis=0)
+    acc[_band(N2, sr, fmin, fmax)] = mean
     r = sfft.irfft(acc, N2)[: 2 * max_lag + 1]
     k = int(np.argmax(r))
     mask = np.ones(len(r), bool)
@@ -487,13 +496,19 @@ class Coherence:
         s0 = self.f0 + e0 * self.hop
         m = e1 - e0
         length = (m - 1) * self.hop + self.n_fft
-        X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m)
+        X = self._film_spectra(a, b)
         Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length, self.speed), m)
         yl = np.abs(Y).sum(axis=1) > 0  # track frames that carry signal
         nb = X.shape[1] // 2
-        coh = np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]) / nb
-        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i], Y[j]) / nb)
+        coh = np.einsum("ij,ij->i", X, Y[a - e0:b - e0]) / nb
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i - (a - e0)], Y[j]) / nb)
         return coh.astype(np.float32), nulls, oks
+
+    def _film_spectra(self, a: int, b: int) -> np.ndarray:
+        """`_unit_spectra` of film frames [a, b): the only film frames a block's values and nulls pair (a null
+        pairs a film frame of the block with a track frame off it)."""
+        sa = self.f0 + a * self.hop
+        return self._unit_spectra(self.film.pcm(self.ch, sa, sa + (b - a - 1) * self.hop + self.n_fft), b - a)
 
     def _nulls(self, a: int, b: int, e0: int, e1: int, yl: np.ndarray, pair, cols: tuple[int, ...] = ()
                ) -> tuple[list, list]:
@@ -575,13 +590,14 @@ class DriftCoherence(Coherence):
         s0 = self.f0 + e0 * self.hop
         m = e1 - e0
         length = (m - 1) * self.hop + self.n_fft
-        X = self._unit_spectra(self.film.pcm(self.ch, s0, s0 + length), m).view(np.complex64)
+        X = self._film_spectra(a, b).view(np.complex64)
         Y = self._unit_spectra(self.tr.span(self.ch, s0 - self.lag, s0 - self.lag + length, self.speed), m
                                ).view(np.complex64)
         yl = np.abs(Y).sum(axis=1) > 0
         nb = X.shape[1]
-        coh = ((X[a - e0:b - e0] * np.conj(Y[a - e0:b - e0])) @ self.ramp).real / nb
-        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: ((X[i] * np.conj(Y[j])) @ self.ramp).real / nb,
+        coh = ((X * np.conj(Y[a - e0:b - e0])) @ self.ramp).real / nb
+        nulls, oks = self._nulls(a, b, e0, e1, yl,
+                                 lambda i, j: ((X[i - (a - e0)] * np.conj(Y[j])) @ self.ramp).real / nb,
                                  (len(self.deltas),))
         return coh.astype(np.float32), nulls, oks
 
@@ -680,8 +696,8 @@ class StretchCoherence(Coherence):
         m = e1 - e0
         starts = self.f0 + np.arange(e0, e1) * hop                       # film frame starts
         L = n_fft + 2 * J
-        x = self.film.pcm(self.ch, int(starts[0]) - J, int(starts[-1]) + n_fft + J)
-        xs = np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:m]
+        x = self.film.pcm(self.ch, int(starts[a - e0]) - J, int(starts[b - e0 - 1]) + n_fft + J)
+        xs = np.lib.stride_tricks.sliding_window_view(x, L)[::hop][:b - a]  # film frames [a, b): all a block pairs
         tstarts = np.round((starts - self.lag) * self.speed).astype(np.int64)  # the track frames the line puts there
         y = self.tr.span(self.ch, int(tstarts[0]), int(tstarts[-1]) + n_fft, 1.0)
         ys = y[(tstarts - tstarts[0])[:, None] + np.arange(n_fft)[None, :]] * self.win
@@ -690,9 +706,9 @@ class StretchCoherence(Coherence):
         Y = sfft.rfft(ys, self.N, axis=1)[:, self.band]
         yl = np.abs(Y).sum(axis=1) > 1e-6
         Y /= np.abs(Y) + 1e-9
-        coh, peak = self._pairs(X[a - e0:b - e0], Y[a - e0:b - e0])
+        coh, peak = self._pairs(X, Y[a - e0:b - e0])
         coh = np.where(yl[a - e0:b - e0], coh, 0.0).astype(np.float32)
-        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: self._pairs(X[i], Y[j])[0])
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: self._pairs(X[i - (a - e0)], Y[j])[0])
         self._last_peak = peak
         return coh, nulls, oks
 
@@ -780,14 +796,14 @@ class SpectrumCoherence(Coherence):
         e0, e1 = max(0, a - K), min(self.n, b + K)             # frames whose values are paired
         c0, c1 = max(0, e0 - kt // 2), min(self.n, e1 + kt - kt // 2)  # and the track's time mean's reach about them
         starts = self.f0 + np.arange(c0, c1) * hop
-        x = self.film.pcm(self.ch, int(starts[e0 - c0]), int(starts[e1 - c0 - 1]) + n_fft)
-        X = _unit_rows(self._contrast(np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:e1 - e0]))
+        x = self.film.pcm(self.ch, int(starts[a - c0]), int(starts[b - c0 - 1]) + n_fft)  # film frames [a, b)
+        X = _unit_rows(self._contrast(np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:b - a]))
         ys = self.track_frames(starts)
         yl = (np.abs(ys).sum(axis=1) > 1e-6)[e0 - c0:e1 - c0]
         Y = self._contrast(ys)
         Y = _unit_rows((Y - _along(Y, kt))[e0 - c0:e1 - c0])
-        coh = np.where(yl[a - e0:b - e0], np.einsum("ij,ij->i", X[a - e0:b - e0], Y[a - e0:b - e0]), 0.0)
-        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i], Y[j]))
+        coh = np.where(yl[a - e0:b - e0], np.einsum("ij,ij->i", X, Y[a - e0:b - e0]), 0.0)
+        nulls, oks = self._nulls(a, b, e0, e1, yl, lambda i, j: np.einsum("ij,ij->i", X[i - (a - e0)], Y[j]))
         return coh.astype(np.float32), nulls, oks
 
 
@@ -1269,20 +1285,74 @@ def drift_fit(film: FilmAudio, tr: Track, ch: str, al: Alignment, u0: int, u1: i
 def gcc_at(film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels: list[str],
            s: StampSettings) -> Alignment:
     """GCC-PHAT of track samples [ts, te) at al.speed against the film around al.lag, best channel: checked alignment."""
-    sr = s.sample_rate
-    vs = s.verify
-    S = int(round(vs.search_seconds * sr))
-    n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
-    best = Alignment(al.speed, al.lag, -np.inf, al.channel)
-    for ch in channels:
-        y = tr.span(ch, ts, te, al.speed)
-        x = film.pcm(ch, ts + al.lag - S, te + al.lag + S)
-        if not np.any(x) or not np.any(y):
-            continue
-        tau, z = gcc_phat(x, y, S, n_fft, sr, vs.fmin, vs.fmax)
-        if z > best.z:
-            best = Alignment(al.speed, al.lag + tau, z, ch)
-    return best
+    return GccReading(film, tr, al, ts, te, channels, s).best()
+
+
+class GccReading:
+    """`gcc_at` over a window that can then grow by whole frames at both ends, the frames read so far kept.
+
+    A patient check reads a candidate over the checked window and, where that
+    fails, over about twice it (`estimate`): the longer reading is the checked
+    window's frames (their whitened cross-spectra, per channel) and the frames
+    of its grid that fit inside the longer span, so only those are computed.
+    `best()` over the first window is `gcc_at` over it, bit for bit.
+    """
+
+    def __init__(self, film: FilmAudio, tr: Track, al: Alignment, ts: int, te: int, channels: list[str],
+                 s: StampSettings):
+        self.film, self.tr, self.al, self.s, self.channels = film, tr, al, s, channels
+        vs = s.verify
+        self.S = int(round(vs.search_seconds * s.sample_rate))
+        self.n_fft = min(vs.n_fft, max(1024, 1 << int(np.log2(max(2, te - ts)))))
+        self.hop = self.n_fft // 2
+        self.g0 = ts                                            # track sample of frame 0 (at al.speed)
+        self.lo, self.hi = 0, max(1, 1 + (te - ts - self.n_fft) // self.hop)  # frames read [lo, hi)
+        self.sums: dict[str, np.ndarray] = {}  # channels whose film and track both carry signal in the window
+        for ch in channels:
+            y = tr.span(ch, ts, te, al.speed)
+            x = film.pcm(ch, ts + al.lag - self.S, te + al.lag + self.S)
+            if np.any(x) and np.any(y):
+                self.sums[ch] = self._frames(x, y).sum(axis=0)
+
+    def _frames(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        vs = self.s.verify
+        return _gcc_frames(x, y, self.S, self.n_fft, self.s.sample_rate, vs.fmin, vs.fmax)
+
+    def _read(self, ch: str, a: int, b: int) -> np.ndarray:
+        """The summed whitened cross-spectra of frames [a, b) on channel ch."""
+        t0, t1 = self.g0 + a * self.hop, self.g0 + (b - 1) * self.hop + self.n_fft
+        y = self.tr.span(ch, t0, t1, self.al.speed)
+        x = self.film.pcm(ch, t0 + self.al.lag - self.S, t1 + self.al.lag + self.S)
+        return self._frames(x, y).sum(axis=0)  # silent frames add 0
+
+    def grow(self, ts: int, te: int) -> None:
+        """Add the frames of the grid that lie inside track samples [ts, te) (at al.speed)."""
+        a = self.lo - max(0, (self.g0 + self.lo * self.hop - ts) // self.hop)
+        b = max(self.hi, (te - self.g0 - self.n_fft) // self.hop + 1)
+        for ch in self.channels:
+            for u, v in ((a, self.lo), (self.hi, b)):
+                if v > u:
+                    add = self._read(ch, u, v)
+                    if ch in self.sums:
+                        self.sums[ch] = self.sums[ch] + add
+                    elif np.any(add):  # a channel silent over the first window (its frames there add 0)
+                        self.sums[ch] = add
+        self.lo, self.hi = a, b
+
+    def best(self) -> Alignment:
+        """The best channel's alignment over the frames read (as `gcc_at`)."""
+        vs, al = self.s.verify, self.al
+        best = Alignment(al.speed, al.lag, -np.inf, al.channel)
+        n = self.hi - self.lo
+        for ch in self.channels:
+            if ch not in self.sums:
+                continue
+            mean = self.sums[ch].copy()
+            np.true_divide(mean, np.intp(n), out=mean, casting="unsafe")  # as ndarray.mean: bit for bit
+            tau, z = _gcc_peak(mean, self.S, self.n_fft, self.s.sample_rate, vs.fmin, vs.fmax)
+            if z > best.z:
+                best = Alignment(al.speed, al.lag + tau, z, ch)
+        return best
 
 
 def stretch_check(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, tau_c: float, t_film: float,
@@ -1520,15 +1590,22 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     def lag_at(sp: float, t_film_s: float) -> int:
         return int(round((t_film_s - tau_c / sp) * sr))
 
+    def read(al0: Alignment) -> Alignment:
+        """GCC-PHAT over the window at al0.speed (`gcc_at`); a patient candidate's, where that fails, over twice
+        the window (the first window's frames and more of their grid)."""
+        reading = GccReading(film, tr, al0, *window(al0.speed), channels, s)
+        al = reading.best()
+        if patient and al.z < vs.min_z:
+            reading.grow(*window(al0.speed, long=True))
+            longer = reading.best()
+            al = longer if longer.z > al.z else al
+        return al
+
     best = Alignment(tr.speed, lag_at(tr.speed, t_film), -np.inf, c.channel)
     for sp in known or ([patient] if patient else []):
-        for long in (False, True) if patient else (False,):
-            ts, te = window(sp, long)
-            al = gcc_at(film, tr, Alignment(sp, lag_at(sp, t_film)), ts, te, channels, s)
-            if al.z > best.z:
-                best = al
-            if al.z >= vs.min_z:
-                break
+        al = read(Alignment(sp, lag_at(sp, t_film)))
+        if al.z > best.z:
+            best = al
         if best.z >= vs.min_z:
             break
     if best.z < vs.min_z and patient and known and playback is not None and not playback[1]:
@@ -1546,13 +1623,9 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
         ts, te = window(sp1)
         al1 = Alignment(sp1, int(round(lag1 * sr)), -np.inf, channels[0])
         al2, _ = drift_fit(film, tr, channels[0], al1, ts, te, int(0.06 * sr), 0.002, s)
-        for long in (False, True) if patient else (False,):
-            ts, te = window(al2.speed, long)
-            al = gcc_at(film, tr, al2, ts, te, channels, s)
-            if al.z > best.z:
-                best = al
-            if al.z >= vs.min_z:
-                break
+        al = read(al2)
+        if al.z > best.z:
+            best = al
     if best.z < vs.min_z:
         if patient:
             return best
