@@ -315,3 +315,60 @@ def test_music_without_its_phase_at_the_films_verified_speed_is_found_by_its_spe
     # read by phase only, it is lost
     none = stamp_film(film, st, replace(SETTINGS, verify=replace(SETTINGS.verify, spectrum_min_z=1e9)))
     assert name not in set(none.track), none
+
+
+@pytest.fixture(scope="module")
+def mono_unphased_middle(material, tmp_path_factory):
+    """A 50 s mono film, low-passed at 4 kHz, under continuous speech: one track from 5 to 35 s (track offset 10
+    s), 3 dB under the speech; from 17 to 20.5 s the same music through a phase vocoder at speed 1 (its own
+    spectra on its own timing, none of its phases: what the quietest bars of sustained music in a room, or
+    through a loudspeaker, leave of it), crossfaded over 50 ms. And the same film with the music stopped over
+    those 3.5 s. Returns (film with the vocoded middle, film with the stopped middle, soundtrack, track)."""
+    from bench.cues.remix import phase_vocoder
+
+    music, speech = material
+    root = tmp_path_factory.mktemp("mono_unphased")
+    st, tracks = soundtrack(music, root)
+    name = sorted(tracks)[0]
+    src = tracks[name].mean(axis=1)
+    talk = continuous_dialogue(speech, 50.0, np.random.default_rng(21))
+    cue = src[int(10 * SR):int(40 * SR)].copy()
+    a, b = int(12 * SR), int(15.5 * SR)  # the middle, in cue samples (film 17 to 20.5 s)
+    pad = int(1.0 * SR)
+    voc = phase_vocoder(src[int(10 * SR) + a - pad:int(10 * SR) + b + pad], SR, 1.0, seed=7)[pad:pad + b - a, 0]
+    voc *= float(np.sqrt(np.mean(cue[a:b] ** 2)) / (np.sqrt(np.mean(voc ** 2)) + 1e-9))
+    x = int(0.05 * SR)
+    up = np.linspace(0, 1, x, dtype=np.float32)
+    g = np.ones(len(cue), np.float32)  # the recording's gain: out over the middle, crossfaded at both ends
+    g[a:a + x], g[a + x:b - x], g[b - x:b] = up[::-1], 0.0, up
+    h = np.zeros(len(cue), np.float32)
+    h[a:b] = 1.0 - g[a:b]
+    out = {}
+    for kind, middle in (("vocoded", voc), ("stopped", np.zeros_like(voc))):
+        seg = cue * g
+        seg[a:b] += middle * h[a:b]
+        mix = talk.copy()
+        add_cue(mix, seg, 5.0, -3.0, talk)
+        out[kind] = encode(lowpass(mix, 4000.0) * 0.8, root / f"unphased_{kind}.m4a")
+    return out["vocoded"], out["stopped"], st, name
+
+
+def test_a_cue_whose_middle_holds_no_phase_is_one_cue_by_its_spectra(mono_unphased_middle, monkeypatch):
+    """3.5 s in the middle of a cue with the music's spectra and none of its phases: one cue 5-35 s, its gap
+    bridged by the spectra along its line; the music stopped there instead: two cues; the spectra not read
+    (BRIDGE_BY_SPECTRA off, the negative control): the vocoded middle splits the cue, as on main before."""
+    import filmscore.cues.match as M
+
+    vocoded, stopped, st, name = mono_unphased_middle
+    df = stamp_film(vocoded, st, SETTINGS)
+    r = df[df.track == name]
+    assert len(r) == 1, df
+    r = r.iloc[0]
+    assert abs(r.start - 5.0) <= 0.5 and abs(r.end - 35.0) <= 0.5, r
+    assert abs(r.track_offset - (10.0 + r.start - 5.0)) <= 0.1, r
+    gone = stamp_film(stopped, st, SETTINGS)
+    g = gone[gone.track == name]
+    assert len(g) == 2 and not ((g.start < 18.0) & (g.end > 19.5)).any(), gone
+    monkeypatch.setattr(M, "BRIDGE_BY_SPECTRA", False)
+    split = stamp_film(vocoded, st, SETTINGS)
+    assert len(split[split.track == name]) == 2, split

@@ -37,9 +37,13 @@
    track (n_fft 1024, about 0.05 s frames) against its spread at off lags marks
    where the track plays; runs are merged, short ones and those whose mean z
    is under the threshold (chance peaks bridged by the merge) dropped, and
-   each boundary put at the best two-level step fit. A cue longer than the
-   checked window gets its speed polished over its whole span and its extent
-   computed again (the lag drifts by under half a sample across it). The coherence is computed
+   each boundary put at the best two-level step fit. Two cues of one
+   resampled alignment are one where the spectra of the gap between them
+   play on along its line (`SpectrumCoherence`, `plays_through`): music whose
+   phase drowns for a while under speech, a room or a small loudspeaker.
+   A cue longer than the checked window gets its speed polished over its
+   whole span and its extent computed again (the lag drifts by under half a
+   sample across it). The coherence is computed
    from the checked window outward, a chunk at a time, for as long as the
    track still plays near the edge: a cue costs its own length, not the
    length of its track.
@@ -74,6 +78,7 @@ FINE_SPEED_SNAP = 2e-3     # the fine candidate search reads a track at its prin
 DUPLICATE_SCORE = 0.5       # another track's candidate inside a cue scoring this share of the cue's is checked
 REPEAT_RIVAL = 1.15          # a candidate inside a cue of its own track at another offset is checked where its GCC-PHAT
                              # z over its window exceeds the cue's own alignment's there by this factor
+BRIDGE_BY_SPECTRA = True   # a gap inside a resampled cue that its phases leave is read by its spectra (`extent`)
 DRIFT_TRACK = 2.0          # the extent follows a drift of the lag this many samples either way (DriftCoherence)
 DRIFT_STEP = 0.5           # in steps of this many samples
 STRETCH_GRAIN_SPEED = 1e-4  # a resampled reading this close to speed 1 may be a stretcher's grains ...
@@ -894,6 +899,7 @@ class Cue:
     speed: float = 1.0  # track seconds per film second
     pitch_kept: bool = False  # time-stretched (pitch as released) rather than resampled
     spectrum: bool = False    # found by the spectra along the line (`SpectrumCoherence`), not by phase
+    heard: float = 0.0        # seconds of it inside gaps its phases left and its spectra bridged (`extent`)
 
     @property
     def track_offset(self) -> float:
@@ -987,9 +993,30 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         return [], (0.0, 0.0)
     drift = isinstance(co, DriftCoherence)
     origin = co.f0 + co.lo * hop
+    heard: list[np.ndarray] = []
+
+    def spectra_through(a: int, b: int) -> bool:
+        """Whether the track plays on through the gap [a, b) (computed frames) by its spectra along this line
+        (`SpectrumCoherence` over the frames computed, read by `plays_through`): a resampled reading only, where
+        the gap's phase evidence fails -- the quietest bars of sustained music under speech, in a room or
+        through a loudspeaker, hold too little phase for a second or two while their partials still stand out;
+        where the music stops, the spectra read chance as the phases do."""
+        if not BRIDGE_BY_SPECTRA:
+            return False
+        if not heard:
+            sc = SpectrumCoherence(film, tr, ch, lag_samples, es.n_fft, sr, s.verify.fmin, s.verify.fmax,
+                                   _spectrum_shifts(sr, hop), speed, pitch_kept=False)
+            sc.extend(co.lo, co.hi)
+            heard.append(sc.z(k) if (sc.lo, sc.hi) == (co.lo, co.hi) else np.zeros(0))
+        if len(heard[0]) == 0 or not plays_through(heard[0][a:b], k, es.min_z):
+            return False
+        log.debug("%s: %s at lag %.3f s plays on through %.1f-%.1f s by its spectra", film.path.name, tr.name,
+                  lag_samples / sr, (origin + a * hop) / sr, (origin + b * hop) / sr)
+        return True
     lag_s = (lag_samples if lag_exact is None else lag_exact) / sr
 
-    def cues_of(zk: np.ndarray, z: np.ndarray, coh: np.ndarray, narrow: bool) -> tuple[list[Cue], np.ndarray]:
+    def cues_of(zk: np.ndarray, z: np.ndarray, coh: np.ndarray, narrow: bool, bridge: bool = False
+                ) -> tuple[list[Cue], np.ndarray]:
         """Cues where the smoothed coherence z stands above extent.min_z, boundaries by a step fit of coh (where
         each edge sits: `edges`, from the short-scale z `zk`); and the
         frames inside them. `narrow`: runs narrower than the smoothing window are dropped before merging (with a
@@ -1007,19 +1034,21 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         def holds(a: int, b: int) -> bool:  # long enough, and not chance peaks merged across their short gaps
             return (b - a) * hop / sr >= es.min_cue_seconds and float(np.mean(z[a:b])) >= es.min_z
 
-        # pieces the track plays on between are one cue; it holds where one of its pieces holds on its own (the
-        # gap's evidence is `plays_through`'s, not diluted into the pieces' mean) or the whole does
+        # pieces the track plays on between are one cue (by the gap's phases, or else its spectra); it holds where
+        # one of its pieces holds on its own (the gap's evidence is `plays_through`'s, not diluted into the pieces'
+        # mean) or the whole does
         merged: list[list] = []
         for a, b in pieces:
             if merged and plays_through(zk[merged[-1][1]:a], k, es.min_z):
-                merged[-1][1] = b
-                merged[-1][2] = merged[-1][2] or holds(a, b)
+                merged[-1][1:3] = b, merged[-1][2] or holds(a, b)
+            elif bridge and merged and spectra_through(merged[-1][1], a):
+                merged[-1][1:4] = b, merged[-1][2] or holds(a, b), merged[-1][3] + a - merged[-1][1]
             else:
-                merged.append([a, b, holds(a, b)])
+                merged.append([a, b, holds(a, b), 0])
         out = []
         frame_t = lambda i: (origin + i * hop + es.n_fft / 2) / sr  # noqa: E731  centre of frame i (computed ones)
         inside = np.zeros(len(z), bool)
-        for a, b, held in merged:
+        for a, b, held, bridged in merged:
             if not (held or holds(a, b)):
                 continue
             inside[a:b] = True
@@ -1032,12 +1061,15 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
             end = min(film.duration, frame_t(b2 - 1) + hop / (2 * sr))
             if end - start < es.min_cue_seconds:
                 continue
-            out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept, spectrum))
+            out.append(Cue(-1, start, end, lag_s, float(np.mean(z[a:b])), gcc_z, ch, speed, pitch_kept, spectrum,
+                           bridged * hop / sr))
         return out, inside & mask
 
     zk, z = zf()
-    cues, good = cues_of(zk, z, co.at_best(k) if drift else co.coh, drift)
+    read = (zk, z, co.at_best(k) if drift else co.coh, drift)
+    cues, good = cues_of(*read)
     examined = (origin / sr, (origin + (co.hi - co.lo - 1) * hop + es.n_fft) / sr)
+    line = None  # the refitted line the cues take, where they take one
     if drift and cues and refits > 0:
         fit = co.line_fit(k, good)
         if fit is not None:
@@ -1052,18 +1084,23 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
                 # coherence (offset 0, no maximum over offsets: the nulls stay as low as a fixed lag's, so a
                 # quiet cue's edges keep their z), unless that loses more than a smoothing window of the cues
                 zfix = co.z_fixed(k)
-                fixed, _ = cues_of(zfix, zfix, co.coh[:, co.zero], False)
+                fixed_read = (zfix, zfix, co.coh[:, co.zero], False)
+                fixed, _ = cues_of(*fixed_read)
                 if sum(q.end - q.start for q in fixed) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
-                    cues = fixed
-                for q in cues:  # the cues take the refitted line (a better speed)
-                    q.speed, q.lag = sp2, lag2 / sr
+                    cues, read = fixed, fixed_read
+                line = sp2, lag2 / sr  # the cues take the refitted line (a better speed)
             else:
                 again, ex2 = extent(film, tr, ch, int(round(lag2)), gcc_z, s, around=(int(t[0]), int(t[1])),
                                     speed=sp2, track=track, refits=refits - 1, lag_exact=lag2)
                 # the refitted line is the better one by construction (fitted to the cues' own frames): it wins
                 # unless it lost more than a smoothing window of the cues
-                if sum(q.end - q.start for q in again) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
+                if _phased(again) >= sum(q.end - q.start for q in cues) - es.smooth_seconds:
                     return again, (min(examined[0], ex2[0]), max(examined[1], ex2[1]))
+    if len(cues) > 1 and not (pitch_kept or spectrum):
+        # the reading is settled by its phases; then its pieces are one cue where the gap's spectra play through
+        cues, _ = cues_of(*read, bridge=True)
+    for q in cues if line is not None else ():
+        q.speed, q.lag = line
     return cues, examined
 
 
@@ -1669,6 +1706,12 @@ def _snap_speed(sp: float, lag: float, t0: float, t1: float, tol: float = 0.1) -
     return sp, lag
 
 
+def _phased(cues: list[Cue]) -> float:
+    """Seconds of film the cues explain by their phases (or, read by spectra, by those): not the gaps only their
+    spectra bridged."""
+    return sum(q.end - q.start - q.heard for q in cues)
+
+
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
                ) -> tuple[list[Cue], tuple[float, float]]:
     """Cues at a verified alignment, from the checked window outward.
@@ -1804,7 +1847,9 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         if al.z < (vs.spectrum_min_z if al.spectrum else vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
-        if not al.pitch_kept and not patient and sum(q.end - q.start for q in cues) < 1.5 * vs.window_seconds:
+        # (the readings are weighed by what their phases explain: the spectra of a time-stretched film's music also
+        # agree along the resampled reading's line, whose phases hold only between the stretcher's jumps)
+        if not al.pitch_kept and not patient and _phased(cues) < 1.5 * vs.window_seconds:
             # GCC-PHAT held over the window but the coherence may not follow it: a time-stretched transfer whose
             # grains copy the recording closely enough for one window (a small stretch such as 1000/1001); the
             # reading that explains more of the film wins
@@ -1812,7 +1857,7 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             kept = stretch_check(film, tr, c, s, tau_c, m, [c.channel] + [o for o in channels if o != c.channel], al)
             if kept is not None:
                 cues2, span2 = _extent_at(film, tr, kept, s, tau_c)
-                n1, n2 = sum(q.end - q.start for q in cues), sum(q.end - q.start for q in cues2)
+                n1, n2 = _phased(cues), _phased(cues2)
                 # a stretcher copies grains of the recording at the speed as released, so a stretched film read
                 # as resampled gives speed 1 (in pieces, between the stretcher's jumps), while the stretch's line
                 # gives the transfer's speed: where the resampled reading sits at 1 and the stretch's line clearly
