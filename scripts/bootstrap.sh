@@ -49,6 +49,17 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv || {
     echo "bootstrap: '$PY -m venv' failed; install the venv module: sudo apt-get install -y python3-venv" >&2; exit 1; }
 fi
+# The packages take about 2.1 GB in .venv (torch alone 0.75 GB): say so before pip runs out of
+# room half-way ("[Errno 28] No space left on device").
+NEED_MB=$(( 2400 - $(du -sm .venv | cut -f1) ))
+for dir in . "${TMPDIR:-/tmp}"; do
+  FREE_MB=$(df -Pm "$dir" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$FREE_MB" ] && [ "$FREE_MB" -lt "$NEED_MB" ]; then
+    echo "bootstrap: $(cd "$dir" && pwd) has $FREE_MB MB free; installing the Python packages needs about $NEED_MB MB" >&2
+    echo "free some space there (or set TMPDIR to a roomier folder), then run the same make command again" >&2
+    exit 1
+  fi
+done
 echo "bootstrap: installing Python packages into .venv (first time: a few minutes)" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null || true
 # -c constraints.txt keeps the CPU build of torch==2.13.0
