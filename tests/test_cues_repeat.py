@@ -28,8 +28,16 @@ def repeat_film(material, tmp_path_factory):  # noqa: F811
     passage at FIRST recurs at SECOND with another layer over it (0.75 of the passage and 0.6 of other music: a
     correlation of about 0.8 with the first statement), and a 40 s film playing the first statement from FILM_AT
     under continuous speech, as loud as the speech."""
+    return _looped_film(material, tmp_path_factory.mktemp("repeat"), lambda passage, part: 0.75 * passage + 0.6 * part(
+        60, 60 + LENGTH), film_plays_second=False, seed=5)
+
+
+def _looped_film(material, root, second, film_plays_second: bool, seed: int):  # noqa: F811
+    """(film, soundtrack folder, track name) under `root`: a track of real music stating a passage (one recording's)
+    at FIRST and `second(passage, part)` at SECOND (`part(a, b)`: seconds a-b of another recording, which makes the
+    rest of the track), another track, and a 40 s film playing the first statement (or the second) from FILM_AT
+    under continuous speech, as loud as the speech."""
     music, speech = material
-    root = tmp_path_factory.mktemp("repeat")
     st = root / "soundtrack"
     st.mkdir()
     passage = decode_audio(music[0], SR, channels=2)[int(20 * SR):int((20 + LENGTH) * SR)]
@@ -39,15 +47,14 @@ def repeat_film(material, tmp_path_factory):  # noqa: F811
     def part(a: float, b: float) -> np.ndarray:
         return y[int(a * SR):int(b * SR)]
 
-    layer = part(60, 60 + LENGTH)
-    track = np.concatenate([part(0, FIRST), passage, part(30, 30 + SECOND - FIRST - LENGTH),
-                            0.75 * passage + 0.6 * layer, part(80, 80 + 20)])
+    other = second(passage, part)
+    track = np.concatenate([part(0, FIRST), passage, part(30, 30 + SECOND - FIRST - LENGTH), other, part(80, 100)])
     sf.write(st / "looped.wav", track, SR)
     sf.write(st / "other.wav", decode_audio(music[2], SR, channels=2)[:int(60 * SR)], SR)
-    talk = continuous_dialogue(speech, 40.0, np.random.default_rng(5))
+    talk = continuous_dialogue(speech, 40.0, np.random.default_rng(seed))
     mix = talk.copy()
-    add_cue(mix, passage.mean(axis=1), FILM_AT, 0.0, talk)
-    return encode(mix * 0.8, root / "repeat.m4a"), st, "looped"
+    add_cue(mix, (other if film_plays_second else passage).mean(axis=1), FILM_AT, 0.0, talk)
+    return encode(mix * 0.8, root / "looped.m4a"), st, "looped"
 
 
 def _repeat_first(monkeypatch) -> None:
@@ -77,6 +84,7 @@ def test_without_the_rival_check_the_repeat_ranked_first_names_the_wrong_stateme
     film, st, name = repeat_film
     _repeat_first(monkeypatch)
     monkeypatch.setattr(match, "REPEAT_RIVAL", np.inf)
+    monkeypatch.setattr(match, "RIVAL_SPAN_SECONDS", 0.0)
     df = stamp_film(film, st, SETTINGS)
     r = df[df.track == name]
     assert len(r) >= 1, df
@@ -106,11 +114,55 @@ def test_a_fine_candidate_of_the_true_statement_contends_for_a_cue_the_first_pas
     plays. With the rival check off (the control), the repeat stays."""
     film, st, name = repeat_film
     _repeat_in_first_pass_truth_in_fine_pass(monkeypatch)
-    margin = match.REPEAT_RIVAL
+    margin, span = match.REPEAT_RIVAL, match.RIVAL_SPAN_SECONDS
     for rival in (True, False):
         monkeypatch.setattr(match, "REPEAT_RIVAL", margin if rival else np.inf)
+        monkeypatch.setattr(match, "RIVAL_SPAN_SECONDS", span if rival else 0.0)
         df = stamp_film(film, st, SETTINGS)
         r = df[df.track == name]
         assert len(r) >= 1, (rival, df)
         statement = FIRST if rival else SECOND
         assert abs(r.iloc[0].track_offset - (statement + r.iloc[0].start - FILM_AT)) <= 0.1, (rival, df)
+
+
+@pytest.fixture(scope="module")
+def varied_film(material, tmp_path_factory):  # noqa: F811
+    """(film, soundtrack folder, track name): a loop whose repeats vary, made of real music: the passage at FIRST
+    recurs at SECOND the same for its first half and with another layer over its second half (0.75 of the passage
+    and 0.6 of other music there), and a 40 s film playing the second statement from FILM_AT under continuous
+    speech, as loud as the speech."""
+    half = int(LENGTH / 2 * SR)
+
+    def second(passage: np.ndarray, part) -> np.ndarray:
+        out = passage.copy()
+        out[half:] = 0.75 * passage[half:] + 0.6 * part(60 + LENGTH / 2, 60 + LENGTH)
+        return out
+
+    return _looped_film(material, tmp_path_factory.mktemp("varied"), second, film_plays_second=True, seed=6)
+
+
+def test_a_repeat_that_differs_only_outside_the_candidates_window_is_read_over_the_cue(varied_film, monkeypatch):
+    """The first pass accepts the first statement (a band-frame candidate there, in the half the two statements
+    share); the fine pass offers the second statement, the one the film plays, by a candidate in the same shared
+    half: over its 8 s window the two alignments read alike, over the cue the second reads higher. The cue names
+    the second statement; read over the window only (RIVAL_SPAN_SECONDS 0, the control), the first."""
+    film, st, name = varied_film
+
+    def looped(tracks) -> int:
+        return min((g for g, t in enumerate(tracks) if t.name == name), key=lambda g: abs(tracks[g].speed - 1))
+
+    monkeypatch.setattr(match, "hash_candidates", lambda prints, tracks, s: [])
+    monkeypatch.setattr(match, "xcorr_candidates", lambda prints, tracks, s: [
+        match.Candidate(looped(tracks), "mid", FILM_AT - FIRST, FIRST + 1.0, FIRST + 6.0, 6.0, "xcorr")])
+    monkeypatch.setattr(match, "fine_candidates", lambda film, tracks, s, speed, *a, **kw: [
+        match.Candidate(looped(tracks), "mid", FILM_AT - SECOND, SECOND + 1.0, SECOND + 6.0, 6.0, "fine")])
+    span = match.RIVAL_SPAN_SECONDS
+    for over_cue in (True, False):
+        monkeypatch.setattr(match, "RIVAL_SPAN_SECONDS", span if over_cue else 0.0)
+        df = stamp_film(film, st, SETTINGS)
+        r = df[df.track == name]
+        assert len(r) == 1, (over_cue, df)
+        r = r.iloc[0]
+        assert abs(r.start - FILM_AT) <= 0.5 and abs(r.end - (FILM_AT + LENGTH)) <= 0.5, (over_cue, r)
+        statement = SECOND if over_cue else FIRST
+        assert abs(r.track_offset - (statement + r.start - FILM_AT)) <= 0.1, (over_cue, df)

@@ -78,6 +78,8 @@ FINE_SPEED_SNAP = 2e-3     # the fine candidate search reads a track at its prin
 DUPLICATE_SCORE = 0.5       # another track's candidate inside a cue scoring this share of the cue's is checked
 REPEAT_RIVAL = 1.15          # a candidate inside a cue of its own track at another offset is checked where its GCC-PHAT
                              # z over its window exceeds the cue's own alignment's there by this factor
+RIVAL_SPAN_SECONDS = 24.0    # where the window reads them within that factor of each other (a near tie), both are read
+                             # over this much of the cue about the candidate (0: the window only)
 BRIDGE_BY_SPECTRA = True   # a gap inside a resampled cue that its phases leave is read by its spectra (`extent`)
 DRIFT_TRACK = 2.0          # the extent follows a drift of the lag this many samples either way (DriftCoherence)
 DRIFT_STEP = 0.5           # in steps of this many samples
@@ -1774,7 +1776,8 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         closely enough to be accepted at the repeat, and then q's track offset (and whatever is read from the
         track there) names the wrong part of the track. Both alignments are read by GCC-PHAT over the same film
         window at q's speed; the candidate is checked (and `resolve_overlaps` keeps the better-evidenced cue) where
-        its z exceeds q's by REPEAT_RIVAL. q's own alignment, or a q not verified by phase at one speed: no."""
+        its z exceeds q's by REPEAT_RIVAL, or, where the two read alike there, its z over q about the candidate
+        exceeds q's (`_rival`). q's own alignment, or a q not verified by phase at one speed: no."""
         if q.pitch_kept or q.spectrum:
             return False
         sp = q.speed
@@ -1787,16 +1790,39 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
         return rivals[key]
 
     def _rival(q: Cue, tr: Track, m: float, tau_c: float, sp: float, here: float) -> bool:
+        """`rival`'s reading. A near tie over the window (each within REPEAT_RIVAL of the other) is read again over
+        up to RIVAL_SPAN_SECONDS of q about the candidate: a repeat can carry the layer that sets the statements
+        apart in only part of the cue (looped music whose loops vary), or none of it where the window lies."""
         dur = tr.audio().n_samples / sr
         chans = [o for o in film.channels if o in tr.channels]
-        zs = []
+        readings = []
         for t_track in (tau_c, here):
             w = min(vs.window_seconds, dur / sp)
             t0 = min(max(0.0, t_track / sp - w / 2), max(0.0, dur / sp - w))
             ts, te = int(t0 * sr), int(min(dur / sp, t0 + w) * sr)
             al = Alignment(sp, int(round((m - t_track / sp) * sr)))
-            zs.append(gcc_at(film, tr, al, ts, te, chans, s).z)
-        return zs[0] >= vs.min_z and zs[0] > REPEAT_RIVAL * max(zs[1], 0.0)
+            readings.append(GccReading(film, tr, al, ts, te, chans, s))
+        zs = [r.best().z for r in readings]
+        if zs[0] < vs.min_z:
+            return False
+        if zs[0] > REPEAT_RIVAL * max(zs[1], 0.0):
+            return True
+        if zs[1] > REPEAT_RIVAL * zs[0] or RIVAL_SPAN_SECONDS <= 0:
+            return False
+        f0 = max(q.start, m - RIVAL_SPAN_SECONDS / 2)  # film seconds: q about the candidate
+        f1 = min(q.end, m + RIVAL_SPAN_SECONDS / 2)
+        covered, reach = 0.0, f0  # by better-evidenced cues, which trim q away there whatever the candidate reads
+        for a, b in sorted((max(f0, o.start), min(f1, o.end)) for o in found
+                           if o.strength * (o.end - o.start) > q.strength * (q.end - q.start)):
+            covered, reach = covered + max(0.0, b - max(a, reach)), max(reach, b)
+        if covered >= 0.5 * (f1 - f0):
+            return False
+        for r in readings:
+            r.grow(max(0, int(f0 * sr) - r.al.lag), min(int(dur / sp * sr), int(f1 * sr) - r.al.lag))
+        zs = [r.best().z for r in readings]
+        log.debug("%s: %s at track %.2f s against its cue's %.2f s over film %.2f-%.2f s: gcc z %.1f vs %.1f",
+                  film.path.name, tr.name, tau_c, here, f0, f1, zs[0], zs[1])
+        return zs[0] > zs[1]
 
     def contends(c: Candidate, tr: Track, q: Cue, by: tuple[str, str, float], m: float, tau_c: float) -> bool:
         """Whether candidate c (track time `tau_c` at film time `m`) inside cue q, found by candidate `by` (track,
