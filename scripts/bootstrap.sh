@@ -51,11 +51,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # The packages take about 2.1 GB in .venv (torch alone 0.75 GB): say so before pip runs out of
 # room half-way ("[Errno 28] No space left on device").
-NEED_MB=$(( 2400 - $(du -sm .venv | cut -f1) ))
-for dir in . "${TMPDIR:-/tmp}"; do
+# pip's temporary files (TMPDIR) need room for the largest wheel, not for the whole install.
+for need in ".:$(( 2400 - $(du -sm .venv | cut -f1) ))" "${TMPDIR:-/tmp}:500"; do
+  dir=${need%:*} NEED_MB=${need##*:}
   FREE_MB=$(df -Pm "$dir" 2>/dev/null | awk 'NR==2 {print $4}')
   if [ -n "$FREE_MB" ] && [ "$FREE_MB" -lt "$NEED_MB" ]; then
-    echo "bootstrap: $(cd "$dir" && pwd) has $FREE_MB MB free; installing the Python packages needs about $NEED_MB MB" >&2
+    echo "bootstrap: $(cd "$dir" && pwd) has $FREE_MB MB free; installing the Python packages needs about $NEED_MB MB there" >&2
     echo "free some space there (or set TMPDIR to a roomier folder), then run the same make command again" >&2
     exit 1
   fi
