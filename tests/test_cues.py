@@ -148,7 +148,7 @@ def test_near_duplicate_tracks_the_better_one_wins_and_the_cue_is_reported_once(
     s = FAST
     if order == "reversed":
         merge = match.merge_candidates
-        monkeypatch.setattr(match, "merge_candidates", lambda cands, tol=0.5: merge(cands, tol)[::-1])
+        monkeypatch.setattr(match, "merge_candidates", lambda cands, tol=0.5, free=None: merge(cands, tol, free)[::-1])
         s = replace(FAST, fine=replace(FAST.fine, enabled=False))
     d = tmp_path / "soundtracks" / "film"
     versions = {"alpha": tracks["alpha"], "alpha_mix": tracks["alpha"] + db(-6) * tracks["gamma"]}
@@ -229,6 +229,38 @@ def test_edited_cue_is_reported_as_its_pieces(tmp_path, tracks, soundtrack):
     for (_, r), (start, off, dur) in zip(df.iterrows(), pieces):
         assert abs(r.start - start) < 0.25 and abs(r.end - (start + dur)) < 0.25  # boundaries at the cuts
         assert abs(r.track_offset - off) < 0.1
+
+
+def test_a_group_of_votes_is_read_where_no_found_cue_explains_the_film():
+    """`merge_candidates`: one candidate per track and lag (within 0.5 s), its score the strongest vote's raised by
+    10 % per other vote; with `free`, its window is the strongest free vote's (an edited cue's piece beside a found
+    piece of the same track: the second pass reads it where it shows), the strongest vote's where none is free."""
+    from filmscore.cues.match import Candidate, merge_candidates
+
+    votes = [Candidate(0, "mid", 85.2, 5.0, 10.0, 9.9, "fine"),   # window 90.2-95.2 s of film: under a found cue
+             Candidate(0, "mid", 85.3, 2.5, 7.5, 8.6, "fine"),    # 87.8-92.8: free
+             Candidate(0, "mid", 85.1, 0.0, 5.0, 5.9, "fine"),    # 85.1-90.1: free, weaker
+             Candidate(0, "mid", 78.4, 15.0, 20.0, 12.7, "fine"),  # another lag: a group of its own
+             Candidate(1, "mid", 85.2, 0.0, 5.0, 4.0, "fine")]    # another track: a group of its own
+    free = lambda c: c.t0 + c.lag < 90.0  # noqa: E731 (the found cue starts at film 91.7 s)
+    for f, window in ((None, (5.0, 10.0)), (free, (2.5, 7.5))):
+        out = merge_candidates(votes, free=f)
+        assert [(c.track, c.lag) for c in out] == [(0, 78.4), (0, 85.3 if f else 85.2), (1, 85.2)]
+        assert out[1].score == pytest.approx(9.9 * 1.2) and (out[1].t0, out[1].t1) == window
+    assert (merge_candidates(votes, free=lambda c: False)[1].t0) == 5.0  # none free: the strongest
+
+
+def test_phased_seconds_count_film_the_found_cues_leave_unexplained():
+    """`_phased`: a cue's seconds less those only its spectra bridged (`heard`), pro rata less the film that cues
+    found before explain (their union: overlapping found cues count once)."""
+    from filmscore.cues.match import Cue, _phased
+
+    a = Cue(0, 10.0, 20.0, 0.0, 5.0, 10.0, "mid", heard=2.0)
+    b = Cue(0, 30.0, 34.0, 0.0, 5.0, 10.0, "mid")
+    assert _phased([a, b]) == pytest.approx(8.0 + 4.0)
+    found = [(5.0, 12.0), (11.0, 14.0), (33.0, 40.0)]  # a: 10-14 covered (4 of 10 s); b: 33-34 (1 of 4 s)
+    assert _phased([a, b], found) == pytest.approx(8.0 * 0.6 + 4.0 * 0.75)
+    assert _phased([a], [(0.0, 100.0)]) == 0.0
 
 
 def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundtrack, caplog):

@@ -61,8 +61,8 @@ def _repeat_first(monkeypatch) -> None:
     """The search's candidates at the second statement's lag (FILM_AT - SECOND) moved to the front, the others in
     the order the search gave them."""
     merge = match.merge_candidates
-    monkeypatch.setattr(match, "merge_candidates", lambda cands, tol=0.5: sorted(
-        merge(cands, tol), key=lambda c: abs(c.lag - (FILM_AT - SECOND)) > 1.0))
+    monkeypatch.setattr(match, "merge_candidates", lambda cands, tol=0.5, free=None: sorted(
+        merge(cands, tol, free), key=lambda c: abs(c.lag - (FILM_AT - SECOND)) > 1.0))
 
 
 def test_a_cue_of_a_repeating_track_names_the_statement_the_film_plays_whichever_is_ranked_first(repeat_film,

@@ -59,6 +59,7 @@ import functools
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import scipy.fft as sfft
@@ -369,8 +370,12 @@ def fine_candidates(film: FilmAudio, tracks: list[Track], s: StampSettings, spee
     return out
 
 
-def merge_candidates(cands: list[Candidate], tol: float = 0.5) -> list[Candidate]:
-    """One candidate per (track, lag within tol): the strongest, spanning its supporters."""
+def merge_candidates(cands: list[Candidate], tol: float = 0.5, free: Callable[[Candidate], bool] | None = None
+                     ) -> list[Candidate]:
+    """One candidate per (track, lag within tol): the strongest, its score raised by its supporters'. `free`: where
+    given, the group's window is its strongest vote's for which `free` holds, where it has one (the second pass
+    checks the film where no cue explains it yet: an edited cue's piece beside a found piece of the same track
+    shows there, though its strongest vote may lie under the found piece)."""
     by: dict[int, list[Candidate]] = {}
     for c in cands:
         by.setdefault(c.track, []).append(c)
@@ -385,6 +390,8 @@ def merge_candidates(cands: list[Candidate], tol: float = 0.5) -> list[Candidate
             if group:
                 best = max(group, key=lambda c: c.score)
                 score = best.score * (1 + 0.1 * (len(group) - 1))
+                if free is not None and not free(best):
+                    best = max((c for c in group if free(c)), key=lambda c: c.score, default=best)
                 out.append(Candidate(g, best.channel, best.lag, best.t0, best.t1, score, best.source))
             group = [c] if c is not None else []
     out.sort(key=lambda c: -c.score)
@@ -1708,10 +1715,19 @@ def _snap_speed(sp: float, lag: float, t0: float, t1: float, tol: float = 0.1) -
     return sp, lag
 
 
-def _phased(cues: list[Cue]) -> float:
+def _phased(cues: list[Cue], explained: list[tuple[float, float]] = ()) -> float:
     """Seconds of film the cues explain by their phases (or, read by spectra, by those): not the gaps only their
-    spectra bridged."""
-    return sum(q.end - q.start - q.heard for q in cues)
+    spectra bridged, nor (pro rata) film that `explained` (film seconds: the cues found so far) already covers."""
+    total = 0.0
+    for q in cues:
+        length = q.end - q.start
+        if length <= 0:
+            continue
+        reach, covered = q.start, 0.0
+        for a, b in sorted((max(q.start, a), min(q.end, b)) for a, b in explained if a < q.end and b > q.start):
+            covered, reach = covered + max(0.0, b - max(a, reach)), max(reach, b)
+        total += (length - q.heard) * (1.0 - covered / length)
+    return total
 
 
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
@@ -1883,7 +1899,8 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             kept = stretch_check(film, tr, c, s, tau_c, m, [c.channel] + [o for o in channels if o != c.channel], al)
             if kept is not None:
                 cues2, span2 = _extent_at(film, tr, kept, s, tau_c)
-                n1, n2 = _phased(cues), _phased(cues2)
+                done = [(q.start, q.end) for q in found]  # what either reading adds to the film's cues counts
+                n1, n2 = _phased(cues, done), _phased(cues2, done)
                 # a stretcher copies grains of the recording at the speed as released, so a stretched film read
                 # as resampled gives speed 1 (in pieces, between the stretcher's jumps), while the stretch's line
                 # gives the transfer's speed: where the resampled reading sits at 1 and the stretch's line clearly
@@ -1916,17 +1933,29 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
     for c in cands:
         check(c)
     if s.fine.enabled:
-        # second pass: fine spectral frames at the film's speed (the one verified, else 1), where no cue is yet
+        # second pass: fine spectral frames at the film's speed (its music's as verified by phase, `playback`; else
+        # the latest verified; else 1), where no cue is yet
         lo, hi = min(s.speeds), max(s.speeds)
-        sp = known[0] if known else min(hi, max(lo, 1.0))
+        pb = playback()
+        sp = pb[0] if pb is not None else known[0] if known else min(hi, max(lo, 1.0))
+
+        def overlaps(c: Candidate) -> list[tuple[float, Cue, tuple[str, str, float]]]:
+            """(seconds, cue, its finder) of each found cue that c's film window overlaps."""
+            a, b = c.t0 + c.lag, c.t1 + c.lag
+            return [(min(b, q.end) - max(a, q.start), q, by) for q, by in zip(found, found_by)
+                    if min(b, q.end) > max(a, q.start)]
+
+        def free(c: Candidate) -> bool:
+            """Whether at most half of c's film window lies inside found cues."""
+            return sum(o for o, _, _ in overlaps(c)) <= 0.5 * (c.t1 - c.t0)
+
         def explained(c: Candidate) -> bool:
             # this pass looks for what the first left unexplained: a candidate whose window lies mostly inside
             # found cues (a looped track matching a repeat of itself, most often) is not checked, unless it
             # contends for a cue of its own track (`contends`: at another offset, playing the film's music better)
             a, b = c.t0 + c.lag, c.t1 + c.lag
             tr, mid_t = tracks[c.track], 0.5 * (c.t0 + c.t1)
-            over = [(min(b, q.end) - max(a, q.start), q, by) for q, by in zip(found, found_by)
-                    if min(b, q.end) > max(a, q.start)]
+            over = overlaps(c)
             inside = sum(o for o, _, _ in over)
             for o, q, by in over:  # contention is read only where it decides: each reading costs two GCC-PHATs
                 if inside <= 0.5 * (b - a):
@@ -1937,7 +1966,8 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
 
         # a transfer treats all its music one way: the fine frames read the tracks as the film's cues play them
         kept = sum((q.end - q.start) * (1 if q.pitch_kept else -1) for q in found) > 0
-        fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found], kept))
+        fine = merge_candidates(fine_candidates(film, tracks, s, sp, [(q.start, q.end) for q in found], kept),
+                                free=free)
         cap, todo = max(10, int(s.fine.max_candidates_per_minute * film.duration / 60)), []
         for c in fine:  # the first `cap` not yet explained
             if len(todo) >= cap:
