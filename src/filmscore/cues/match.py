@@ -1715,6 +1715,14 @@ def _snap_speed(sp: float, lag: float, t0: float, t1: float, tol: float = 0.1) -
     return sp, lag
 
 
+def _covered(lo: float, hi: float, spans) -> float:
+    """Seconds of [lo, hi] that the union of `spans` ((start, end) pairs) covers."""
+    covered, reach = 0.0, lo
+    for a, b in sorted((max(lo, a), min(hi, b)) for a, b in spans if a < hi and b > lo):
+        covered, reach = covered + max(0.0, b - max(a, reach)), max(reach, b)
+    return covered
+
+
 def _phased(cues: list[Cue], explained: list[tuple[float, float]] = ()) -> float:
     """Seconds of film the cues explain by their phases (or, read by spectra, by those): not the gaps only their
     spectra bridged, nor (pro rata) film that `explained` (film seconds: the cues found so far) already covers."""
@@ -1723,10 +1731,7 @@ def _phased(cues: list[Cue], explained: list[tuple[float, float]] = ()) -> float
         length = q.end - q.start
         if length <= 0:
             continue
-        reach, covered = q.start, 0.0
-        for a, b in sorted((max(q.start, a), min(q.end, b)) for a, b in explained if a < q.end and b > q.start):
-            covered, reach = covered + max(0.0, b - max(a, reach)), max(reach, b)
-        total += (length - q.heard) * (1.0 - covered / length)
+        total += (length - q.heard) * (1.0 - _covered(q.start, q.end, explained) / length)
     return total
 
 
@@ -1827,11 +1832,9 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             return False
         f0 = max(q.start, m - RIVAL_SPAN_SECONDS / 2)  # film seconds: q about the candidate
         f1 = min(q.end, m + RIVAL_SPAN_SECONDS / 2)
-        covered, reach = 0.0, f0  # by better-evidenced cues, which trim q away there whatever the candidate reads
-        for a, b in sorted((max(f0, o.start), min(f1, o.end)) for o in found
-                           if o.strength * (o.end - o.start) > q.strength * (q.end - q.start)):
-            covered, reach = covered + max(0.0, b - max(a, reach)), max(reach, b)
-        if covered >= 0.5 * (f1 - f0):
+        # cues better evidenced than q trim it away there whatever the candidate reads
+        better = [(o.start, o.end) for o in found if o.strength * (o.end - o.start) > q.strength * (q.end - q.start)]
+        if _covered(f0, f1, better) >= 0.5 * (f1 - f0):
             return False
         for r in readings:
             r.grow(max(0, int(f0 * sr) - r.al.lag), min(int(dur / sp * sr), int(f1 * sr) - r.al.lag))
