@@ -205,3 +205,42 @@ def test_half_frame_lines_are_the_rows_read_by_linear_interpolation():
     assert got.shape == (5, n)
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert not got[0].any()
+
+
+def test_a_candidate_printed_a_grid_step_off_the_films_speed_is_read_resampled(ntsc):
+    """A candidate of the 58 s cue of the NTSC film (1000/1001, resampled) printed at the grid speed 0.98: the band
+    search of `estimate` (half a grid step and a little about the print) cannot reach the film's speed, the stretch
+    reading's wider search finds its line, and along that line the phase holds. The alignment is the resampled one
+    (as the film plays it), speed within 1e-4 of 1000/1001 and lag within 2 samples of the truth at the window's
+    middle; its extent is the whole cue at the refitted speed -- not a time-stretched reading, whose extent cuts
+    quiet music short."""
+    from filmscore.cues.cache import PrintCache
+    from filmscore.cues.match import Candidate, _extent_at, estimate
+    from filmscore.cues.stamp import TrackSet, _decode_film
+
+    film, st, truth = ntsc
+    s = replace(StampSettings(), renditions=False)
+    sr = s.sample_rate
+    grid = 0.98
+    assert abs(grid - 1000 / 1001) > 0.5 * s.speed_step + 0.003  # outside the band search about the print
+    name, start, end, off = truth[0]
+    ts = TrackSet(sorted(st.iterdir()), s, PrintCache(None), speeds=(grid,))
+    i, tr = next((i, t) for i, t in enumerate(ts.tracks) if t.name == name)
+    true_speed = 1000 / 1001
+    mid = 0.5 * (start + end)
+    tau = off + (mid - start) * true_speed                       # track seconds at the cue's middle
+    t_grid = tau / grid                                           # the same at the print's speed
+    c = Candidate(i, "mid", mid - t_grid, t_grid - 2.5, t_grid + 2.5, 10.0, "xcorr")
+    with _decode_film(film, s) as fa:
+        al = estimate(fa, tr, c, s, [])
+        cues, _ = _extent_at(fa, tr, al, s, tau)
+    ts.release()
+    assert not al.pitch_kept and not al.spectrum, al
+    assert al.z >= s.verify.min_z, al
+    assert al.speed == pytest.approx(true_speed, abs=1e-4)  # one window's polish; the extent refits it
+    # the lag at the cue's middle: film sample = lag + track sample / speed
+    assert abs(al.lag - (mid - tau / al.speed) * sr) <= 2, (al.lag, (mid - tau / al.speed) * sr)
+    assert len(cues) == 1, [(q.start, q.end) for q in cues]
+    q = cues[0]
+    assert abs(q.start - start) <= 0.25 and abs(q.end - end) <= 0.25, (q.start, q.end)
+    assert q.speed == pytest.approx(true_speed, abs=1e-6) and not q.pitch_kept

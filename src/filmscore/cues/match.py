@@ -1675,9 +1675,22 @@ def estimate(film: FilmAudio, tr: Track, c: Candidate, s: StampSettings, known: 
     if best.z < vs.min_z:
         if patient:
             return best
+        stretched = playback is not None and playback[1]
         kept = stretch_check(film, tr, c, s, tau_c, t_film, channels, explained=explained,
-                             transfer=playback[0] if playback is not None and playback[1] else None)
-        return kept if kept is not None else best
+                             transfer=playback[0] if stretched else None)
+        if kept is None or kept.spectrum or stretched:
+            return kept if kept is not None else best
+        # the stretch reading searches its speed wider than the band search above (half a grid step about the
+        # candidate's print): a candidate printed at another grid speed than the film's is found on its line, but
+        # a resampled rendition is the default reading -- read by phase along the line (the drift of the lag over
+        # the window, then GCC-PHAT), where that holds it is the alignment (`check` weighs the stretch reading
+        # against it by what each explains); a film that time-stretches its music by phase goes straight to it
+        ts, te = window(kept.speed)
+        al1 = Alignment(kept.speed, kept.lag, -np.inf, kept.channel)
+        al = read(drift_fit(film, tr, kept.channel, al1, ts, te, int(0.06 * sr), 0.002, s)[0])
+        if al.z < vs.min_z:
+            return kept
+        best = al
     if best.speed not in settled:
         ts, te = window(best.speed)
         # GCC-PHAT over one window holds for speeds a few 1e-4 off (a known speed that is near, not equal)
