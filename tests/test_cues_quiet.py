@@ -283,6 +283,46 @@ def test_spectrum_coherence_reads_the_stretched_track_in_pieces_as_at_once_and_i
 
 
 @pytest.fixture(scope="module")
+def pal_half_phased(material, tmp_path_factory):
+    """A pitch-corrected PAL transfer (25/24) of 40 s of continuous centred speech with one cue of one track on one
+    line, as loud as the speech: its first 6 s stretched by ffmpeg's atempo (WSOLA grains: the phase reading
+    verifies it), the next 14 s of the same track, on the same line, by a phase vocoder that keeps none of its
+    phases (what a stretcher leaves of sustained or quiet music: its spectra on the line, not its phases).
+    Returns (film, soundtrack folder, truth (track, start, end, offset))."""
+    from bench.cues.remix import phase_vocoder
+
+    music, speech = material
+    root = tmp_path_factory.mktemp("pal_half_phased")
+    st, tracks = soundtrack(music, root)
+    name = sorted(tracks)[0]
+    speed, start, offset = 25 / 24, 4.0, 10.0
+    talk = continuous_dialogue(speech, 40.0, np.random.default_rng(13))
+    wav, out = root / "a.wav", root / "a_stretched.wav"
+    sf.write(wav, tracks[name][int(offset * SR):int((offset + 20) * SR)], SR)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-af", f"atempo={speed:.9f}",
+                    str(out)], check=True)
+    phased = sf.read(out, dtype="float32")[0][:int(6 * SR)]
+    t1 = offset + 6 * speed  # the track second the vocoder takes over at, on the same line
+    vocoded = phase_vocoder(tracks[name][int(t1 * SR):int((t1 + 20) * SR)], SR, speed, seed=3)[:int(14 * SR)]
+    mix = np.repeat(talk[:, None], 2, axis=1)
+    add_cue(mix, np.concatenate([phased, vocoded]), start, 0.0, talk)
+    return encode(lowpass(mix, 5000.0) * 0.8, root / "pal_half_phased.m4a"), st, (name, start, start + 20.0, offset)
+
+
+def test_a_stretched_cue_whose_phase_holds_in_part_is_read_whole_by_its_spectra(pal_half_phased):
+    # the phase reading verifies the cue over its first 6 s only; the spectra along its line carry the rest: one
+    # cue, whole, at the track time it plays (main gave the phased part, trimmed away by the rest read by its
+    # spectra on a repeat of the track 10 s off: the whole cue at the wrong track offset)
+    film, st, (name, start, end, offset) = pal_half_phased
+    df = stamp_film(film, st, replace(SETTINGS, speeds=(1.03, 1.05)))
+    assert list(df.track) == [name], df
+    r = df.iloc[0]
+    assert r.match == "exact" and r.pitch == "kept" and r.speed == pytest.approx(25 / 24, rel=5e-4), r
+    assert abs(r.start - start) <= 0.5 and abs(r.end - end) <= 0.5, r
+    assert abs(r.track_offset - (offset + (r.start - start) * 25 / 24)) <= 0.1, r
+
+
+@pytest.fixture(scope="module")
 def mono_vocoded(material, tmp_path_factory):
     """A 60 s mono film at the album's speed, low-passed at 4 kHz, under continuous speech: 14 s of one track as
     loud as the speech (the phase verifies it and the film's speed, 1), and 14 s of another 6 dB under the speech

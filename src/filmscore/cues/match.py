@@ -1927,6 +1927,16 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
                 grains = abs(sp1 - 1) < STRETCH_GRAIN_SPEED and abs(kept.speed - 1) > STRETCH_SPEED_APART
                 if n2 > 1.25 * n1 + 1.0 or (grains and n2 > n1 + STRETCH_MORE_SECONDS):
                     al, cues, span = kept, cues2, span2
+        if al.pitch_kept and not al.spectrum and _phased(cues) < 1.5 * vs.window_seconds:
+            # a time-stretched reading's phase holds only within the stretcher's grains, weakly where the music is
+            # quiet or sustained: its extent may keep a few seconds of a cue whose spectra follow its line throughout
+            # (and a repeat of a looped track, read by its spectra, would take the rest); the spectra along the same
+            # line are read, and win where they explain clearly more of the film
+            heard = replace(al, spectrum=True)
+            cues2, span2 = _extent_at(film, tr, heard, s, tau_c)
+            done = [(q.start, q.end) for q in found]
+            if _phased(cues2, done) > 1.25 * _phased(cues, done) + 1.0:
+                al, cues, span = heard, cues2, span2
         examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
         if cues:
             # the speed refitted over the longest cue (`extent`) is the best this film offers: it replaces a near one
