@@ -412,3 +412,25 @@ def test_a_cue_whose_middle_holds_no_phase_is_one_cue_by_its_spectra(mono_unphas
     monkeypatch.setattr(M, "BRIDGE_BY_SPECTRA", False)
     split = stamp_film(vocoded, st, SETTINGS)
     assert len(split[split.track == name]) == 2, split
+
+
+def test_a_pause_in_the_track_itself_lies_inside_its_cue(mono_unphased_middle, tmp_path):
+    """The film whose music stops over 17-20.5 s (two cues against the track as released, above: the track plays on
+    there and the film does not) against a soundtrack whose track itself pauses there (the same recording, silent
+    over track 22-25.5 s: a rest, a break between sections): one cue, 5-35 s. The film plays on through the track's
+    pause at one alignment; nothing of the track is there to hear."""
+    _, stopped, st, name = mono_unphased_middle
+    paused = tmp_path / "soundtracks" / "film"
+    paused.mkdir(parents=True)
+    for p in st.iterdir():
+        if p.stem != name:
+            (paused / p.name).write_bytes(p.read_bytes())
+    x, fs = sf.read(next(st.glob(f"{name}.*")), dtype="float32")
+    x[int(22.0 * fs):int(25.5 * fs)] = 0.0
+    sf.write(paused / f"{name}.wav", x, fs)
+    df = stamp_film(stopped, paused, SETTINGS)
+    r = df[df.track == name]
+    assert len(r) == 1, df
+    r = r.iloc[0]
+    assert abs(r.start - 5.0) <= 0.5 and abs(r.end - 35.0) <= 0.5, r
+    assert abs(r.track_offset - (10.0 + r.start - 5.0)) <= 0.1, r

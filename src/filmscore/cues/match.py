@@ -82,6 +82,8 @@ REPEAT_RIVAL = 1.15          # a candidate inside a cue of its own track at anot
 RIVAL_SPAN_SECONDS = 24.0    # where the window reads them within that factor of each other (a near tie), both are read
                              # over this much of the cue about the candidate (0: the window only)
 BRIDGE_BY_SPECTRA = True   # a gap inside a resampled cue that its phases leave is read by its spectra (`extent`)
+TRACK_PAUSE_DB = 20.0      # ... and is one cue with its pieces where the track itself is this far under their level
+TRACK_PAUSE_SECONDS = 16.0  # ... over a gap of at most this long (a rest or a break inside the track)
 DRIFT_TRACK = 2.0          # the extent follows a drift of the lag this many samples either way (DriftCoherence)
 DRIFT_STEP = 0.5           # in steps of this many samples
 STRETCH_GRAIN_SPEED = 1e-4  # a resampled reading this close to speed 1 may be a stretcher's grains ...
@@ -1024,6 +1026,28 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         return True
     lag_s = (lag_samples if lag_exact is None else lag_exact) / sr
 
+    def paused(p0: int, p1: int, a: int, b: int) -> bool:
+        """Whether the track itself all but stops through the gap [p1, a) between the pieces [p0, p1) and [a, b)
+        (computed frames): the median power of its frames there TRACK_PAUSE_DB or more under theirs (medians: the
+        pieces' edges lie within a smoothing window of where the track's music stops and starts), over at most
+        TRACK_PAUSE_SECONDS (a rest, a break between sections of the track). The film plays on through the pause at
+        this alignment, and nothing of the track is there for its phases or spectra to hear."""
+        if (a - p1) * hop / sr > TRACK_PAUSE_SECONDS:
+            return False
+        x0 = origin + p0 * hop - lag_samples  # the track (at this speed) under film frames [p0, b)
+        y = tr.span(ch, x0, x0 + (b - 1 - p0) * hop + es.n_fft, speed).astype(np.float64)
+        c = np.concatenate([[0.0], np.cumsum(y * y)])
+        i = np.arange(b - p0) * hop
+        power = c[i + es.n_fft] - c[i]  # each frame's energy
+        level = float(np.median(np.concatenate([power[:p1 - p0], power[a - p0:]])))
+        quiet = float(np.median(power[p1 - p0:a - p0]))
+        if level > 0 and quiet <= level * 10 ** (-TRACK_PAUSE_DB / 10):
+            log.debug("%s: %s at lag %.3f s plays on through %.1f-%.1f s, a pause in the track (%.0f dB under it)",
+                      film.path.name, tr.name, lag_samples / sr, (origin + p1 * hop) / sr, (origin + a * hop) / sr,
+                      10 * np.log10(max(quiet, 1e-30) / level))
+            return True
+        return False
+
     def cues_of(zk: np.ndarray, z: np.ndarray, coh: np.ndarray, narrow: bool, bridge: bool = False
                 ) -> tuple[list[Cue], np.ndarray]:
         """Cues where the smoothed coherence z stands above extent.min_z, boundaries by a step fit of coh (where
@@ -1050,7 +1074,7 @@ def extent(film: FilmAudio, tr: Track, ch: str, lag_samples: int, gcc_z: float, 
         for a, b in pieces:
             if merged and plays_through(zk[merged[-1][1]:a], k, es.min_z):
                 merged[-1][1:3] = b, merged[-1][2] or holds(a, b)
-            elif bridge and merged and spectra_through(merged[-1][1], a):
+            elif bridge and merged and (paused(merged[-1][0], merged[-1][1], a, b) or spectra_through(merged[-1][1], a)):
                 merged[-1][1:4] = b, merged[-1][2] or holds(a, b), merged[-1][3] + a - merged[-1][1]
             else:
                 merged.append([a, b, holds(a, b), 0])
