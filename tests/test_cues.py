@@ -263,6 +263,31 @@ def test_phased_seconds_count_film_the_found_cues_leave_unexplained():
     assert _phased([a], [(0.0, 100.0)]) == 0.0
 
 
+def test_widened_cues_take_the_spectra_readings_ends_and_count_the_seconds_added_as_heard():
+    """`_widened`: each phase cue carried out to the ends of the spectra cues overlapping it, the seconds added
+    counted as heard, the evidence (strength x length) unchanged; pieces that then overlap are one cue (evidence
+    summed, heard all but the pieces' phased seconds). Hand-computed."""
+    from filmscore.cues.match import Cue, _phased, _widened
+
+    q1 = Cue(0, 10.0, 20.0, 0.0, 10.0, 9.0, "mid", pitch_kept=True)
+    q2 = Cue(0, 25.0, 30.0, 0.0, 6.0, 9.0, "mid", pitch_kept=True, heard=1.0)
+    far = Cue(0, 40.0, 45.0, 0.0, 7.0, 9.0, "mid", spectrum=True)  # overlaps no phase cue: adds nothing
+    got = _widened([q2, q1], [Cue(0, 8.0, 21.0, 0.0, 7.0, 9.0, "mid", spectrum=True),
+                               Cue(0, 22.0, 31.0, 0.0, 7.0, 9.0, "mid", spectrum=True), far])
+    assert [(q.start, q.end, q.heard) for q in got] == [(8.0, 21.0, 3.0), (22.0, 31.0, 5.0)]
+    assert [q.strength for q in got] == pytest.approx([10.0 * 10.0 / 13.0, 6.0 * 5.0 / 9.0])
+    assert not any(q.spectrum for q in got)
+    # one spectra cue across both: 8-27 widens q1 to 8-27 and q2 to 8-30, one cue 8-30 whose phased seconds are
+    # q1's 10 and q2's 4
+    got = _widened([q1, q2], [Cue(0, 8.0, 27.0, 0.0, 7.0, 9.0, "mid", spectrum=True)])
+    assert len(got) == 1
+    q = got[0]
+    assert (q.start, q.end) == (8.0, 30.0)
+    assert q.strength == pytest.approx((10.0 * 10.0 + 6.0 * 5.0) / 22.0)
+    assert q.heard == pytest.approx(8.0) and _phased(got) == pytest.approx(14.0)
+    assert _widened([q1, q2], []) == [q1, q2]
+
+
 def test_speed_outside_the_searched_range_finds_nothing(tmp_path, tracks, soundtrack, caplog):
     film = make_film(tmp_path, 20, [(played_at(tracks["alpha"], 24, 25), 3.0, 4.0, 12.0)], speech_db=-6.0)
     with caplog.at_level(logging.INFO):

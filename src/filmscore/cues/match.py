@@ -1772,6 +1772,29 @@ def _phased(cues: list[Cue], explained: list[tuple[float, float]] = ()) -> float
     return total
 
 
+def _widened(cues: list[Cue], heard: list[Cue]) -> list[Cue]:
+    """Cues of one line read by their phases, each carried out to the ends of the cues of the same line read by
+    their spectra (`heard`) that overlap it; the seconds so added are counted as heard (`Cue.heard`), not phased,
+    and add no evidence (strength times length, what `resolve_overlaps` weighs, stays the phases'). Pieces the
+    widening makes overlap are one cue (their evidence summed)."""
+    out: list[Cue] = []
+    for q in sorted(cues, key=lambda q: q.start):
+        over = [r for r in heard if r.start < q.end and r.end > q.start]
+        a, b = min([q.start] + [r.start for r in over]), max([q.end] + [r.end for r in over])
+        w = replace(q, start=a, end=b, strength=q.strength * (q.end - q.start) / (b - a),
+                    heard=q.heard + (q.start - a) + (b - q.end))
+        if out and w.start <= out[-1].end:
+            p = out[-1]  # (the phased parts of two pieces are disjoint: the rest of the merged cue is heard)
+            lp, lw = p.end - p.start, w.end - w.start
+            end = max(p.end, w.end)
+            phased = (lp - p.heard) + (lw - w.heard)
+            out[-1] = replace(p, end=end, strength=(p.strength * lp + w.strength * lw) / (end - p.start),
+                              heard=max(0.0, end - p.start - phased))
+        else:
+            out.append(w)
+    return out
+
+
 def _extent_at(film: FilmAudio, tr: Track, al: Alignment, s: StampSettings, tau_c: float
                ) -> tuple[list[Cue], tuple[float, float]]:
     """Cues at a verified alignment, from the checked window outward.
@@ -1951,16 +1974,21 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
                 grains = abs(sp1 - 1) < STRETCH_GRAIN_SPEED and abs(kept.speed - 1) > STRETCH_SPEED_APART
                 if n2 > 1.25 * n1 + 1.0 or (grains and n2 > n1 + STRETCH_MORE_SECONDS):
                     al, cues, span = kept, cues2, span2
-        if al.pitch_kept and not al.spectrum and _phased(cues) < 1.5 * vs.window_seconds:
+        if al.pitch_kept and not al.spectrum and cues:
             # a time-stretched reading's phase holds only within the stretcher's grains, weakly where the music is
             # quiet or sustained: its extent may keep a few seconds of a cue whose spectra follow its line throughout
-            # (and a repeat of a looped track, read by its spectra, would take the rest); the spectra along the same
-            # line are read, and win where they explain clearly more of the film
+            # (and a repeat of a looped track, read by its spectra, would take the rest), and its ends stop where
+            # the grains of the music's quiet edges no longer hold; the spectra along the same line are read: they
+            # win where the phases keep under 1.5 windows and they explain clearly more of the film, and otherwise
+            # carry each cue's ends out as far as they reach (`_widened`)
             heard = replace(al, spectrum=True)
             cues2, span2 = _extent_at(film, tr, heard, s, tau_c)
             done = [(q.start, q.end) for q in found]
-            if _phased(cues2, done) > 1.25 * _phased(cues, done) + 1.0:
+            if _phased(cues) < 1.5 * vs.window_seconds and _phased(cues2, done) > 1.25 * _phased(cues, done) + 1.0:
                 al, cues, span = heard, cues2, span2
+            else:
+                cues = _widened(cues, cues2)
+                span = (min(span[0], span2[0]), max(span[1], span2[1])) if cues2 else span
         examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
         if cues:
             # the speed refitted over the longest cue (`extent`) is the best this film offers: it replaces a near one
