@@ -1974,7 +1974,7 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
                 grains = abs(sp1 - 1) < STRETCH_GRAIN_SPEED and abs(kept.speed - 1) > STRETCH_SPEED_APART
                 if n2 > 1.25 * n1 + 1.0 or (grains and n2 > n1 + STRETCH_MORE_SECONDS):
                     al, cues, span = kept, cues2, span2
-        if al.pitch_kept and not al.spectrum and cues:
+        if al.pitch_kept and not al.spectrum:
             # a time-stretched reading's phase holds only within the stretcher's grains, weakly where the music is
             # quiet or sustained: its extent may keep a few seconds of a cue whose spectra follow its line throughout
             # (and a repeat of a looped track, read by its spectra, would take the rest), and its ends stop where
@@ -1986,7 +1986,7 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             done = [(q.start, q.end) for q in found]
             if _phased(cues) < 1.5 * vs.window_seconds and _phased(cues2, done) > 1.25 * _phased(cues, done) + 1.0:
                 al, cues, span = heard, cues2, span2
-            else:
+            elif cues:
                 cues = _widened(cues, cues2)
                 span = (min(span[0], span2[0]), max(span[1], span2[1])) if cues2 else span
         examined.append((tr.name, al.speed, al.lag / sr, span[0], span[1]))
