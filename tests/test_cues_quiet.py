@@ -393,6 +393,16 @@ def mono_unphased_middle(material, tmp_path_factory):
     return out["vocoded"], out["stopped"], st, name
 
 
+def _the_whole_cue(df, name: str) -> None:
+    """`mono_unphased_middle`'s track is one cue, 5-35 s (within 0.5 s), at the track time it plays (offset 10 s at
+    5 s, within 0.1 s)."""
+    r = df[df.track == name]
+    assert len(r) == 1, df
+    r = r.iloc[0]
+    assert abs(r.start - 5.0) <= 0.5 and abs(r.end - 35.0) <= 0.5, r
+    assert abs(r.track_offset - (10.0 + r.start - 5.0)) <= 0.1, r
+
+
 def test_a_cue_whose_middle_holds_no_phase_is_one_cue_by_its_spectra(mono_unphased_middle, monkeypatch):
     """3.5 s in the middle of a cue with the music's spectra and none of its phases: one cue 5-35 s, its gap
     bridged by the spectra along its line; the music stopped there instead: two cues; the spectra not read
@@ -401,11 +411,7 @@ def test_a_cue_whose_middle_holds_no_phase_is_one_cue_by_its_spectra(mono_unphas
 
     vocoded, stopped, st, name = mono_unphased_middle
     df = stamp_film(vocoded, st, SETTINGS)
-    r = df[df.track == name]
-    assert len(r) == 1, df
-    r = r.iloc[0]
-    assert abs(r.start - 5.0) <= 0.5 and abs(r.end - 35.0) <= 0.5, r
-    assert abs(r.track_offset - (10.0 + r.start - 5.0)) <= 0.1, r
+    _the_whole_cue(df, name)
     gone = stamp_film(stopped, st, SETTINGS)
     g = gone[gone.track == name]
     assert len(g) == 2 and not ((g.start < 18.0) & (g.end > 19.5)).any(), gone
@@ -429,8 +435,4 @@ def test_a_pause_in_the_track_itself_lies_inside_its_cue(mono_unphased_middle, t
     x[int(22.0 * fs):int(25.5 * fs)] = 0.0
     sf.write(paused / f"{name}.wav", x, fs)
     df = stamp_film(stopped, paused, SETTINGS)
-    r = df[df.track == name]
-    assert len(r) == 1, df
-    r = r.iloc[0]
-    assert abs(r.start - 5.0) <= 0.5 and abs(r.end - 35.0) <= 0.5, r
-    assert abs(r.track_offset - (10.0 + r.start - 5.0)) <= 0.1, r
+    _the_whole_cue(df, name)
