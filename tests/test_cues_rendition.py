@@ -419,6 +419,59 @@ def test_line_fit_gives_the_tempo_and_ends_of_a_path_that_ran_on():
     assert sim > 0.6  # (the line reads between frames where the planted track was rounded to one)
 
 
+def _weak_then_strong(weak: float, seed: int = 4):
+    """Film frames (1200, 64) of chance but for a rendition on the line k -> (k - 100) * 1.02 of a track of 1500
+    frames: frames 300..699 weakly (each frame's cosine with the line's track frame about `weak`), 700..899 strongly
+    (about 0.6); the track's frames and the line's offset `a`."""
+    rng = np.random.default_rng(seed)
+    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)  # noqa: E731
+    T, F = unit(rng.standard_normal((1500, 64))), unit(rng.standard_normal((1200, 64)))
+    a, tempo = 100.0, 1.02
+    for (k0, k1), c in (((300, 700), weak), ((700, 900), 0.6)):
+        k = np.arange(k0, k1)
+        line = T[np.round((k - a) * tempo).astype(int)]
+        F[k] = unit(c * line + np.sqrt(1 - c * c) * unit(rng.standard_normal((len(k), 64))) / 1.0)
+    return F, T, a, tempo
+
+
+def test_a_rendition_cue_is_carried_along_its_line_where_the_track_plays_on_weakly():
+    """`grown`: a cue read on its strong part (frames 700..899) is carried out to the planted weak part's start
+    (frame 300, cosine 0.08 a frame against chance frames' 0 +- 0.125) within half a block, and its end stays where
+    chance frames follow; where the weak part is chance too, neither end moves."""
+    from filmscore.cues.rendition_fine import grown
+
+    W, shifts = 108, [d * (40 + 30 * i) for i in range(8) for d in (-1, 1)]
+    F, T, a, tempo = _weak_then_strong(0.08)
+    k0, k1 = grown(F, T, a, tempo, 700, 899, W, shifts, guard=30)
+    assert abs(k0 - 300) <= W // 2 and k1 == 899, (k0, k1)
+    F, T, a, tempo = _weak_then_strong(0.0)
+    assert grown(F, T, a, tempo, 700, 899, W, shifts, guard=30) == (700, 899)
+    # a weak part where the film falls silent between words (a fifth of its frames zero: no music fills them)
+    F, T, a, tempo = _weak_then_strong(0.08)
+    F[300:700:5] = 0.0
+    assert grown(F, T, a, tempo, 700, 899, W, shifts, guard=30) == (700, 899)
+
+
+def test_a_cue_in_chance_frames_is_seldom_carried_out():
+    """`grown` on lines through frames of chance only (no music anywhere): over 200 lines at random tempos and
+    offsets, from a random 'cue' of 100 frames, at most 2 % of the ends move (the running sum's peak reaching
+    GROW_PEAK is a rare excursion of a walk that drifts down by GROW_DRIFT a block)."""
+    from filmscore.cues.rendition_fine import grown
+
+    rng = np.random.default_rng(9)
+    W, shifts = 108, [d * (40 + 30 * i) for i in range(8) for d in (-1, 1)]
+    F, T, *_ = _weak_then_strong(0.0)
+    F[700:900] = (lambda x: x / np.linalg.norm(x, axis=1, keepdims=True))(rng.standard_normal((200, 64)))
+    moved = 0
+    for _ in range(200):
+        tempo = rng.uniform(0.95, 1.05)
+        k0 = int(rng.integers(150, 950))
+        a = k0 - rng.uniform(200, 1200) / tempo
+        got = grown(F.astype(np.float32), T, a, tempo, k0, k0 + 99, W, shifts, guard=30)
+        moved += (got[0] != k0) + (got[1] != k0 + 99)
+    assert moved <= 8, moved
+
+
 # ---------------------------------------------------------------- the fine-frame search (features: fine)
 
 

@@ -44,7 +44,9 @@ segments of one track draw across the film.
 5. Reported (`rendition.fit_line` on the fine frames, the track read at its
    own rate): the tempo within `LINE_TEMPO_REACH` of the grid tempo every
    0.1 %, and the track offset at the cue's start; the cue's ends are the
-   line's best run of frames whose cosine exceeds half the cue's mean.
+   line's best run of frames whose cosine exceeds half the cue's mean, then
+   carried out along the line where the track plays on more weakly, block by
+   block against the same track's other lines (`grown`).
 
 Cost: a segment-score product per track, tempo, version (the track and each
 decoy set) and channel, over the film's time outside exact cues: 7 tempos x
@@ -80,6 +82,11 @@ LINE_TEMPO_STEP = 0.001
 LINE_OFFSET = 0.05         # a frame pair lengthens the reported cue when its cosine exceeds this (chance: 0 +- 0.06)
 OFF = -1e4                 # z of a position outside the film's live time (exact cues)
 SILENT_DB = 50.0           # frames this far under a signal's loud frames (95th percentile RMS) count as silent
+GROW_SHIFTS = tuple(d * (2.0 + 1.5 * i) for i in range(8) for d in (-1, 1))  # seconds of track: `grown`'s lines
+GROW_DRIFT = 1.0           # `grown`: a block's z counts for a cue's music by its excess over this; the end moves
+GROW_PEAK = 4.5            # where the summed excess peaks at this or more (chance: 0.3 % of lines, measured on a
+GROW_DROP = 6.0            # bench film: docs/cues.md); the search stops where the sum falls this far under its peak
+GROW_LIVE = 0.9            # or at a block with more of its frames silent (or inside exact cues) than a tenth
 
 
 def frames(ff: FineFrames, x: np.ndarray, step: float = 1.0, block: int = 8192) -> np.ndarray:
@@ -171,6 +178,77 @@ def line_alignments(Z: np.ndarray, starts: np.ndarray, min_z: float, record: flo
     return out
 
 
+def grown(F: np.ndarray, T: np.ndarray, a: float, tempo: float, k0: int, k1: int, W: int, shifts: list[float],
+          guard: int = 0) -> tuple[int, int]:
+    """A rendition cue's first and last film frame (k0, k1 on the line film frame k -> track frame (k - a) * tempo)
+    carried out along its line where the track plays on more weakly: a rendition's parts differ in how closely they
+    follow the track (another arrangement, an instrument that comes and goes, dialogue over it), and the cue's ends
+    (frames whose cosine exceeds half the cue's mean) stop where its strongest part does.
+
+    Outward from each end, past `guard` frames (the whitening's moving mean carries a cue's music that far past
+    its end), blocks of W film frames (a segment) every W // 2 are read along the line and along the lines of the
+    same track `shifts` track frames off it (its own music elsewhere: the same key, instruments and pace, none of
+    its succession): a block's z is its mean cosine's excess over theirs in units of their spread. Each block adds
+    z - GROW_DRIFT to a running sum (music that follows the line adds; chance takes the drift away on average), and
+    the end moves out to the block where the sum peaks, if that peak reaches GROW_PEAK. The search stops at the
+    track's ends, where the sum falls GROW_DROP under its peak, and at a block with more than a tenth of its frames
+    outside the film's live time (`GROW_LIVE`: an exact cue's, or silence: music playing under a scene's words
+    fills its pauses, and a silent stretch's faint residue, a reverberation's tail, whitens to a full frame that
+    follows the line). The end is then set to the frame: the run from the old end whose summed cosine less the
+    midpoint of the blocks' mean and the other lines' is largest (as `fit_line`'s ends, half the music's level
+    over chance)."""
+    n, H = len(F), max(1, W // 2)
+    live = F.any(axis=1)
+
+    def block(p: int) -> tuple[float, float, float] | None:
+        """(z, mean cosine along the line, along the others) of film frames p .. p + W - 1; None: not readable."""
+        if p < 0 or p + W > n or live[p:p + W].mean() < GROW_LIVE:
+            return None
+        j0, j1 = (p - a) * tempo, (p + W - 1 - a) * tempo        # the line's track frames over the block
+        if j0 < 0 or j1 + 1 >= len(T):
+            return None
+        ds = [d for d in shifts if 0 <= j0 + d and j1 + d + 1 < len(T)]
+        if len(ds) < len(shifts) // 2:
+            return None
+        m = float(_path_cos(F, T, a, tempo, p, p + W).mean())
+        o = np.array([_path_cos(F, T, a - d / tempo, tempo, p, p + W).mean() for d in ds])
+        return (m - float(o.mean())) / (float(o.std()) + 1e-9), m, float(o.mean())
+
+    def walk(p: int, step: int) -> tuple[int, float] | None:
+        """(the outermost block's first frame, the cosine level between the line's and the others') or None."""
+        run, best, blocks, at = 0.0, 0.0, [], 0
+        while (r := block(p)) is not None:
+            run += r[0] - GROW_DRIFT
+            blocks.append((p, r[1], r[2]))
+            if run > best:
+                best, at = run, len(blocks)
+            if run < best - GROW_DROP:
+                break
+            p += step * H
+        if best < GROW_PEAK:
+            return None
+        kept = blocks[:at]
+        return kept[-1][0], 0.5 * (np.mean([b[1] for b in kept]) + np.mean([b[2] for b in kept]))
+
+    before = walk(k0 - guard - W, -1)
+    if before is not None:
+        p, level = before
+        lo = max(0, p - H)
+        x = _path_cos(F, T, a, tempo, lo, k0) - np.float32(level)
+        gain = np.cumsum(x[::-1])[::-1]                   # summed from each frame to the old start
+        if gain.max() > 0:
+            k0 = lo + int(np.argmax(gain))
+    after = walk(k1 + 1 + guard, 1)
+    if after is not None:
+        p, level = after
+        hi = min(n, p + W + H)
+        x = _path_cos(F, T, a, tempo, k1 + 1, hi) - np.float32(level)
+        gain = np.cumsum(x)
+        if gain.max() > 0:
+            k1 = k1 + 1 + int(np.argmax(gain))
+    return k0, k1
+
+
 def decoy(T: np.ndarray, version: int, frames_per_block: int) -> np.ndarray:
     """Decoy `version` (1, 2, ...) of a track's frames T: reversed in time; from 2 on, also cut into blocks of
     `frames_per_block` put in an order drawn with seed `version` (the same decoy for the same track every run)."""
@@ -234,7 +312,8 @@ def find_fine_renditions(F: dict[str, np.ndarray], tracks: dict[str, np.ndarray]
         # music's ends, where the track (playing on) shares it: the cosine there decays from about half the cue's mean
         k_lo, k_hi = max(0, k0 - W // 2), min(len(Fc), k1 + W // 2 + 1)
         _, s0, s1 = _best_run(_path_cos(Fc, T1, a, tempo, k_lo, k_hi) - np.float32(max(LINE_OFFSET, sim / 2)))
-        k0, k1 = k_lo + s0, k_lo + s1
+        k0, k1 = grown(Fc, T1, a, tempo, k_lo + s0, k_lo + s1, W, [d / fr for d in GROW_SHIFTS],
+                       guard=int(round(s.bands.highpass_seconds / 2 / fr)))
         sim = float(_path_cos(Fc, T1, a, tempo, k0, k1 + 1).mean())
         # frame k covers samples k * hop .. k * hop + n_fft: centred at (k + 1) * fr (n_fft = 2 hop)
         start, end = (k0 + 0.5) * fr, (k1 + 1.5) * fr
