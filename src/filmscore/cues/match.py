@@ -1509,7 +1509,7 @@ def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, l
     `SPECTRUM_SCREEN` of the threshold (most candidates of a film are no music of theirs: the longer span is
     the cost of the few that may be), and only where the spectra over the window agree best along the line of
     this speed: the best line through the frames' lag offsets (`SPECTRUM_TEMPOS`) lies within `SPECTRUM_TEMPO`
-    of it. Another rendition (another recording, its tempo a few % off) drifts off this line by a frame in a
+    of it (found first: where it does not, the screen's statistic is not read). Another rendition (another recording, its tempo a few % off) drifts off this line by a frame in a
     few seconds, and its spectra agree best along a line of its own tempo: it is the tolerant tier's
     (`cues.renditions`).
     """
@@ -1519,9 +1519,10 @@ def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, l
     reach = int(round(SPECTRUM_SEARCH_SECONDS * sr))
     u = speed if pitch_kept else 1.0       # track samples read per film sample (own pitch: native; else rendered)
 
-    def read(ch: str, half: int) -> tuple[int, float, float] | None:
+    def read(ch: str, half: int, screen: bool = False) -> tuple[int, float, float] | None:
         """(lag, statistic, tempo) over film samples mid +- half on channel ch; None where the overlap is too short.
-        tempo: the relative tempo of the line (through the frames' offsets) the spectra agree along best."""
+        tempo: the relative tempo of the line (through the frames' offsets) the spectra agree along best; `screen`:
+        a line of another tempo fails the screen whatever its statistic, which is then not read (-inf)."""
         co = SpectrumCoherence(film, tr, ch, int(round(lag)), n_fft, sr, vs.fmin, vs.fmax, (), speed, pitch_kept)
         i0, i1 = max(0, (mid - half - co.f0) // hop), min(co.n, (mid + half - co.f0) // hop)
         if i1 - i0 <= 2 * k + co.kt:
@@ -1555,6 +1556,8 @@ def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, l
             v = np.where(cnt >= n // 2, v / np.maximum(cnt, 1), -np.inf)
             if v.max() > top:
                 tempo, top = float(e), float(v.max())
+        if screen and abs(tempo) > SPECTRUM_TEMPO:
+            return lag_b, -np.inf, tempo
         co = SpectrumCoherence(film, tr, ch, lag_b, n_fft, sr, vs.fmin, vs.fmax, _spectrum_shifts(sr, hop), speed,
                                pitch_kept)
         co.extend((mid - half - co.f0) // hop, (mid + half - co.f0) // hop)
@@ -1568,11 +1571,14 @@ def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, l
 
     # the screen reads the candidate's own channel (channels[0]) over the checked window only; music whose spectra
     # agree best along a line of another tempo is not played at this speed (another rendition)
-    first = read(channels[0], int(vs.window_seconds * sr / 2))
+    first = read(channels[0], int(vs.window_seconds * sr / 2), screen=True)
     if first is None or first[1] < SPECTRUM_SCREEN * vs.spectrum_min_z or abs(first[2]) > SPECTRUM_TEMPO:
-        if first is not None:
+        if first is not None and np.isfinite(first[1]):
             log.debug("%s: %s at speed %.6f, its spectra over the window: z %.1f along a line of tempo %+.2f %%",
                       film.path.name, tr.name, speed, first[1], 100 * first[2])
+        elif first is not None:
+            log.debug("%s: %s at speed %.6f, its spectra over the window agree best along a line of tempo %+.2f %%",
+                      film.path.name, tr.name, speed, 100 * first[2])
         return None
     best: Alignment | None = None
     for ch in channels:
@@ -1939,16 +1945,16 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             return
         n_checked += 1
         settled = tuple(k for k, n in zip(known, known_len) if n >= 2 * vs.window_seconds)
+        done = [(q.start, q.end) for q in found]  # what a reading adds to the film's cues counts
         if kept:
             channels = [c.channel] + [o for o in film.channels if o != c.channel and o in tr.channels]
             pb = playback()
             al = (stretch_check(film, tr, c, s, tau_c, m, channels, speed=patient,
-                                transfer=pb[0] if pb is not None and pb[1] else None,
-                                explained=[(q.start, q.end) for q in found])
+                                transfer=pb[0] if pb is not None and pb[1] else None, explained=done)
                   or Alignment(tr.speed, 0, -np.inf, pitch_kept=True))
         else:
             al = estimate(film, tr, c, s, known, patient=patient, settled=settled, playback=playback(),
-                          explained=[(q.start, q.end) for q in found])
+                          explained=done)
         if al.z < (vs.spectrum_min_z if al.spectrum else vs.stretch_min_z if al.pitch_kept else vs.min_z):
             return
         cues, span = _extent_at(film, tr, al, s, tau_c)
@@ -1962,7 +1968,6 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             kept = stretch_check(film, tr, c, s, tau_c, m, [c.channel] + [o for o in channels if o != c.channel], al)
             if kept is not None:
                 cues2, span2 = _extent_at(film, tr, kept, s, tau_c)
-                done = [(q.start, q.end) for q in found]  # what either reading adds to the film's cues counts
                 n1, n2 = _phased(cues, done), _phased(cues2, done)
                 # a stretcher copies grains of the recording at the speed as released, so a stretched film read
                 # as resampled gives speed 1 (in pieces, between the stretcher's jumps), while the stretch's line
@@ -1983,7 +1988,6 @@ def match_film(film: FilmAudio, tracks: list[Track], s: StampSettings) -> list[C
             # carry each cue's ends out as far as they reach (`_widened`)
             heard = replace(al, spectrum=True)
             cues2, span2 = _extent_at(film, tr, heard, s, tau_c)
-            done = [(q.start, q.end) for q in found]
             if _phased(cues) < 1.5 * vs.window_seconds and _phased(cues2, done) > 1.25 * _phased(cues, done) + 1.0:
                 al, cues, span = heard, cues2, span2
             elif cues:
