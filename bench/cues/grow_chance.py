@@ -53,7 +53,8 @@ def main() -> None:
             F, ff, _ = film_fine(film, s, list(zip(truth.start, truth.end)))
         finally:
             film.close()
-        tracks = [decode_audio(p, sr, channels=1).reshape(-1) for p in soundtrack_files(a.films / "soundtracks" / fid, fid)]
+        files = soundtrack_files(a.films / "soundtracks" / fid, fid)
+        tracks = [decode_audio(p, sr, channels=1).reshape(-1) for p in files]
         for ch, Fc in F.items():
             fr = ff[ch].hop / sr
             W = max(2, int(round(fs_.segment_seconds / fr)))

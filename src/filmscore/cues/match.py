@@ -1509,9 +1509,9 @@ def spectrum_check(film: FilmAudio, tr: Track, s: StampSettings, speed: float, l
     `SPECTRUM_SCREEN` of the threshold (most candidates of a film are no music of theirs: the longer span is
     the cost of the few that may be), and only where the spectra over the window agree best along the line of
     this speed: the best line through the frames' lag offsets (`SPECTRUM_TEMPOS`) lies within `SPECTRUM_TEMPO`
-    of it (found first: where it does not, the screen's statistic is not read). Another rendition (another recording, its tempo a few % off) drifts off this line by a frame in a
-    few seconds, and its spectra agree best along a line of its own tempo: it is the tolerant tier's
-    (`cues.renditions`).
+    of it (found first: where it does not, the screen's statistic is not read). Another rendition (another
+    recording, its tempo a few % off) drifts off this line by a frame in a few seconds, and its spectra agree
+    best along a line of its own tempo: it is the tolerant tier's (`cues.renditions`).
     """
     sr, es, vs = s.sample_rate, s.extent, s.verify
     hop, n_fft, step = es.n_fft // 2, es.n_fft, SPECTRUM_SEARCH_STEP
