@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -738,6 +739,32 @@ def test_cli_writes_the_cue_table(tmp_path, tracks, soundtrack):
 
 
 # ---------------------------------------------------------------- evaluation
+
+
+def test_a_films_scores_are_the_same_bits_whatever_the_processs_string_hashes():
+    """`film_scores` sums its tracks' seconds in track order: 24 tracks of awkward lengths scored in processes with
+    ten PYTHONHASHSEEDs give the bits of the sums taken in sorted order here (a set's order, which follows the
+    hashes, gave the demo's per-film SD a different last digit from run to run; here, three different sums)."""
+    import subprocess
+    import sys
+
+    names = [f"track_{i:02d}" for i in range(24)]
+    rows = [(n, 10.0 * i, 10.0 * i + 1 / (3 + i) + i / 7) for i, n in enumerate(names)]
+    want = 0.0
+    for _, a, b in sorted(rows):
+        want += b - a
+    code = (
+        "import pandas as pd\n"
+        "from filmscore.cues.evaluate import film_scores\n"
+        f"f = pd.DataFrame({rows!r}, columns=['track', 'start', 'end'])\n"
+        "c = film_scores(f, f)\n"
+        "print(repr((c['tp_seconds'], c['found_seconds'], c['true_seconds'])))\n")
+    got = set()
+    for seed in range(10):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        got.add(out.stdout.strip())
+    assert got == {repr((want, want, want))}, got
 
 
 def test_evaluation_against_hand_computed_values():

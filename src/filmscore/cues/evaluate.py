@@ -106,7 +106,9 @@ def film_scores(found: pd.DataFrame, truth: pd.DataFrame, iou: float = DEFAULT_I
     """Counts and errors of one film (found and truth: columns track, start, end[, track_offset])."""
     found = found.reset_index(drop=True)
     truth = truth.reset_index(drop=True)
-    tracks = set(found["track"].astype(str)) | set(truth["track"].astype(str))
+    # summed in track order: a set's order follows the process's string hashes, and float sums in another order
+    # differ in their last bits from run to run
+    tracks = sorted(set(found["track"].astype(str)) | set(truth["track"].astype(str)))
     tp = f_len = t_len = 0.0
     for tr in tracks:
         fu = union(zip(found.loc[found["track"].astype(str) == tr, "start"], found.loc[found["track"].astype(str) == tr, "end"]))
