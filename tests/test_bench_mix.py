@@ -53,3 +53,31 @@ def test_loudspeaker_keeps_the_level_and_takes_the_band_a_small_speaker_plays():
     # 250-4000 Hz (white noise in: equal power everywhere); the clipping puts a little back below the band
     assert p[f < 80].mean() < inside / 20 and p[(f > 7000) & (f < 9000)].mean() < inside / 30
     assert not np.allclose(y[:, 0], y[:, 1])  # panned off centre, not a centred mono copy
+
+
+def test_an_edited_cues_pieces_each_last_two_seconds_and_the_draws_after_are_unchanged():
+    """`edit_pieces` against the recipe before it (cuts drawn 2 s inside the cue, sorted, skips drawn after, no
+    spacing): the same pieces where the draws are 2 s apart, a cut dropped with a skip where they are not, and the
+    generator left where the old recipe left it."""
+    from bench.cues.run import MIN_PIECE_SECONDS, edit_pieces
+
+    assert MIN_PIECE_SECONDS == 2.0
+    merged = 0
+    for seed in range(3000):
+        dur = float(np.random.default_rng(seed + 10**6).uniform(6.5, 60))
+        old, new = np.random.default_rng(seed), np.random.default_rng(seed)
+        k = int(old.integers(2, 4))
+        cuts = np.sort(old.uniform(2, dur - 2, k - 1))
+        skips = old.uniform(3, 12, k - 1)
+        lens, sk = edit_pieces(dur, new)
+        assert old.random() == new.random()  # the same draws: the films drawn after are the same
+        assert lens.sum() == pytest.approx(dur) and len(sk) == len(lens) - 1 and len(lens) >= 2
+        assert lens.min() >= 2.0 - 1e-9 and np.all((sk >= 3) & (sk <= 12))
+        if k == 2 or cuts[1] - cuts[0] >= 2.0:
+            np.testing.assert_allclose(lens, np.diff(np.r_[0.0, cuts, dur]))
+            np.testing.assert_array_equal(sk, skips)
+        else:  # the second cut is dropped: two pieces, the first cut and the first skip kept
+            merged += 1
+            np.testing.assert_allclose(lens, [cuts[0], dur - cuts[0]])
+            np.testing.assert_array_equal(sk, skips[:1])
+    assert merged > 100  # close cuts are common (the old recipe made a piece under 2 s in about one cue of ten)

@@ -12,7 +12,7 @@ music that is not in the soundtrack. One film per condition of issue 13
 (`CONDITIONS`, `--films-per-condition`, `--conditions`): plain (music 0 to -15
 dB under the dialogue), NTSC pull-down (1000/1001), PAL (25/24, pitch up), PAL
 pitch-corrected (25/24 time-stretched by ffmpeg's atempo), edited cues (2-3
-pieces, 3-12 s of the track skipped), renditions (every other cue another
+pieces of at least 2 s, 3-12 s of the track skipped), renditions (every other cue another
 rendition of its track, 2-4 % faster or slower with its pitch kept and remixed:
 bench/cues/remix.py, so it shares no waveform with the album), heavy dialogue (music 8-12 dB under continuous speech, mono,
 low-passed at 3-5 kHz, cues 8-28 s), moderate dialogue (4-10 dB under, low-passed
@@ -270,6 +270,28 @@ def loudspeaker(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (out * np.sqrt(np.mean(x ** 2) / (np.mean(out ** 2) + 1e-20))).astype(np.float32)
 
 
+MIN_PIECE_SECONDS = 2.0  # an edited cue's pieces last at least this long (a cue is: cues.extent.min_cue_seconds)
+
+
+def edit_pieces(dur: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """An edited cue of `dur` seconds (over 2 * MIN_PIECE_SECONDS): the lengths of its 2-3 pieces and the track
+    seconds skipped between them (3-12 s each).
+
+    The cuts are drawn at least MIN_PIECE_SECONDS from the cue's ends; a cut
+    closer than that to the one before it is dropped with a skip, so that no
+    piece is shorter (two cuts drawn 0.1 s apart made a truth row of 0.1 s
+    that no matcher reports). The draws are the same whatever is dropped: the
+    films drawn after are the same."""
+    k = int(rng.integers(2, 4))
+    cuts = np.sort(rng.uniform(MIN_PIECE_SECONDS, dur - MIN_PIECE_SECONDS, k - 1))
+    skips = rng.uniform(3, 12, k - 1)
+    kept = []
+    for c in cuts:
+        if c - (kept[-1] if kept else 0.0) >= MIN_PIECE_SECONDS:
+            kept.append(c)
+    return np.diff(np.concatenate([[0.0], kept, [dur]])), skips[:len(kept)]
+
+
 def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.ndarray], speech, effects,
               rng: np.random.Generator, seconds: float, music_db=(-15.0, 0.0), mono: bool = False,
               speed: float = 1.0, pitch_kept: bool = False, edited: bool = False, rendition: bool = False,
@@ -342,10 +364,8 @@ def make_film(name: str, tracks: dict[str, np.ndarray], distractors: list[np.nda
         gain = dial_rms * 10 ** (rng.uniform(*music_db) / 20)
         # pieces: (film start, source start, length) in samples
         if edited and not is_distractor and dur > 6:
-            k = int(rng.integers(2, 4))
-            lens = np.diff(np.sort(np.concatenate([[0, dur], rng.uniform(2, dur - 2, k - 1)])))
-            skips = rng.uniform(3, 12, k - 1)
-            need = dur + skips.sum()
+            lens, skips = edit_pieces(dur, rng)
+            k, need = len(lens), dur + skips.sum()
             if need > hi - lo - 1:
                 k, lens, skips, need = 1, np.array([dur]), np.zeros(0), dur
             off = rng.uniform(lo, hi - need)
@@ -431,7 +451,7 @@ def build(args, pk: Path) -> list[dict]:
     out = ROOT / "films"
     conds = [c for c in CONDITIONS if not args.conditions or c in args.conditions]
     spec = json.dumps({"seed": args.seed, "per": args.films_per_condition, "seconds": args.seconds, "conds": conds,
-                       "v": 7})
+                       "v": 8})
     if (out / "spec.json").is_file() and (out / "spec.json").read_text() == spec:
         return json.loads((out / "films.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
