@@ -19,7 +19,7 @@ from filmscore.cues import CUE_COLUMNS, StampSettings, stamp_film
 from filmscore.cues.cache import PrintCache
 from filmscore.cues.evaluate import evaluate, film_scores
 from filmscore.cues.windows import WindowHit, merge_hits
-from filmscore.errors import FilmscoreError, MediaError
+from filmscore.errors import FilmscoreError, MediaError, ParamsError
 
 SR = 11025
 FAST = replace(StampSettings(), speeds=(1.0,))
@@ -521,6 +521,51 @@ def test_audio_stream_by_index_or_language_and_an_absent_one_is_a_named_error(tm
     assert not probs and row["channels"] == 2
 
 
+def test_cues_lie_on_the_films_timeline_where_its_audio_starts_after_its_picture(tmp_path, tracks, soundtrack):
+    """An mkv whose audio starts 1.5 s after its video (ffmpeg's -itsoffset; a DVD's audio delay): the cue is
+    reported at the film's time, its film time in the wav plus 1.5 s, as a player shows it beside the picture."""
+    wav = make_film(tmp_path, 30, [(tracks["alpha"], 6.0, 4.0, 15.0)], speech_db=3.0)
+    film = tmp_path / "films" / "late.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x36:r=24", "-itsoffset", "1.5", "-i", str(wav), "-t", "32",
+            "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "flac", str(film))
+    df = stamp_film(film, soundtrack, FAST)
+    assert list(df.track) == ["alpha"]
+    assert abs(df.start.iloc[0] - 7.5) < 0.25 and abs(df.end.iloc[0] - 22.5) < 0.25
+    assert abs(df.track_offset.iloc[0] - 4.0) < 0.1
+
+
+def test_soundtrack_folders_of_discs_and_files_of_one_name_give_tracks_named_apart(tmp_path, tracks):
+    from filmscore.corpus import track_names
+    from filmscore.cues.stamp import soundtrack_files
+
+    d = tmp_path / "soundtracks" / "film"
+    write(d / "CD1" / "01.wav", tracks["alpha"])
+    (d / "CD2").mkdir(parents=True)
+    _ffmpeg("-i", str(write(tmp_path / "b.wav", tracks["beta"])), "-c:a", "wavpack", str(d / "CD2" / "01.wv"))
+    write(d / "gamma.wav", tracks["gamma"])
+    sf.write(d / "gamma.flac", tracks["gamma"], SR)
+    (d / "cover.jpg").write_bytes(b"\xff\xd8")
+    (d / ".hidden").mkdir()
+    write(d / ".hidden" / "x.wav", tracks["gamma"])
+    files = soundtrack_files(d, "film")
+    assert [str(p.relative_to(d)) for p in files] == ["CD1/01.wav", "CD2/01.wv", "gamma.flac", "gamma.wav"]
+    assert track_names(files) == ["CD1/01", "CD2/01", "gamma.flac", "gamma.wav"]
+    assert track_names([d / "CD1" / "01.wav", d / "x.wav"]) == ["01", "x"]
+    film = make_film(tmp_path, 40, [(tracks["beta"], 5.0, 3.0, 14.0)], speech_db=3.0)
+    df = stamp_film(film, d, FAST)
+    assert list(df.track) == ["CD2/01"] and abs(df.start.iloc[0] - 5.0) < 0.25
+    one = stamp_film(film, d / "CD2" / "01.wv", FAST)  # one track file as the soundtrack
+    assert list(one.track) == ["01"] and abs(one.start.iloc[0] - 5.0) < 0.25
+    with pytest.raises(FilmscoreError, match="holds no audio files.*cover.jpg"):
+        soundtrack_files(_only(tmp_path / "junk", "cover.jpg"), "film")
+
+
+def _only(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(b"\xff\xd8")
+    return folder
+
+
 # ---------------------------------------------------------------- the paper's windows
 
 
@@ -736,6 +781,64 @@ def test_cli_writes_the_cue_table(tmp_path, tracks, soundtrack):
     assert _cli(["stamp", str(quiet), str(soundtrack), "-o", str(outp), "--speeds", "1"]) == 0
     empty = pd.read_parquet(outp)
     assert empty.empty and list(empty.columns[: len(CUE_COLUMNS)]) == CUE_COLUMNS
+
+
+def test_cli_refuses_bad_speeds_and_an_output_it_cannot_write_before_it_matches(tmp_path, soundtrack, monkeypatch):
+    import filmscore.cues.cli as cli_mod
+
+    monkeypatch.setattr(cli_mod, "stamp_film", lambda *a, **k: pytest.fail("matched before the arguments were checked"))
+    film = make_film(tmp_path, 5, [])
+    out = str(tmp_path / "cues.csv")
+    with pytest.raises(FilmscoreError, match="--speeds.*'abc' is not a list of numbers"):
+        _cli(["stamp", str(film), str(soundtrack), "-o", out, "--speeds", "abc"])
+    for bad in ("0", "-1,2", "0.9,2.5"):
+        with pytest.raises(FilmscoreError, match=r"cues\.speeds.*from 0\.5 to 2\.0"):
+            _cli(["stamp", str(film), str(soundtrack), "-o", out, f"--speeds={bad}"])
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(FilmscoreError, match="dir.csv: is a folder"):
+        _cli(["stamp", str(film), str(soundtrack), "-o", str(tmp_path / "dir.csv")])
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "old.csv").write_text("kept")
+    os.chmod(tmp_path / "ro", 0o555)
+    try:
+        if not os.access(tmp_path / "ro", os.W_OK):  # root writes anywhere: nothing to refuse
+            with pytest.raises(FilmscoreError, match="cannot be written"):
+                _cli(["stamp", str(film), str(soundtrack), "-o", str(tmp_path / "ro" / "new" / "cues.csv")])
+    finally:
+        os.chmod(tmp_path / "ro", 0o755)
+    with pytest.raises(FilmscoreError, match="cannot be written"):
+        _cli(["stamp", str(film), str(soundtrack), "-o", str(tmp_path / "ro" / "old.csv" / "cues.csv")])
+    assert (tmp_path / "ro" / "old.csv").read_text() == "kept" and not list((tmp_path / "ro").glob(".*probe"))
+    with pytest.raises(ParamsError, match="cues.speeds"):
+        replace(StampSettings(), speeds=(0.0, 0.0))
+
+
+def test_a_dvd_style_program_stream_decodes_whole_and_from_a_seek(tmp_path, tracks):
+    """MPEG-2 program stream with AC3 audio (a DVD's VOB): ffmpeg's raw output complains of the timestamps, and a
+    seek lands inside an AC3 frame; neither is corruption. The seek reads the samples of the whole decode."""
+    from filmscore.media import decode_audio
+
+    wav = write(tmp_path / "m.wav", tracks["alpha"][: 20 * SR])
+    mpg = tmp_path / "dvd.mpg"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x36:r=25", "-i", str(wav), "-shortest", "-map", "0:v", "-map",
+            "1:a", "-c:v", "mpeg2video", "-c:a", "ac3", "-ar", "48000", "-b:a", "384k", str(mpg))
+    whole = decode_audio(mpg, SR)
+    assert abs(len(whole) / SR - 20) < 0.1
+    for start in (2.5, 7.3, 12.0):
+        part = decode_audio(mpg, SR, start=start, duration=3.0)
+        i, skip = int(round(start * SR)), int(0.1 * SR)  # past the first frame's decoder warm-up
+        assert len(part) == 3 * SR
+        # the same signal up to the resampler's phase (48 kHz to SR restarted at the seek: a fraction of a sample),
+        # compared below SR / 16, where a sample's shift is a small phase
+        lp = np.hanning(16) / np.hanning(16).sum()
+        a = np.convolve(part[skip:-8], lp, "valid")
+        r = [np.corrcoef(a, np.convolve(whole[i + skip + d:i + skip + d + len(a) + 15], lp, "valid"))[0, 1]
+             for d in range(-2, 3)]
+        assert max(r) > 0.99, (start, r)
+    trunc = tmp_path / "cut.mpg"
+    trunc.write_bytes(mpg.read_bytes()[: mpg.stat().st_size // 2] + bytes(range(256)) * 64)
+    with pytest.raises(MediaError, match="cut.mpg"):
+        decode_audio(trunc, SR)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -65,6 +65,39 @@ def _media_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_EXTS and not p.name.startswith("."))
 
 
+def soundtrack_tracks(folder: Path) -> tuple[list[Path], list[str]]:
+    """A soundtrack folder's track files, in its sub-folders too (a multi-disc album's CD1/, CD2/), in path order,
+    and the other files' paths below it (cover art, cue sheets); hidden files and folders are left out."""
+    found = sorted((p for p in folder.rglob("*") if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                   key=lambda p: p.relative_to(folder).parts)
+    return ([p for p in found if p.suffix.lower() in MEDIA_EXTS],
+            [str(p.relative_to(folder)) for p in found if p.suffix.lower() not in MEDIA_EXTS])
+
+
+def track_names(paths: list[Path]) -> list[str]:
+    """Each track's name in the cue table: its file name without extension; where files share it (a multi-disc
+    album's CD1/01.flac and CD2/01.flac, a.flac beside a.ogg), as many of its parent folders as tell them apart
+    (CD1/01), and where none do, its file name with extension."""
+    names = [p.stem for p in paths]
+    for stem in {n for n in names if names.count(n) > 1}:
+        group = [i for i, n in enumerate(names) if n == stem]
+        depth = max(len(paths[i].parent.parts) for i in group)
+        ways = [(k, ext) for ext in (False, True) for k in range(0 if ext else 1, depth + 1)]
+        for k, ext in ways:
+            tried = ["/".join(paths[i].parent.parts[len(paths[i].parent.parts) - k:]
+                              + ((paths[i].name if ext else paths[i].stem),)) for i in group]
+            if len(set(tried)) == len(group):
+                for i, n in zip(group, tried):
+                    names[i] = n
+                break
+    if len(set(names)) < len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise FilmscoreError([Problem(n, "two soundtrack files of this name", "list each track file once")
+                              for n in dup], headline="duplicate soundtrack tracks")
+    return names
+
+
 def read_labels(path: Path, genres: list[str], probs: list[Problem]) -> dict[str, list[str]]:
     """Parse labels.csv, appending a Problem for each bad row or column."""
     try:
@@ -140,7 +173,7 @@ def scan_corpus(root: str | Path, genres: list[str] | tuple[str, ...] = GENRES_D
                 probs.append(Problem(str(folder), f"film {fid!r} has no soundtrack folder",
                                      f"create {folder} with the film's soundtrack tracks"))
             else:
-                tracks = _media_files(folder)
+                tracks = soundtrack_tracks(folder)[0]
                 if not tracks:
                     probs.append(Problem(str(folder), f"film {fid!r}: soundtrack folder holds no audio files",
                                          "add the soundtrack's tracks (mp3, flac, wav, ...)"))
@@ -164,7 +197,7 @@ def scan_corpus(root: str | Path, genres: list[str] | tuple[str, ...] = GENRES_D
                 log.warning("%s: no film with this id: ignored", p)
                 continue
             corpus.truth[fid] = p
-            probs += check_truth(p, {t.stem for t in corpus.tracks.get(fid, [])})
+            probs += check_truth(p, set(track_names(corpus.tracks.get(fid, []))))
     return corpus, probs
 
 
@@ -265,8 +298,9 @@ def validate_corpus(root: str | Path, genres=GENRES_DEFAULT, quick: bool = True,
     jobs_list: list[tuple[str, str, str, Path]] = []
     for fid in corpus.film_ids:
         jobs_list.append((fid, "film", "", corpus.films[fid]))
-        for t in corpus.tracks.get(fid, []):
-            jobs_list.append((fid, "track", t.stem, t))
+        tracks = corpus.tracks.get(fid, [])
+        for name, t in zip(track_names(tracks), tracks):
+            jobs_list.append((fid, "track", name, t))
 
     def work(item):
         fid, role, track, path = item

@@ -8,6 +8,7 @@ two-hour film never has to sit in memory at once. Video frames are read by
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -22,8 +23,10 @@ from .errors import MediaError
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff", ".aif")
-VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv")
+AUDIO_EXTS = (".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff", ".aif", ".wv", ".ape",
+              ".mka", ".ac3", ".eac3", ".dts", ".mp2", ".caf", ".w64")
+VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".vob", ".m2ts", ".mts",
+              ".flv", ".ogv", ".3gp")
 MEDIA_EXTS = AUDIO_EXTS + VIDEO_EXTS
 
 _INSTALL_FIX = "install ffmpeg (Debian/Ubuntu: sudo apt-get install -y ffmpeg)"
@@ -44,6 +47,7 @@ class AudioStream:
     duration: float | None
     language: str = ""        # the stream's language tag (ISO 639, e.g. "eng"), "" when untagged
     channel_layout: str = ""  # ffmpeg's layout name ("stereo", "5.1", "5.1(side)", "7.1"), "" when unknown
+    delay: float = 0.0        # seconds from the file's start (its earliest stream's) to this stream's first sample
 
     def describe(self, index: int) -> str:
         return f"{index}" + (f" [{self.language}]" if self.language else "") + \
@@ -97,6 +101,14 @@ def _float(x) -> float | None:
     return v if np.isfinite(v) else None
 
 
+def _delay(stream_start, file_start) -> float:
+    """A stream's start on its file's timeline (the earliest stream's start, where a player's clock reads 0): a
+    film whose audio starts after its picture (an mkv or a DVD's audio delayed against the video) plays its first
+    sample this late."""
+    a, f = _float(stream_start), _float(file_start)
+    return max(0.0, a - f) if a is not None and f is not None else 0.0
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Describe a media file's container and first audio and video streams.
 
@@ -127,6 +139,7 @@ def probe(path: str | Path) -> MediaInfo:
         duration=_float(a.get("duration")),
         language=str((a.get("tags") or {}).get("language", "") or "").lower(),
         channel_layout=str(a.get("channel_layout", "") or ""),
+        delay=_delay(a.get("start_time"), fmt.get("start_time")),
     ) for a in audios)
     if astreams:
         audio = astreams[0]
@@ -243,6 +256,11 @@ def stream_audio(
     traffic, and what fingerprinters such as Chromaprint take as is).
     Memory stays bounded by one block whatever the file length. With `strict`,
     decoder errors (a truncated or corrupt stream) raise MediaError at the end.
+
+    The samples lie on the file's timeline, as a player plays them: a stream
+    that starts after the file's earliest stream (`AudioStream.delay`) is
+    preceded by that much silence, so that second t of the audio is second t
+    of the film's picture; `start` and `duration` are seconds of that timeline.
     """
     path = Path(path)
     _check_input(path)
@@ -253,20 +271,28 @@ def stream_audio(
     np_dtype = np.dtype(_SAMPLE_FORMATS[dtype][2])
     frame_bytes = np_dtype.itemsize * channels
     block_bytes = max(1, int(block_seconds * sr)) * frame_bytes
+    lead = max(0.0, _stream_delay(path, stream) - (start or 0.0))  # silence before the stream's first sample
+    limit = None if duration is None else max(0, int(round(duration * sr))) * frame_bytes  # bytes at most
     proc = subprocess.Popen(
         _ffmpeg_cmd(path, sr, channels, start, duration, dtype, stream), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None and proc.stderr is not None
-    pending = b""
+    pending = bytes(int(round(lead * sr)) * frame_bytes)  # zero bytes: 0.0 and 0 in either format
+    if limit is not None:
+        pending = pending[:limit]
+        limit -= len(pending)
     try:
         while True:
+            while len(pending) >= block_bytes:
+                yield _to_array(pending[:block_bytes], channels, np_dtype)
+                pending = pending[block_bytes:]
             chunk = proc.stdout.read(block_bytes - len(pending))
             if not chunk:
                 break
+            if limit is not None:  # `-t` ends the stream `duration` after `start`: the lead counts in it
+                chunk = chunk[:max(0, limit)]
+                limit -= len(chunk)
             pending += chunk
-            if len(pending) >= block_bytes:
-                yield _to_array(pending, channels, np_dtype)
-                pending = b""
         usable = len(pending) - len(pending) % frame_bytes
         if usable:
             yield _to_array(pending[:usable], channels, np_dtype)
@@ -284,9 +310,32 @@ def stream_audio(
             raise MediaError(path, "has no audio stream" + (f" {stream}" if stream else ""),
                              "use a file with an audio track" + (" (or another corpus.audio_stream)" if stream else ""))
         raise MediaError(path, f"cannot be decoded ({last})", "replace it with a valid, complete audio or video file")
+    # the raw PCM muxer's complaint about the input's timestamps (a DVD's AC3, a capture whose clock restarts) is
+    # not the decoder's: every sample decoded is written, in order
+    lines = [ln for ln in err.splitlines() if "non monotonically increasing dts" not in ln]
+    if start and len(lines) == 1 and "Error while decoding stream" in lines[0]:
+        # a seek into a packetised stream (a DVD's MPEG-PS, a broadcast's TS) lands inside a frame, whose rest is
+        # not decodable: one such error, from the first packet, says nothing of the file
+        lines = []
+    err = "\n".join(lines)
     if strict and err:
         raise MediaError(path, f"decoded with errors, likely truncated or corrupt ({err.splitlines()[-1]})",
                          "re-export or re-download the file")
+
+
+@functools.lru_cache(maxsize=256)
+def _probed_delay(path: str, size: int, mtime_ns: int, stream: int) -> float:
+    try:
+        streams = probe(path).audio_streams
+    except MediaError:  # not media: ffmpeg's own error says so when it decodes
+        return 0.0
+    return streams[stream].delay if 0 <= stream < len(streams) else 0.0
+
+
+def _stream_delay(path: Path, stream: int) -> float:
+    """`AudioStream.delay` of a file's audio stream (probed once per file version)."""
+    st = path.stat()
+    return _probed_delay(str(path), st.st_size, st.st_mtime_ns, int(stream))
 
 
 def _to_array(buf: bytes, channels: int, dtype=np.dtype("<f4")) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,17 +27,43 @@ def _settings(args: argparse.Namespace) -> StampSettings:
     if args.mode:
         s = replace(s, mode=args.mode)
     if args.speeds:
-        v = [float(x) for x in args.speeds.split(",")]
-        s = replace(s, speeds=(min(v), max(v)))
+        s = replace(s, speeds=_speeds(args.speeds))
     if args.mono:
         s = replace(s, use_side=False)
     return s
+
+
+def _speeds(text: str) -> tuple[float, float]:
+    """--speeds SLOWEST,FASTEST (or one speed); `StampSettings` holds them to the range cues.speeds allows."""
+    try:
+        v = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise FilmscoreError([Problem("--speeds", f"{text!r} is not a list of numbers",
+                                      "give --speeds as SLOWEST,FASTEST (e.g. 0.95,1.05; 1: as released)")]) from None
+    return min(v), max(v)
+
+
+def _writable(out: Path) -> None:
+    """Raise, before any matching, where `out` cannot be written (a folder of that name, a folder not writable)."""
+    if out.is_dir():
+        raise FilmscoreError([Problem(str(out), "is a folder", "name the output file, e.g. cues.csv")])
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the output's folders are made when it is written
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+    except OSError as e:
+        raise FilmscoreError([Problem(str(out), f"cannot be written ({e.strerror})",
+                                      "choose an output path in a folder you can write")]) from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def _cmd_stamp(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise FilmscoreError([Problem(str(out), "unsupported output extension", "name the output .csv or .parquet")])
+    _writable(out)
     film_id = args.film_id or Path(args.film).stem
     stream = int(args.audio_stream) if args.audio_stream and args.audio_stream.isdigit() else args.audio_stream
     df = stamp_film(args.film, args.soundtrack, _settings(args), PrintCache(args.cache), film_id=film_id,
@@ -52,7 +80,7 @@ def register(sub) -> None:
         "per cue (film_id, track, start, end, track_offset, confidence, cue_id, ...). A film where nothing "
         "matches gives an empty table with the same columns.")
     p.add_argument("film", help="film file (video with audio, or audio only)")
-    p.add_argument("soundtrack", help="folder of the film's soundtrack tracks")
+    p.add_argument("soundtrack", help="folder of the film's soundtrack tracks (sub-folders too), or one track file")
     p.add_argument("-o", "--output", required=True, help="cue table, .csv or .parquet")
     p.add_argument("--params", help="read the settings from this params.yaml's cues section (default: built-in defaults)")
     p.add_argument("--mode", choices=("chromaprint", "windows"), help="override cues.mode")

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ..config import schema_defaults
+from ..config import leaf_specs, schema_defaults
+from ..errors import ParamsError, Problem
 from .prints import BandSpec
 
 
@@ -113,6 +114,12 @@ class StampSettings:
     extent: ExtentSettings = field(default_factory=ExtentSettings)
     windows: WindowSettings = field(default_factory=WindowSettings)
     tolerant: TolerantSettings = field(default_factory=TolerantSettings)
+
+    def __post_init__(self):
+        spec = leaf_specs()["cues.speeds"].of  # the range params.yaml allows, for settings made in code as well
+        if not self.speeds or any(not spec.min <= float(x) <= spec.max for x in self.speeds):
+            raise ParamsError([Problem("cues.speeds", f"{tuple(self.speeds)!r}: each speed must lie from {spec.min} "
+                                       f"to {spec.max}", "give [slowest, fastest] playback speeds, e.g. [0.95, 1.05]")])
 
     @classmethod
     def from_params(cls, cues: dict | None) -> "StampSettings":

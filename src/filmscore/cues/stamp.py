@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FilmscoreError, MediaError, Problem
+from ..corpus import soundtrack_tracks, track_names
 from ..media import AUDIO_EXTS, MEDIA_EXTS
 from .cache import CUES_CODE, PRINTS_CODE, PrintCache, content_hash, current_code_version
 from .match import Track, match_film
@@ -74,11 +75,15 @@ def soundtrack_files(folder: str | Path, film_id: str) -> list[Path]:
         raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} not found",
                                       f"create it with the film's tracks, as soundtracks/{film_id}/<track>.<ext>")],
                              headline="missing soundtrack")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTS + MEDIA_EXTS
-                   and not p.name.startswith("."))
+    files, others = soundtrack_tracks(folder)
     if not files:
-        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} holds no audio files",
-                                      "add the soundtrack's tracks (mp3, flac, wav, ...)")], headline="missing soundtrack")
+        held = f" (it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else ""
+        raise FilmscoreError([Problem(str(folder), f"soundtrack folder of film {film_id!r} holds no audio files{held}",
+                                      f"add the soundtrack's tracks ({', '.join(e[1:] for e in AUDIO_EXTS)}), or "
+                                      "convert them to one of these")], headline="missing soundtrack")
+    if others:
+        log.info("%s: soundtrack files not read as audio (not of %s): %s", film_id, ", ".join(MEDIA_EXTS),
+                 ", ".join(others))
     return files
 
 
@@ -111,7 +116,7 @@ class TrackSet:
         self._audio: dict[Path, TrackAudio] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
         speeds = tuple(speeds if speeds is not None else s.grid_speeds())
-        for p in paths:
+        for name, p in zip(track_names(paths), paths):
             sha = content_hash(p, hashes) if cache.enabled else ""
             per_speed: dict[float, Prints] = {}
             for sp in speeds:
@@ -139,10 +144,10 @@ class TrackSet:
                 if cache.enabled:
                     cache.save_track(sha, tag, pr.to_arrays())
             if not per_speed:
-                self.skipped.append(p.stem)
+                self.skipped.append(name)
                 continue
             for sp, pr in per_speed.items():
-                self.tracks.append(Track(p.stem, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
+                self.tracks.append(Track(name, p, sp, pr, loader=(lambda p=p, sha=sha: self.audio(p, sha))))
 
     def _unusable(self, audio: TrackAudio) -> str:
         mid = audio.data[:, 0]
@@ -225,7 +230,7 @@ def _conf(z: float, thr: float) -> float:
 def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings | None = None,
                cache: PrintCache | str | Path | None = None, film_id: str | None = None,
                hashes: dict | None = None, audio_stream: int | str | None = None) -> pd.DataFrame:
-    """Cues of one film against the tracks of its soundtrack folder (or a list of track files).
+    """Cues of one film against the tracks of its soundtrack folder (or a list of track files, or one).
 
     `audio_stream`: the film's audio stream (an index or a language tag; None: the first)."""
     s = s or StampSettings()
@@ -234,11 +239,13 @@ def stamp_film(film: str | Path, soundtrack: str | Path | list, s: StampSettings
     cache = cache if isinstance(cache, PrintCache) else PrintCache(cache)
     if not film.is_file():
         raise MediaError(film, "film file not found", "check the path")
-    paths = [Path(p) for p in soundtrack] if isinstance(soundtrack, (list, tuple)) else soundtrack_files(soundtrack, film_id)
+    paths = ([Path(p) for p in soundtrack] if isinstance(soundtrack, (list, tuple)) else
+             [Path(soundtrack)] if Path(soundtrack).is_file() else soundtrack_files(soundtrack, film_id))
 
     key = None
     if cache.enabled:
-        parts = [content_hash(film, hashes)] + sorted(f"{p.stem}={content_hash(p, hashes)}" for p in paths)
+        parts = [content_hash(film, hashes)] + sorted(f"{n}={content_hash(p, hashes)}"
+                                                      for n, p in zip(track_names(paths), paths))
         if audio_stream not in (None, 0):  # another stream of the same file: other cues
             parts.append(f"audio_stream={audio_stream}")
         key = s.digest("film-cues", current_code_version(CUES_CODE), *parts)
