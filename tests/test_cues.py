@@ -604,6 +604,10 @@ def test_bad_input(tmp_path, tracks, soundtrack, caplog):
     with pytest.raises(MediaError, match="broken.mp3"):
         stamp_film(film, soundtrack, FAST)
     (soundtrack / "broken.mp3").unlink()
+    (soundtrack / "empty.flac").write_bytes(b"")  # a copy that failed
+    with pytest.raises(MediaError, match=r"empty\.flac: is empty \(0 bytes\)"):
+        stamp_film(film, soundtrack, FAST)
+    (soundtrack / "empty.flac").unlink()
     bad_film = tmp_path / "films" / "bad.mp4"
     bad_film.write_bytes(b"not a film")
     with pytest.raises(MediaError, match="bad.mp4"):

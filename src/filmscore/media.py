@@ -117,6 +117,8 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "file not found", "check the path, or re-run `filmscore check` on the corpus")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "is empty (0 bytes)", "replace it with the complete file (a download or copy that failed?)")
     cmd = [_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
@@ -325,11 +327,8 @@ def stream_audio(
 
 @functools.lru_cache(maxsize=256)
 def _probed_delay(path: str, size: int, mtime_ns: int, stream: int) -> float:
-    try:
-        streams = probe(path).audio_streams
-    except MediaError:  # not media: ffmpeg's own error says so when it decodes
-        return 0.0
-    return streams[stream].delay if 0 <= stream < len(streams) else 0.0
+    streams = probe(path).audio_streams  # a file that is not media is named as such here, not by ffmpeg's filters
+    return streams[stream].delay if 0 <= stream < len(streams) else 0.0  # no such stream: ffmpeg's error names it
 
 
 def _stream_delay(path: Path, stream: int) -> float:
