@@ -12,15 +12,36 @@ APT_PKGS=()
 { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libchromaprint\.so\.1' || APT_PKGS+=(libchromaprint1)
 if ! command -v python3 >/dev/null; then APT_PKGS+=(python3 python3-venv); fi
 
+# Another apt/dpkg run (an unattended upgrade, a second make) holding apt's locks is waited for, up to
+# 10 minutes (install through DPkg::Lock::Timeout; update, which does not honour it in apt 2.6, is
+# retried); any other failure stops here, naming the packages, not later in a stage.
+apt_get() {  # apt_get [sudo -n] -- ARGS...
+  local pre=() err
+  while [ "$1" != -- ]; do pre+=("$1"); shift; done; shift
+  for _ in $(seq 60); do
+    err=$(mktemp)
+    if "${pre[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 "$@" 2> >(tee "$err" >&2); then
+      rm -f "$err"; return 0
+    fi
+    sleep 0.2  # the tee above finishes writing
+    if ! grep -q 'Could not get lock' "$err"; then rm -f "$err"; break; fi
+    rm -f "$err"
+    echo "bootstrap: another apt-get holds its lock; trying again in 10 s" >&2
+    sleep 10
+  done
+  echo "bootstrap: apt-get $1 failed (see above); install the packages, then run the same make command again:" >&2
+  echo "    sudo apt-get update && sudo apt-get install -y ${APT_PKGS[*]}" >&2
+  exit 1
+}
 if [ ${#APT_PKGS[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing ${APT_PKGS[*]} with apt-get" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q && apt-get install -y -q --no-install-recommends "${APT_PKGS[@]}"
+    apt_get -- update
+    apt_get -- install -y --no-install-recommends "${APT_PKGS[@]}"
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
     echo "bootstrap: installing ${APT_PKGS[*]} with sudo apt-get" >&2
-    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PKGS[@]}"
+    apt_get sudo -n -- update
+    apt_get sudo -n -- install -y --no-install-recommends "${APT_PKGS[@]}"
   else
     echo "bootstrap: missing system packages: ${APT_PKGS[*]}" >&2
     echo "run this once, then run the same make command again:" >&2
