@@ -608,6 +608,11 @@ def test_bad_input(tmp_path, tracks, soundtrack, caplog):
     with pytest.raises(MediaError, match=r"empty\.flac: is empty \(0 bytes\)"):
         stamp_film(film, soundtrack, FAST)
     (soundtrack / "empty.flac").unlink()
+    noise = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    (soundtrack / "noise.flac").write_bytes(noise)  # bytes that are not audio under an audio name
+    with pytest.raises(MediaError, match=r"noise\.flac: not a readable media file \(its flac stream has no sample"):
+        stamp_film(film, soundtrack, FAST)
+    (soundtrack / "noise.flac").unlink()
     bad_film = tmp_path / "films" / "bad.mp4"
     bad_film.write_bytes(b"not a film")
     with pytest.raises(MediaError, match="bad.mp4"):

@@ -157,6 +157,12 @@ def probe(path: str | Path) -> MediaInfo:
     duration = _float(fmt.get("duration")) or (audio.duration if audio else None) or (video.duration if video else None)
     if audio is None and video is None:
         raise MediaError(path, "holds no audio or video stream", "replace it with a valid audio or video file")
+    if video is None and all(a.sample_rate <= 0 or a.channels <= 0 for a in astreams):
+        # ffprobe takes a file's extension at its word: bytes that are not audio (a damaged copy, another format
+        # under this name) give a stream with no sample rate and no channels, which nothing can decode
+        raise MediaError(path, f"not a readable media file (its {astreams[0].codec} stream has no sample rate or "
+                               "channels: damaged, or not what its extension says)",
+                         "replace it with a valid audio or video file")
     return MediaInfo(
         path=str(path),
         format=fmt.get("format_name", "?"),
