@@ -169,6 +169,24 @@ def test_music_10db_under_speech_in_a_mono_film_is_found(tmp_path, tracks, sound
     assert abs(df.track_offset.iloc[0] - 3.0) < 0.5
 
 
+def test_a_film_with_one_channel_inverted_gives_the_cues_of_the_film_itself(tmp_path, tracks, soundtrack, caplog):
+    """A faulty transfer's right channel inverted swaps mid (L+R, now cancelling the centred music) and side: read
+    back as it was, the film gives its cues (before, beta's 30 s were missed: the music sat in the side only)."""
+    film = make_film(tmp_path, 90, [(tracks["alpha"], 5.0, 3.0, 25.0), (tracks["beta"], 50.0, 2.0, 30.0)])
+    x, _ = sf.read(film, dtype="float32")
+    x[:, 1] *= -1
+    inverted = write(tmp_path / "films" / "inverted.wav", x)
+    with caplog.at_level(logging.WARNING):
+        ref = stamp_film(film, soundtrack, FAST, film_id="film")
+        assert "polarity" not in caplog.text
+        got = stamp_film(inverted, soundtrack, FAST, film_id="film")
+    assert "inverted.wav: its left and right channels are out of phase" in caplog.text
+    assert list(ref.track) == list(got.track) == ["alpha", "beta"]
+    np.testing.assert_allclose(ref[["start", "end"]].to_numpy(), [[5.0, 30.0], [50.0, 80.0]], atol=0.1)
+    np.testing.assert_allclose(got[["start", "end", "track_offset"]].to_numpy(),
+                               ref[["start", "end", "track_offset"]].to_numpy(), atol=0.05)
+
+
 def test_pal_speedup_rendition_is_found(tmp_path, tracks, soundtrack):
     from scipy.signal import resample
 

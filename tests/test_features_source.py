@@ -20,7 +20,7 @@ from filmscore.errors import FilmscoreError
 from filmscore.features import extract as ex
 from filmscore.features.bags import feature_columns, read_set
 from filmscore.features.mir import MIR
-from filmscore.features.source import AudioSource
+from filmscore.features.source import AudioSource, decode_mono
 from filmscore.media import decode_audio
 from tests.features_media import write_video, write_wav
 from tests.test_features_pipeline import FPS, SR, VH, VW, base_params
@@ -324,3 +324,17 @@ def test_film_mode_reads_the_chosen_audio_stream(tmp_path):
         ex.extract_features(params, {"f1": film}, cues, tmp_path / f"s{stream}", tmp_path / "cache")
         got = read_set(tmp_path / f"s{stream}", "mir")[1]
         assert got.zero_crossing_rate_mean.iloc[0] == pytest.approx(hz, rel=0.005)
+
+
+def test_film_mode_reads_a_span_with_one_channel_inverted_as_its_music(tmp_path):
+    """A faulty transfer's right channel inverted: the plain mean of its channels would cancel the centred music
+    and dialogue; the span is read with the channel inverted back (the matcher's rule, cues.prints.out_of_phase)."""
+    x = theme(6) + dialogue(6, 0.05)[:, None]
+    flipped = x * np.array([1.0, -1.0])
+    expect = x.mean(axis=1)[SR:5 * SR]
+    assert np.std(flipped.mean(axis=1)) < 0.2 * np.std(expect)  # what the plain mean would read
+    for name, audio in (("as_made", x), ("inverted", flipped)):
+        got = decode_mono(write_wav(tmp_path / f"{name}.wav", audio, SR), SR, 1.0, 4.0, channels=2)
+        assert len(got) == len(expect)
+        np.testing.assert_allclose(got, expect, atol=1e-4)  # 16-bit PCM: within a few quantisation steps
+

@@ -44,7 +44,7 @@ import pandas as pd
 from ..config import FEATURES
 from ..errors import FilmscoreError, MediaError, Problem
 from ..files import file_hash
-from ..cues.prints import render_span
+from ..cues.prints import out_of_phase, render_span
 from ..media import AudioStream, MediaInfo, decode_audio, probe
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,18 @@ def decode_mono(path: Path, sr: int, start: float, duration: float, channels: in
     puts a stereo source 3 dB above the same music in a mono source; averaging
     the stereo pair keeps levels (RMS) comparable across mono, stereo and 5.1
     sources (5.1 is first folded to stereo by ffmpeg's standard downmix).
+    A span whose channels are out of phase (one channel's polarity inverted,
+    a faulty transfer: `cues.prints.out_of_phase`, as the matcher reads a
+    film) is averaged with that channel inverted back, where the plain mean
+    would cancel its centred music.
     """
     if channels <= 1:
         return decode_audio(path, sr, channels=1, start=start, duration=duration, stream=stream)
-    return decode_audio(path, sr, channels=2, start=start, duration=duration, stream=stream).mean(axis=1,
-                                                                                                  dtype=np.float32)
+    x = decode_audio(path, sr, channels=2, start=start, duration=duration, stream=stream)
+    mid = x.mean(axis=1, dtype=np.float32)
+    side = (x[:, 0] - x[:, 1]) * np.float32(0.5)
+    m64, s64 = mid.astype(np.float64), side.astype(np.float64)
+    return side if out_of_phase(float(m64 @ m64), float(s64 @ s64)) else mid
 
 
 def _fit_length(audio: np.ndarray, n: int, sr: int) -> tuple[np.ndarray, int]:
